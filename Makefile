@@ -1,0 +1,103 @@
+# mte-relay - plain Makefile.  `make` builds ./build/mte-relay.
+#   make test     set up, build, run every test (unit, sanitizer pass, integration)
+#   make demo     set up, build, run the relay against the demo upstream
+#   make fuzz     run the HTTP parser fuzzer (FUZZ_SECONDS, default 60)
+#   make bench-crypto
+
+VERSION  := 0.1.0
+CC       ?= cc
+BUILD    ?= build
+OPT      ?= -O2 -g
+SAN      ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+VECTORS  ?= $(abspath ../shared/vectors)
+
+WARN     := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
+            -Wshadow -Wvla -Wformat=2 -Wno-format-nonliteral
+CPPFLAGS_ALL = -D_GNU_SOURCE -DMTE_RELAY_VERSION='"$(VERSION)"' -Isrc -I. $(CPPFLAGS)
+CFLAGS_ALL   = -std=c11 $(OPT) $(SAN) $(WARN) -fno-strict-aliasing -MMD -MP $(CFLAGS)
+LDFLAGS_ALL  = $(SAN) $(LDFLAGS)
+LDLIBS_ALL   = -lbearssl -lhiredis -lcurl -lcjson $(LDLIBS)
+
+LIB_SRC  := $(sort $(wildcard src/*.c src/crypto/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BIN      := $(BUILD)/mte-relay
+
+# Browser client: built by esbuild from client/ (see client/build.mjs).
+CLIENT_SRC    := $(sort $(wildcard client/*.js client/*.mjs client/*.ts client/src/*))
+CLIENT_ASSETS := $(if $(wildcard client/build.mjs),static/mte-relay-client.js static/mte-relay-client.mjs static/mte-relay-client.d.ts)
+ASSETS        := $(sort $(filter-out $(CLIENT_ASSETS),$(wildcard static/*)) $(CLIENT_ASSETS))
+
+.PHONY: all setup test test-unit test-san test-node demo fuzz bench-crypto install static clean
+all: $(BIN)
+
+setup:
+	@sh scripts/setup.sh
+
+$(BIN): $(BUILD)/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/gen/assets.c: $(BUILD)/tools/embed $(ASSETS)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed $@ $(ASSETS)
+
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+
+# The generator runs at build time, never under sanitizers.
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
+
+$(CLIENT_ASSETS) &: $(CLIENT_SRC) client/build.mjs package-lock.json
+	node client/build.mjs
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -DVECTORS_DIR='"$(VECTORS)"' $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_OBJ) -lcriterion $(LDLIBS_ALL)
+
+test: setup
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-san
+	@$(MAKE) --no-print-directory test-node
+
+# Unit tests: every tests/unit/test_*.c is one criterion binary.
+test-unit: $(UNIT_BIN)
+	@sh scripts/run-unit.sh $(UNIT_BIN)
+
+# The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-san:
+	@$(MAKE) --no-print-directory BUILD=build-san OPT='-O1 -g -fno-omit-frame-pointer' \
+	    SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' test-unit
+
+# Integration tests: node:test against the real binary and real services.
+test-node: $(BIN)
+	@sh scripts/run-node-tests.sh
+
+demo: setup
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh
+
+fuzz:
+	@sh tests/fuzz/run.sh
+
+bench-crypto: $(BIN)
+	@sh tests/bench/bench-crypto.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mte-relay
+	install -m 0644 man/mte-relay.1 $(DESTDIR)$(PREFIX)/share/man/man1/mte-relay.1
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
