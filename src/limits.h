@@ -14,6 +14,11 @@
 #define HTTP_CHUNK_EXT_MAX      1024    /* bytes of chunk extensions on one chunk line -> 400 */
 #define HTTP_TRAILERS_MAX       8192    /* bytes of trailer section after a chunked body -> 431 */
 #define CONN_BUF_SIZE           (HTTP_HEADERS_MAX + 4096) /* per-connection read buffer */
+#define CONN_WBUF_SIZE          16384   /* per-connection write buffer (head + small bodies) */
+#define CONN_RESPONSE_HEAD_MAX  CONN_WBUF_SIZE /* bytes of one response head -> 500 */
+#define CONN_RESPONSE_FIELDS_MAX 128    /* fields of one response head, hook's included -> 500 */
+#define CONN_DRAIN_MAX          (256 * 1024) /* unread request body discarded to keep a
+                                             * connection alive; more -> close */
 /* end HTTP */
 
 /* ---- protocol (src/crypto/seal.c, src/relay.c, src/pair.c) ---- */
