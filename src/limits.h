@@ -25,6 +25,9 @@
 #define SEAL_CHUNK_MAX          65536   /* plaintext bytes in one chunk (protocol.md) */
 #define SEAL_TAG_LEN            16
 #define SEAL_WIRE_CHUNK_MAX     (SEAL_CHUNK_MAX + SEAL_TAG_LEN)
+#define SEAL_META_MAX           (SEAL_CHUNK_MAX - 1) /* plaintext bytes of a meta item: one final chunk */
+#define SEAL_AAD_MAX            (HTTP_REQUEST_LINE_MAX + 256) /* bytes of one message's AAD (the request
+                                         * line bounds method + target; the rest is < 256) */
 #define META_PLAINTEXT_MAX      32768   /* decrypted meta JSON of one message -> 562 */
 #define PAIR_ENTRIES_MAX        16      /* entries in one POST /api/mte-pair -> 400 */
 #define PAIR_BODY_MAX           65536   /* bytes of one POST /api/mte-pair body -> 413 */
