@@ -1,0 +1,87 @@
+// Typings of the mte-relay client (static/mte-relay-client.js and .mjs).
+// The classic script defines mteFetch, initMteRelayClient and MteRelayError
+// on globalThis; the ES module exports them.
+
+export interface MteRelayClientOptions {
+  /**
+   * Send the URL (path and query) inside the encrypted meta; the wire
+   * request-target is then "/". Default true.
+   */
+  encodeUrls?: boolean;
+  /**
+   * Which request headers travel encrypted: true (default) all of them,
+   * false none (all in the clear), or only the listed names (case-insensitive).
+   */
+  encodeHeaders?: boolean | string[];
+  /** Pairs made in one pairing call; requests are spread over them. 1..16, default 1. */
+  numberOfPairs?: number;
+  /** Pair with this relay now instead of on the first request (a URL; only its origin counts). */
+  relayUrl?: string | URL;
+  /** Alias of relayUrl. */
+  serverUrl?: string | URL;
+  /**
+   * Send large bodies as a streamed request body (constant memory). Default: on
+   * in Node; off in browsers, which cannot stream uploads over HTTP/1.1 and get
+   * the sealed body as a Blob instead.
+   */
+  streamUploads?: boolean;
+}
+
+/** Per-request overrides of the client options. */
+export interface MteFetchOptions {
+  encodeUrls?: boolean;
+  encodeHeaders?: boolean | string[];
+  streamUploads?: boolean;
+}
+
+export type MteRelayErrorCode =
+  | 'RELAY_UNREACHABLE' // network failure talking to the relay
+  | 'CORS'              // cross-origin failure in a browser: relay down or this origin not in CORS_ORIGINS
+  | 'CLIENT_ID_FAILED'  // HEAD /api/mte-relay gave no signed client id
+  | 'PAIRING_FAILED'    // POST /api/mte-pair failed or answered something invalid
+  | 'DECODE_FAILED'     // the relay refused the request with 559-570 (after the one retry)
+  | 'RELAY_REJECTED'    // the relay answered a plain, unprotected HTTP error (400, 404, 413, 502...)
+  | 'RESPONSE_INVALID'  // the response failed authentication (tampered, swapped, not for this request)
+  | 'TRUNCATED'         // the response body ended without its final chunk
+  | 'UNSUPPORTED';      // a request that cannot be protected (non-http URL, oversized headers)
+
+/** Every error mteFetch throws (except aborts, which reject with the signal's reason as fetch does). */
+export declare class MteRelayError extends Error {
+  readonly name: string;
+  readonly code: MteRelayErrorCode;
+  /** A sentence for humans. */
+  readonly reason: string;
+  /** HTTP status of the relay's answer, when there was one. */
+  readonly status?: number;
+  /** The relay's JSON error body, e.g. {"error": "failed to decode", "code": 562}. */
+  readonly relayError?: { error?: string; code?: number; [key: string]: unknown };
+  readonly cause?: unknown;
+}
+export declare class MteNetworkError extends MteRelayError {}
+export declare class MtePairingError extends MteRelayError {}
+export declare class MteDecodeError extends MteRelayError {}
+
+export declare const ErrorCodes: { readonly [K in MteRelayErrorCode]: K };
+
+/** Sets the defaults of later requests; pairs at once when relayUrl is given. */
+export declare function initMteRelayClient(options?: MteRelayClientOptions): Promise<void>;
+
+/**
+ * fetch() through an mte-relay: the URL (by default), headers and body are
+ * sealed end to end for the relay, which proxies to its UPSTREAM. Resolves to a
+ * real Response whose body streams as it is authenticated.
+ */
+export declare function mteFetch(
+  input: string | URL | Request,
+  init?: RequestInit,
+  mteOptions?: MteFetchOptions,
+): Promise<Response>;
+
+type MteRelayErrorConstructor = typeof MteRelayError;
+
+declare global {
+  // Defined by the classic-script build (static/mte-relay-client.js).
+  function mteFetch(input: string | URL | Request, init?: RequestInit, mteOptions?: MteFetchOptions): Promise<Response>;
+  function initMteRelayClient(options?: MteRelayClientOptions): Promise<void>;
+  var MteRelayError: MteRelayErrorConstructor;
+}
