@@ -19,6 +19,9 @@
 #define CONN_RESPONSE_FIELDS_MAX 128    /* fields of one response head, hook's included -> 500 */
 #define CONN_DRAIN_MAX          (256 * 1024) /* unread request body discarded to keep a
                                              * connection alive; more -> close */
+#define CONN_LINGER_MS          1000    /* reading after a closing response, so that
+                                         * unread input does not reset it away */
+#define CONN_ERROR_BODY_MAX     512     /* bytes of a JSON error body (message cut) */
 /* end HTTP */
 
 /* ---- protocol (src/crypto/seal.c, src/relay.c, src/pair.c) ---- */
@@ -39,14 +42,37 @@
 #define RELAY_HEADER_MAX        512     /* bytes of one x-mte-relay header -> 569 */
 /* end protocol */
 
-/* ---- store (src/store*.c) ---- */
+/* ---- store (src/store*.c, src/tls.c) ---- */
 #define REPLAY_WINDOW_MAX       65536   /* largest REPLAY_WINDOW accepted by config */
+#define STORE_SERVER_ID_MAX     128     /* bytes of SERVER_ID (the key namespace) */
+#define STORE_URL_MAX           1024    /* bytes of REDIS_URL */
+#define STORE_REDIS_HOST_MAX    255     /* bytes of the host in REDIS_URL */
+#define STORE_REDIS_USER_MAX    128     /* bytes of the decoded user name in REDIS_URL */
+#define STORE_REDIS_PASS_MAX    512     /* bytes of the decoded password in REDIS_URL */
+#define STORE_REDIS_DB_MAX      65535   /* largest database number in REDIS_URL */
+#define STORE_CONNECT_TIMEOUT_MS 1000   /* TCP + TLS + AUTH + SELECT, per attempt */
+#define STORE_COMMAND_TIMEOUT_MS 1000   /* one Redis command, send to reply */
+#define STORE_BACKOFF_MIN_MS    100     /* first reconnect delay after a failure */
+#define STORE_BACKOFF_MAX_MS    5000    /* reconnect delay cap (doubles up to this) */
+#define STORE_REPLY_MAX         65536   /* bytes of one Redis reply -> error */
+#define STORE_REPLY_ELEMENTS_MAX 16     /* elements of one Redis array reply -> error */
+#define TLS_CA_FILE_MAX         (4 * 1024 * 1024) /* bytes of the CA bundle file */
+#define TLS_CA_CERTS_MAX        1024    /* certificates in the CA bundle */
+#define TLS_CERT_DER_MAX        16384   /* bytes of one DER certificate in the bundle */
+#define TLS_DN_MAX              1024    /* bytes of one CA subject DN */
 /* end store */
 
 /* ---- config (src/config.c) ---- */
 #define CONFIG_LIST_MAX         64      /* entries in one comma-separated list setting */
 #define CONFIG_SECRET_FILE_MAX  4096    /* bytes read from a NAME_FILE secret */
 #define WORKERS_MAX             256     /* MAX_POOL_SIZE upper bound */
+#define CONFIG_VALUE_MAX        16384   /* bytes of one setting's value from env or flag */
+#define CONFIG_SERVER_ID_MAX    128     /* characters of SERVER_ID */
+#define CONFIG_TIMEOUT_MAX      86400   /* seconds, for every *_TIMEOUT setting */
+#define CONFIG_STATE_TTL_MAX    2592000 /* seconds (30 days) of STATE_TTL */
+#define CONFIG_PAIRS_PER_CLIENT_MAX 1024 /* MAX_PAIRS_PER_CLIENT upper bound */
+#define CONFIG_STORE_CAPACITY_MAX 4194304 /* STORE_CAPACITY upper bound (pairs) */
+#define CONFIG_BODY_SIZE_MAX    1099511627776ULL /* MAX_BODY_SIZE upper bound (1 TiB) */
 /* end config */
 
 #endif /* MTE_LIMITS_H */

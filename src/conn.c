@@ -1,0 +1,709 @@
+/*
+ * conn.c - the connection loop: read a head, dispatch, respond, repeat.
+ *
+ * See conn.h for the contracts.  Layout of the read buffer during a request:
+ *
+ *   rbuf[0 .. head_len)   the request head; the parsed slices point here, so
+ *                         it stays put until the handler has returned
+ *   rbuf[rpos .. rend)    received, not yet used: body bytes, then pipelined
+ *                         requests
+ *
+ * Between requests the unused bytes move to the front.  The write buffer
+ * holds only a response head that waits to leave with the first body bytes
+ * (one segment instead of two, and no Nagle/delayed-ACK stall).
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "crypto/rand.h"
+
+#define POLL_SLICE_MS   1000    /* how often a wait re-checks cfg->stopping */
+
+/* ---- time ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Deadline for a timeout in seconds from now; 0 = none (INT64_MAX). */
+static int64_t deadline_after(unsigned seconds)
+{
+	return seconds == 0 ? INT64_MAX : now_ms() + (int64_t)seconds * 1000;
+}
+
+static int stopping(const struct conn *c)
+{
+	return c->cfg->stopping != NULL && c->cfg->stopping();
+}
+
+enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_STOP, WAIT_ERROR };
+
+/* Waits for events on the socket until deadline (monotonic ms).  With
+ * check_stop, gives up when the worker is asked to stop. */
+static enum wait_result wait_fd(struct conn *c, short events, int64_t deadline,
+    bool check_stop)
+{
+	for (;;) {
+		if (check_stop && stopping(c))
+			return WAIT_STOP;
+		int64_t now = now_ms();
+		if (now >= deadline)
+			return WAIT_TIMEOUT;
+		int64_t left = deadline - now;
+		int timeout = left > POLL_SLICE_MS ? POLL_SLICE_MS : (int)left;
+		struct pollfd pfd = { .fd = c->fd, .events = events };
+		int r = poll(&pfd, 1, timeout);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return WAIT_ERROR;
+		}
+		if (r > 0)
+			return WAIT_READY;  /* POLLHUP/POLLERR too: the I/O call reports it */
+	}
+}
+
+/* ---- writing ---- */
+
+/* Writes all of iov[0..cnt) (modifies iov).  Each stall is bounded by the
+ * idle timeout.  On failure the connection is dead. */
+static int send_iov(struct conn *c, struct iovec *iov, int cnt)
+{
+	if (c->dead)
+		return -1;
+	while (cnt > 0) {
+		if (iov->iov_len == 0) {
+			iov++;
+			cnt--;
+			continue;
+		}
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (wait_fd(c, POLLOUT, deadline_after(c->cfg->idle_timeout_s),
+				    false) == WAIT_READY)
+					continue;
+			}
+			c->dead = true;
+			return -1;
+		}
+		c->info.bytes_out += (uint64_t)n;
+		size_t left = (size_t)n;
+		while (cnt > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
+	}
+	return 0;
+}
+
+/* Sends the held head (if any) followed by up to three more pieces. */
+static int send_pieces(struct conn *c, const void *a, size_t alen,
+    const void *b, size_t blen, const void *d, size_t dlen)
+{
+	struct iovec iov[4] = {
+		{ c->obuf, c->olen },
+		{ (void *)a, alen },
+		{ (void *)b, blen },
+		{ (void *)d, dlen },
+	};
+	c->olen = 0;
+	return send_iov(c, iov, 4);
+}
+
+/* "Date: Sun, 06 Nov 1994 08:49:37 GMT" value (RFC 9110 5.6.7), locale-free. */
+static void format_date(char *out, size_t cap)
+{
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t t = time(NULL);
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+	    tm.tm_mon < 0 || tm.tm_mon > 11) {
+		snprintf(out, cap, "Thu, 01 Jan 1970 00:00:00 GMT");
+		return;
+	}
+	snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec);
+}
+
+/* Formats the head into obuf.  with_hook = false is the fallback used when
+ * the hook's fields do not fit or are invalid. */
+static int format_head(struct conn *c, int status, const struct http_field *fields,
+    size_t n, int64_t framing, enum http_connection connection, bool with_hook)
+{
+	struct http_field all[CONN_RESPONSE_FIELDS_MAX];
+	char date[64];
+	size_t k = 0;
+
+	if (n > CONN_RESPONSE_FIELDS_MAX - 1)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		all[k++] = fields[i];
+	if (with_hook && c->cfg->response_fields != NULL) {
+		size_t cap = CONN_RESPONSE_FIELDS_MAX - 1 - k;
+		size_t h = c->cfg->response_fields(c->cfg->hook_arg,
+		    c->have_req ? &c->req : NULL, status, all + k, cap);
+		if (h > cap)
+			return -1;
+		k += h;
+	}
+	format_date(date, sizeof date);
+	all[k++] = (struct http_field){ "Date", date };
+	return http_format_response_head(c->obuf, CONN_RESPONSE_HEAD_MAX, status,
+	    all, k, framing, connection);
+}
+
+static int respond_head(struct conn *c, int status, const struct http_field *fields,
+    size_t n, int64_t content_length, bool fallback)
+{
+	if (c->dead || c->status != 0 || status < 200 || status > 999)
+		return -1;
+	if (content_length < 0 && content_length != HTTP_LENGTH_CHUNKED)
+		return -1;
+
+	int minor = c->have_req ? c->req.minor_version : 1;
+	bool no_body = c->head_request || status == 204 || status == 304;
+	int64_t framing;
+	bool chunked = false, has_length = false;
+
+	if (no_body) {
+		/* HEAD and 304 may announce the length a GET would get. */
+		framing = (status != 204 && content_length >= 0) ? content_length :
+		    HTTP_LENGTH_NONE;
+	} else if (content_length >= 0) {
+		framing = content_length;
+		has_length = true;
+	} else if (minor >= 1) {
+		framing = HTTP_LENGTH_CHUNKED;
+		chunked = true;
+	} else {
+		framing = HTTP_LENGTH_NONE;     /* HTTP/1.0: close-delimited */
+		c->close_after = true;
+	}
+	/* An unread body that cannot be drained later: close instead. */
+	if (!c->body_done && (c->continue_pending || c->body_chunked ||
+	    c->body_left > CONN_DRAIN_MAX))
+		c->close_after = true;
+	if (stopping(c))
+		c->close_after = true;
+
+	enum http_connection connection = c->close_after ? HTTP_CONNECTION_CLOSE :
+	    minor == 0 ? HTTP_CONNECTION_KEEP_ALIVE : HTTP_CONNECTION_NONE;
+	int len = format_head(c, status, fields, n, framing, connection, true);
+	if (len < 0 && fallback)
+		len = format_head(c, status, fields, n, framing, connection, false);
+	if (len < 0)
+		return -1;
+	c->olen = (size_t)len;
+	c->status = status;
+	c->info.status = status;
+	c->resp_no_body = no_body;
+	c->resp_chunked = chunked;
+	c->resp_has_length = has_length;
+	c->resp_left = has_length ? (uint64_t)content_length : 0;
+	c->resp_ended = false;
+	return 0;
+}
+
+int conn_respond_head(struct conn *c, int status, const struct http_field *fields,
+    size_t n, int64_t content_length)
+{
+	return respond_head(c, status, fields, n, content_length, false);
+}
+
+int conn_respond_body(struct conn *c, const void *buf, size_t len)
+{
+	if (c->dead || c->status == 0 || c->resp_ended)
+		return -1;
+	if (len == 0 || c->resp_no_body)
+		return 0;
+	if (c->resp_has_length) {
+		if (len > c->resp_left) {
+			c->close_after = true;
+			return -1;
+		}
+		c->resp_left -= len;
+	}
+	if (c->resp_chunked) {
+		char size[24];
+		int sn = snprintf(size, sizeof size, "%zx\r\n", len);
+		return send_pieces(c, size, (size_t)sn, buf, len, "\r\n", 2);
+	}
+	return send_pieces(c, buf, len, NULL, 0, NULL, 0);
+}
+
+int conn_respond_end(struct conn *c)
+{
+	if (c->dead || c->status == 0)
+		return -1;
+	if (c->resp_ended)
+		return 0;
+	c->resp_ended = true;
+	if (c->resp_has_length && c->resp_left > 0) {
+		/* Short body: closing is the only way the client can tell. */
+		c->close_after = true;
+		send_pieces(c, NULL, 0, NULL, 0, NULL, 0);
+		return -1;
+	}
+	if (c->resp_chunked && !c->resp_no_body)
+		return send_pieces(c, "0\r\n\r\n", 5, NULL, 0, NULL, 0);
+	return send_pieces(c, NULL, 0, NULL, 0, NULL, 0);
+}
+
+/* Appends s JSON-escaped to out (cap bytes, NUL kept); cuts at the end. */
+static size_t json_escape(char *out, size_t cap, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char tmp[6];
+		size_t n = 0;
+		if (ch == '"' || ch == '\\') {
+			tmp[n++] = '\\';
+			tmp[n++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			tmp[n++] = '\\'; tmp[n++] = 'u'; tmp[n++] = '0'; tmp[n++] = '0';
+			tmp[n++] = hex[ch >> 4];
+			tmp[n++] = hex[ch & 15];
+		} else {
+			tmp[n++] = (char)ch;
+		}
+		if (len + n >= cap)
+			break;
+		memcpy(out + len, tmp, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return len;
+}
+
+static int respond_error(struct conn *c, int status, const char *msg,
+    const struct http_field *extra, size_t n, bool fallback)
+{
+	char body[CONN_ERROR_BODY_MAX];
+	struct http_field fields[CONN_RESPONSE_FIELDS_MAX];
+	size_t len;
+
+	if (n > CONN_RESPONSE_FIELDS_MAX - 1)
+		return -1;
+	/* msg is the only variable text; the room kept back holds the tail */
+	static const char prefix[] = "{\"error\":\"";
+	memcpy(body, prefix, sizeof prefix - 1);
+	len = json_escape(body, sizeof body - 32, sizeof prefix - 1, msg != NULL ? msg : "");
+	len += (size_t)snprintf(body + len, sizeof body - len, "\",\"code\":%d}", status);
+
+	for (size_t i = 0; i < n; i++)
+		fields[i] = extra[i];
+	fields[n] = (struct http_field){ "Content-Type", "application/json" };
+	if (status >= 400 && !c->body_done)
+		c->close_after = true;
+	if (respond_head(c, status, fields, n + 1, (int64_t)len, fallback) != 0)
+		return -1;
+	if (conn_respond_body(c, body, len) != 0)
+		return -1;
+	return conn_respond_end(c);
+}
+
+int conn_respond_error(struct conn *c, int status, const char *msg,
+    const struct http_field *extra, size_t n)
+{
+	return respond_error(c, status, msg, extra, n, false);
+}
+
+/* An error conn answers on its own: JSON body, then close. */
+static void send_error(struct conn *c, int status, const char *detail)
+{
+	c->close_after = true;
+	if (c->status == 0)
+		(void)respond_error(c, status, detail, NULL, 0, true);
+}
+
+void conn_set_close(struct conn *c)
+{
+	c->close_after = true;
+}
+
+int conn_responded(const struct conn *c)
+{
+	return c->status != 0;
+}
+
+const struct conn_info *conn_info(const struct conn *c)
+{
+	return &c->info;
+}
+
+/* ---- reading the body ---- */
+
+int conn_body_known_length(const struct conn *c, uint64_t *len)
+{
+	if (c->body_chunked)
+		return 0;
+	*len = c->have_req && c->req.has_content_length ? c->req.content_length : 0;
+	return 1;
+}
+
+int conn_body_error(const struct conn *c)
+{
+	return c->body_error;
+}
+
+static ssize_t body_fail(struct conn *c, int status)
+{
+	c->body_error = status;
+	c->close_after = true;
+	return -1;
+}
+
+/* Receives into dst; > 0 bytes, or -1 after setting the body error. */
+static ssize_t body_recv(struct conn *c, char *dst, size_t cap)
+{
+	for (;;) {
+		enum wait_result w = wait_fd(c, POLLIN,
+		    deadline_after(c->cfg->idle_timeout_s), false);
+		if (w == WAIT_TIMEOUT)
+			return body_fail(c, 408);
+		if (w != WAIT_READY) {
+			c->dead = true;
+			return body_fail(c, 499);
+		}
+		ssize_t n = recv(c->fd, dst, cap, MSG_DONTWAIT);
+		if (n > 0) {
+			c->info.bytes_in += (uint64_t)n;
+			return n;
+		}
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		c->dead = true;         /* peer gone before the end of the body */
+		return body_fail(c, 499);
+	}
+}
+
+static void send_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	c->continue_pending = false;
+	if (c->status != 0)
+		return;
+	struct iovec iov = { (void *)cont, sizeof cont - 1 };
+	(void)send_iov(c, &iov, 1);
+}
+
+static ssize_t body_read_length(struct conn *c, char *buf, size_t cap)
+{
+	size_t want = cap;
+	if (want > c->body_left)
+		want = (size_t)c->body_left;
+	ssize_t n;
+	if (c->rpos < c->rend) {
+		n = (ssize_t)(c->rend - c->rpos < want ? c->rend - c->rpos : want);
+		memcpy(buf, c->rbuf + c->rpos, (size_t)n);
+		c->rpos += (size_t)n;
+	} else {
+		/* Nothing buffered: straight into the caller's buffer, never past
+		 * the body (the next request must stay in the socket). */
+		n = body_recv(c, buf, want);
+		if (n < 0)
+			return -1;
+	}
+	c->body_left -= (uint64_t)n;
+	if (c->body_left == 0)
+		c->body_done = true;
+	return n;
+}
+
+static ssize_t body_read_chunked(struct conn *c, char *buf, size_t cap)
+{
+	for (;;) {
+		if (c->rpos < c->rend) {
+			size_t used, got;
+			int r = http_chunked_decode(&c->chunked, c->rbuf + c->rpos,
+			    c->rend - c->rpos, &used, buf, cap, &got);
+			c->rpos += used;
+			if (c->cfg->max_body_size != 0 &&
+			    c->chunked.declared > c->cfg->max_body_size)
+				return body_fail(c, 413);
+			if (r == HTTP_MALFORMED)
+				return body_fail(c, c->chunked.error);
+			if (r == 1)
+				c->body_done = true;
+			if (got > 0 || r == 1)
+				return (ssize_t)got;
+		}
+		/* All buffered bytes are consumed: refill after the head. */
+		if (c->rpos == c->rend) {
+			c->rpos = c->head_len;
+			c->rend = c->head_len;
+		} else if (c->rend == sizeof c->rbuf) {
+			memmove(c->rbuf + c->head_len, c->rbuf + c->rpos, c->rend - c->rpos);
+			c->rend -= c->rpos - c->head_len;
+			c->rpos = c->head_len;
+		}
+		ssize_t n = body_recv(c, c->rbuf + c->rend, sizeof c->rbuf - c->rend);
+		if (n < 0)
+			return -1;
+		c->rend += (size_t)n;
+	}
+}
+
+ssize_t conn_body_read(struct conn *c, void *buf, size_t cap)
+{
+	if (!c->have_req || c->body_error != 0 || cap == 0)
+		return -1;
+	if (c->body_done)
+		return 0;
+	if (c->continue_pending)
+		send_continue(c);
+	if (c->dead)
+		return body_fail(c, 499);
+	return c->body_chunked ? body_read_chunked(c, buf, cap) :
+	    body_read_length(c, buf, cap);
+}
+
+/* ---- the loop ---- */
+
+static void new_request(struct conn *c)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char id[8];
+
+	if (c->rpos > 0) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rend - c->rpos);
+		c->rend -= c->rpos;
+		c->rpos = 0;
+	}
+	c->have_req = false;
+	c->head_request = false;
+	c->head_len = 0;
+	c->body_left = 0;
+	c->body_chunked = false;
+	c->body_done = true;
+	c->continue_pending = false;
+	c->body_error = 0;
+	c->status = 0;
+	c->resp_chunked = c->resp_no_body = c->resp_has_length = false;
+	c->resp_ended = false;
+	c->resp_left = 0;
+	c->olen = 0;
+	memset(&c->info, 0, sizeof c->info);
+	rand_bytes(id, sizeof id);
+	for (size_t i = 0; i < sizeof id; i++) {
+		c->info.id[2 * i] = hex[id[i] >> 4];
+		c->info.id[2 * i + 1] = hex[id[i] & 15];
+	}
+	c->info.id[16] = '\0';
+}
+
+enum head_result { HEAD_OK, HEAD_CLOSE, HEAD_ERROR };
+
+/*
+ * Reads until a request head parses.  HEAD_CLOSE: close silently (peer gone,
+ * idle timeout, stopping, nothing received).  HEAD_ERROR: answered (408,
+ * parse error) or died mid-head; *started tells whether bytes arrived.
+ */
+static enum head_result read_head(struct conn *c, bool first, bool *started)
+{
+	const struct conn_config *cfg = c->cfg;
+	unsigned wait_s = cfg->idle_timeout_s;
+	if (first && cfg->header_timeout_s != 0 &&
+	    (wait_s == 0 || cfg->header_timeout_s < wait_s))
+		wait_s = cfg->header_timeout_s;
+	int64_t deadline = deadline_after(wait_s);
+	bool parse = c->rend > 0;
+
+	*started = false;
+	if (c->rend > 0) {
+		*started = true;
+		clock_gettime(CLOCK_MONOTONIC, &c->info.started);
+		deadline = deadline_after(cfg->header_timeout_s);
+	}
+	for (;;) {
+		if (parse) {
+			/* Re-parsing only when a line may have completed (or a
+			 * limit may have been crossed) bounds the work per head. */
+			int r = http_parse_request(c->rbuf, c->rend, &c->req);
+			if (r > 0) {
+				c->head_len = (size_t)r;
+				c->rpos = (size_t)r;
+				c->info.bytes_in += (uint64_t)r;
+				return HEAD_OK;
+			}
+			if (r == HTTP_MALFORMED) {
+				c->info.bytes_in += c->rend;
+				c->rpos = c->rend;
+				send_error(c, c->req.error, c->req.error_detail);
+				return HEAD_ERROR;
+			}
+			parse = false;
+		}
+		enum wait_result w = wait_fd(c, POLLIN, deadline, !*started);
+		if (w == WAIT_TIMEOUT && *started) {
+			c->info.bytes_in += c->rend;
+			send_error(c, 408, "request head not received in time");
+			return HEAD_ERROR;
+		}
+		if (w != WAIT_READY)
+			return *started ? HEAD_ERROR : HEAD_CLOSE;
+		size_t room = sizeof c->rbuf - c->rend;
+		ssize_t n = recv(c->fd, c->rbuf + c->rend, room, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (n <= 0) {
+			c->dead = true;
+			c->info.bytes_in += c->rend;
+			return *started ? HEAD_ERROR : HEAD_CLOSE;
+		}
+		if (!*started) {
+			*started = true;
+			clock_gettime(CLOCK_MONOTONIC, &c->info.started);
+			deadline = deadline_after(cfg->header_timeout_s);
+		}
+		size_t old = c->rend;
+		c->rend += (size_t)n;
+		parse = memchr(c->rbuf + old, '\n', (size_t)n) != NULL ||
+		    old / 4096 != c->rend / 4096 || c->rend > HTTP_HEADERS_MAX;
+	}
+}
+
+/* Reads and discards the rest of the request body, up to CONN_DRAIN_MAX. */
+static void drain_body(struct conn *c)
+{
+	char sink[4096];
+	uint64_t drained = 0;
+	while (!c->body_done && !c->dead && c->body_error == 0) {
+		ssize_t n = conn_body_read(c, sink, sizeof sink);
+		if (n <= 0)
+			break;
+		drained += (uint64_t)n;
+		if (drained > CONN_DRAIN_MAX)
+			break;
+	}
+	if (!c->body_done)
+		c->close_after = true;
+}
+
+/*
+ * Closes after a response the peer may still be sending to: half-close,
+ * then read what comes for CONN_LINGER_MS, so that the kernel does not
+ * answer unread input with a reset that destroys the response in flight.
+ */
+static void linger_close(struct conn *c)
+{
+	char sink[4096];
+	size_t total = 0;
+	int64_t deadline = now_ms() + CONN_LINGER_MS;
+	if (shutdown(c->fd, SHUT_WR) == 0) {
+		while (total <= CONN_DRAIN_MAX &&
+		    wait_fd(c, POLLIN, deadline, false) == WAIT_READY) {
+			ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0)
+				break;
+			total += (size_t)n;
+		}
+	}
+}
+
+static void serve_request(struct conn *c, conn_handler_fn fn, void *arg)
+{
+	struct http_request *req = &c->req;
+
+	c->have_req = true;
+	c->head_request = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
+	c->close_after = !req->keep_alive || stopping(c);
+	if (req->chunked) {
+		c->body_chunked = true;
+		c->body_done = false;
+		http_chunked_init(&c->chunked);
+	} else {
+		c->body_left = req->has_content_length ? req->content_length : 0;
+		c->body_done = c->body_left == 0;
+	}
+	c->continue_pending = req->expect_continue && !c->body_done;
+
+	if (c->cfg->max_body_size != 0 && req->has_content_length &&
+	    req->content_length > c->cfg->max_body_size) {
+		send_error(c, 413, "request body too large");
+		return;
+	}
+	fn(c, req, arg);
+	if (c->dead)
+		return;
+	if (c->status == 0) {
+		if (c->body_error != 0)
+			send_error(c, c->body_error, http_status_reason(c->body_error));
+		else
+			send_error(c, 500, "no response");
+		return;
+	}
+	if (!c->resp_ended) {
+		/* A response the handler did not finish: cut it so the client
+		 * can tell (a last chunk would make it look complete). */
+		c->resp_ended = true;
+		(void)send_pieces(c, NULL, 0, NULL, 0, NULL, 0);
+		c->close_after = true;
+		return;
+	}
+	if (c->body_error != 0)
+		c->close_after = true;
+	if (!c->body_done && !c->close_after)
+		drain_body(c);
+}
+
+void conn_serve(struct conn *c, int fd, const struct conn_config *cfg,
+    conn_handler_fn fn, void *arg)
+{
+	int one = 1;
+	bool first = true;
+
+	c->fd = fd;
+	c->cfg = cfg;
+	c->rpos = c->rend = 0;
+	c->dead = false;
+	c->close_after = false;
+	/* Not a TCP socket (tests use socketpairs): nothing to do. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+	for (;;) {
+		bool started;
+		new_request(c);
+		if (!first && stopping(c))
+			break;
+		enum head_result h = read_head(c, first, &started);
+		first = false;
+		if (h == HEAD_OK)
+			serve_request(c, fn, arg);
+		if (started && cfg->request_done != NULL)
+			cfg->request_done(cfg->hook_arg, c, c->have_req ? &c->req : NULL);
+		if (h != HEAD_OK || c->dead || c->close_after)
+			break;
+	}
+	if (!c->dead && c->status != 0)
+		linger_close(c);
+	close(fd);
+	c->fd = -1;
+}
