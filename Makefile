@@ -24,6 +24,7 @@ LIB_SRC  := $(sort $(wildcard src/*.c src/crypto/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIB      := $(BUILD)/libmterelay.a
 BIN      := $(BUILD)/mte-relay
 
 # Browser client: built by esbuild from client/ (see client/build.mjs).
@@ -37,8 +38,13 @@ all: $(BIN)
 setup:
 	@sh scripts/setup.sh
 
-$(BIN): $(BUILD)/main.o $(LIB_OBJ)
+$(BIN): $(BUILD)/main.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# Tests link against the archive, so each pulls in only the modules it uses.
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -59,9 +65,9 @@ $(BUILD)/tools/embed: tools/embed.c
 $(CLIENT_ASSETS) &: $(CLIENT_SRC) client/build.mjs package-lock.json
 	node client/build.mjs
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -DVECTORS_DIR='"$(VECTORS)"' $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB_OBJ) -lcriterion $(LDLIBS_ALL)
+	$(CC) $(CPPFLAGS_ALL) -DVECTORS_DIR='"$(VECTORS)"' $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) -lcriterion $(LDLIBS_ALL)
 
 test: setup
 	@$(MAKE) --no-print-directory all
