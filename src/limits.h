@@ -67,7 +67,6 @@
 #define CONFIG_SECRET_FILE_MAX  4096    /* bytes read from a NAME_FILE secret */
 #define WORKERS_MAX             256     /* MAX_POOL_SIZE upper bound */
 #define CONFIG_VALUE_MAX        16384   /* bytes of one setting's value from env or flag */
-#define CONFIG_SERVER_ID_MAX    128     /* characters of SERVER_ID */
 #define CONFIG_TIMEOUT_MAX      86400   /* seconds, for every *_TIMEOUT setting */
 #define CONFIG_STATE_TTL_MAX    2592000 /* seconds (30 days) of STATE_TTL */
 #define CONFIG_PAIRS_PER_CLIENT_MAX 1024 /* MAX_PAIRS_PER_CLIENT upper bound */
