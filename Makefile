@@ -32,7 +32,7 @@ CLIENT_SRC    := $(sort $(wildcard client/*.js client/*.mjs client/*.ts client/s
 CLIENT_ASSETS := $(if $(wildcard client/build.mjs),static/mte-relay-client.js static/mte-relay-client.mjs static/mte-relay-client.d.ts)
 ASSETS        := $(sort $(filter-out $(CLIENT_ASSETS),$(wildcard static/*)) $(CLIENT_ASSETS))
 
-.PHONY: all setup test test-unit test-san test-node demo fuzz bench-crypto install static clean
+.PHONY: all setup test test-unit test-san test-ct test-node demo fuzz bench-crypto install static clean
 all: $(BIN)
 
 setup:
@@ -69,10 +69,40 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -DVECTORS_DIR='"$(VECTORS)"' $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) -lcriterion $(LDLIBS_ALL)
 
+# Test tools: every tests/tools/*.c is one program linked with the library
+# (driven by tests/node, e.g. xwing_tool for the X-Wing cross test).
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
+
+# Constant-time check: every tests/ct/*.c runs under valgrind memcheck with its
+# secrets marked undefined.  The crypto code is rebuilt with CRYPTO_CT_TESTING
+# (its declassification hooks) into an archive, so only what is used is linked.
+CT_SRC := $(sort $(wildcard tests/ct/*.c))
+CT_BIN := $(CT_SRC:tests/ct/%.c=$(BUILD)/tests/ct/%)
+CT_OBJ := $(patsubst %.c,$(BUILD)/ct/%.o,$(sort $(wildcard src/crypto/*.c)) src/log.c)
+CT_LIB := $(BUILD)/ct/libcrypto-ct.a
+
+$(BUILD)/ct/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -DCRYPTO_CT_TESTING $(CFLAGS_ALL) -c -o $@ $<
+
+$(CT_LIB): $(CT_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/ct/%: tests/ct/%.c $(CT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -DCRYPTO_CT_TESTING $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CT_LIB) $(LDLIBS_ALL)
+
 test: setup
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-san
+	@$(MAKE) --no-print-directory test-ct
 	@$(MAKE) --no-print-directory test-node
 
 # Unit tests: every tests/unit/test_*.c is one criterion binary.
@@ -84,8 +114,12 @@ test-san:
 	@$(MAKE) --no-print-directory BUILD=build-san OPT='-O1 -g -fno-omit-frame-pointer' \
 	    SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' test-unit
 
+# Constant-time check of the KEM code under valgrind (see tests/ct/).
+test-ct: $(CT_BIN)
+	@sh tests/ct/run.sh $(CT_BIN)
+
 # Integration tests: node:test against the real binary and real services.
-test-node: $(BIN)
+test-node: $(BIN) $(TOOL_BIN)
 	@sh scripts/run-node-tests.sh
 
 demo: setup
