@@ -1,0 +1,159 @@
+/* clientid.c - signed client ids; see clientid.h. */
+#include "clientid.h"
+
+#include <bearssl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/rand.h"
+#include "crypto/wipe.h"
+#include "log.h"
+
+#define MAC_LEN     32
+#define ID_BYTES    (CLIENT_ID_HEX_LEN / 2)
+
+/* Hex digit of a nibble without a table or a branch: the MAC is a bearer
+ * credential, so its encoding should not depend on memory indexes. */
+static char
+hex_digit(unsigned n)
+{
+	/* n in 0..15; (9 - n) >> 8 is all ones exactly when n > 9 */
+	unsigned gt9 = ((9u - n) >> 8) & 1u;
+
+	return (char)('0' + n + gt9 * ('a' - '0' - 10));
+}
+
+static void
+hex_encode(char *out, const uint8_t *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex_digit(in[i] >> 4);
+		out[2 * i + 1] = hex_digit(in[i] & 15u);
+	}
+}
+
+/* Value of a lower-case hex digit, or -1 (upper case is not accepted). */
+static int
+lower_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* 1 when s[0..n) are all lower-case hex; stops at the first other char. */
+static int
+is_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower_hex_value((unsigned char)s[i]) < 0)
+			return 0;
+	return 1;
+}
+
+static void
+mac_of(uint8_t mac[MAC_LEN], const char *secret, size_t secret_len, const char *id)
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, secret, secret_len);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, id, CLIENT_ID_HEX_LEN);
+	br_hmac_out(&hc, mac);
+	crypto_wipe(&hc, sizeof hc);
+	crypto_wipe(&kc, sizeof kc);
+}
+
+/* 1 when a and b are equal, 0 otherwise; time depends only on MAC_LEN. */
+static uint32_t
+mac_equal(const uint8_t a[MAC_LEN], const uint8_t b[MAC_LEN])
+{
+	uint32_t acc = 0;
+
+	for (size_t i = 0; i < MAC_LEN; i++)
+		acc |= (uint32_t)(a[i] ^ b[i]);
+	/* acc in 0..255: acc - 1 borrows into bit 8 exactly when acc == 0 */
+	return ((acc - 1) >> 8) & 1u;
+}
+
+static void
+sign_checked(char out[CLIENT_ID_SIGNED_LEN + 1], const char *id, const char *secret,
+             size_t secret_len)
+{
+	uint8_t mac[MAC_LEN];
+
+	mac_of(mac, secret, secret_len, id);
+	memcpy(out, id, CLIENT_ID_HEX_LEN);
+	out[CLIENT_ID_HEX_LEN] = '.';
+	hex_encode(out + CLIENT_ID_HEX_LEN + 1, mac, MAC_LEN);
+	out[CLIENT_ID_SIGNED_LEN] = '\0';
+	crypto_wipe(mac, sizeof mac);
+}
+
+void
+clientid_mint(char out[CLIENT_ID_SIGNED_LEN + 1], const char *secret, size_t secret_len)
+{
+	uint8_t raw[ID_BYTES];
+	char id[CLIENT_ID_HEX_LEN];
+
+	if (secret_len == 0) {
+		log_msg(LOG_ERROR, "clientid_mint: empty secret");
+		abort();
+	}
+	rand_bytes(raw, sizeof raw);
+	hex_encode(id, raw, sizeof raw);
+	sign_checked(out, id, secret, secret_len);
+}
+
+int
+clientid_sign(char out[CLIENT_ID_SIGNED_LEN + 1], const char *client_id_hex,
+              const char *secret, size_t secret_len)
+{
+	out[0] = '\0';
+	if (client_id_hex == NULL || secret_len == 0 || !is_lower_hex(client_id_hex, CLIENT_ID_HEX_LEN))
+		return -1;
+	sign_checked(out, client_id_hex, secret, secret_len);
+	return 0;
+}
+
+int
+clientid_verify(const char *signed_id, size_t len, const char *secret, size_t secret_len,
+                const char *prev_secret, size_t prev_len,
+                char client_id_out[CLIENT_ID_HEX_LEN + 1])
+{
+	const char *hex_mac;
+	uint8_t got[MAC_LEN], want[MAC_LEN];
+	uint32_t ok;
+
+	client_id_out[0] = '\0';
+	if (signed_id == NULL || len != CLIENT_ID_SIGNED_LEN || secret_len == 0)
+		return -1;
+	if (!is_lower_hex(signed_id, CLIENT_ID_HEX_LEN) || signed_id[CLIENT_ID_HEX_LEN] != '.')
+		return -1;
+	/* The presented MAC is public input: decoding it may branch. */
+	hex_mac = signed_id + CLIENT_ID_HEX_LEN + 1;
+	for (size_t i = 0; i < MAC_LEN; i++) {
+		int hi = lower_hex_value((unsigned char)hex_mac[2 * i]);
+		int lo = lower_hex_value((unsigned char)hex_mac[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		got[i] = (uint8_t)(hi << 4 | lo);
+	}
+
+	mac_of(want, secret, secret_len, signed_id);
+	ok = mac_equal(got, want);
+	if (prev_secret != NULL && prev_len > 0) {
+		mac_of(want, prev_secret, prev_len, signed_id);
+		ok |= mac_equal(got, want);
+	}
+	crypto_wipe(want, sizeof want);
+	if (!ok)
+		return -1;
+	memcpy(client_id_out, signed_id, CLIENT_ID_HEX_LEN);
+	client_id_out[CLIENT_ID_HEX_LEN] = '\0';
+	return 0;
+}
