@@ -114,44 +114,63 @@ static int16_t decompress(uint32_t y, unsigned d)
 /* ------------------------------------------------------------------ */
 /* polynomials                                                         */
 
-/* Forward NTT in place (FIPS 203 Algorithm 9); output |x| <= (q-1)/2. */
-static void poly_ntt(poly *p)
+/*
+ * One Cooley-Tukey layer of the forward NTT; k indexes zetas.  Called with a
+ * constant len so each inlined copy has fixed trip counts the compiler can
+ * vectorise.
+ */
+static inline void ntt_layer(int16_t r[N], unsigned len, unsigned k)
 {
-    int16_t *r = p->c;
-    unsigned k = 1;
-
-    for (unsigned len = 128; len >= 2; len >>= 1) {
-        for (unsigned start = 0; start < N; start += 2 * len) {
-            int16_t zeta = zetas[k++];
-            for (unsigned j = start; j < start + len; j++) {
-                int16_t t = fqmul(zeta, r[j + len]);
-                r[j + len] = (int16_t)(r[j] - t);
-                r[j] = (int16_t)(r[j] + t);
-            }
+    for (unsigned start = 0; start < N; start += 2 * len) {
+        int16_t zeta = zetas[k++];
+        for (unsigned j = start; j < start + len; j++) {
+            int16_t t = fqmul(zeta, r[j + len]);
+            r[j + len] = (int16_t)(r[j] - t);
+            r[j] = (int16_t)(r[j] + t);
         }
     }
+}
+
+/* Forward NTT in place (FIPS 203 Algorithm 9); input |x| <= q, output |x| <= (q-1)/2. */
+static void poly_ntt(poly *p)
+{
+    /* each layer adds less than q to the magnitude: 8q < 2^15 after seven */
+    ntt_layer(p->c, 128, 1);
+    ntt_layer(p->c, 64, 2);
+    ntt_layer(p->c, 32, 4);
+    ntt_layer(p->c, 16, 8);
+    ntt_layer(p->c, 8, 16);
+    ntt_layer(p->c, 4, 32);
+    ntt_layer(p->c, 2, 64);
     for (unsigned j = 0; j < N; j++)
-        r[j] = barrett_reduce(r[j]);
+        p->c[j] = barrett_reduce(p->c[j]);
+}
+
+/* One Gentleman-Sande layer of the inverse NTT; zetas are used from index k down. */
+static inline void invntt_layer(int16_t r[N], unsigned len, unsigned k)
+{
+    for (unsigned start = 0; start < N; start += 2 * len) {
+        int16_t zeta = zetas[k--];
+        for (unsigned j = start; j < start + len; j++) {
+            int16_t t = r[j];
+            r[j] = barrett_reduce((int16_t)(t + r[j + len]));
+            r[j + len] = fqmul(zeta, (int16_t)(r[j + len] - t));
+        }
+    }
 }
 
 /* Inverse NTT in place (FIPS 203 Algorithm 10) times 2^16; input |x| < q, output |x| < q. */
 static void poly_invntt_tomont(poly *p)
 {
-    int16_t *r = p->c;
-    unsigned k = 127;
-
-    for (unsigned len = 2; len <= 128; len <<= 1) {
-        for (unsigned start = 0; start < N; start += 2 * len) {
-            int16_t zeta = zetas[k--];
-            for (unsigned j = start; j < start + len; j++) {
-                int16_t t = r[j];
-                r[j] = barrett_reduce((int16_t)(t + r[j + len]));
-                r[j + len] = fqmul(zeta, (int16_t)(r[j + len] - t));
-            }
-        }
-    }
+    invntt_layer(p->c, 2, 127);
+    invntt_layer(p->c, 4, 63);
+    invntt_layer(p->c, 8, 31);
+    invntt_layer(p->c, 16, 15);
+    invntt_layer(p->c, 32, 7);
+    invntt_layer(p->c, 64, 3);
+    invntt_layer(p->c, 128, 1);
     for (unsigned j = 0; j < N; j++)
-        r[j] = fqmul(r[j], INTT_F);
+        p->c[j] = fqmul(p->c[j], INTT_F);
 }
 
 /*
@@ -571,8 +590,7 @@ void mlkem768_keygen_internal(uint8_t ek[MLKEM768_EK_LEN], uint8_t dk[MLKEM768_D
     sha3_256(dk + VEC_BYTES + MLKEM768_EK_LEN, ek, MLKEM768_EK_LEN);
     memcpy(dk + VEC_BYTES + MLKEM768_EK_LEN + 32, z, 32);
 
-    crypto_wipe(&s, sizeof s);
-    crypto_wipe(&pub, sizeof pub);
+    crypto_wipe(&s, sizeof s);      /* pub is public (ek), no wipe needed */
 }
 
 int mlkem768_ek_check(const uint8_t *ek, size_t ek_len)
@@ -635,8 +653,7 @@ int mlkem768_decaps(uint8_t k[MLKEM768_SS_LEN], const uint8_t *dk, size_t dk_len
     pke_pub_from_ek(&pub, ek);
     decaps_core(k, &s, &pub, ek + MLKEM768_EK_LEN, ek + MLKEM768_EK_LEN + 32, c);
 
-    crypto_wipe(&s, sizeof s);
-    crypto_wipe(&pub, sizeof pub);
+    crypto_wipe(&s, sizeof s);      /* pub is public (ek), no wipe needed */
     return 0;
 }
 
@@ -653,8 +670,6 @@ int mlkem768_decaps_seed(uint8_t k[MLKEM768_SS_LEN], const uint8_t *seed, size_t
     sha3_256(h, ek, sizeof ek);
     decaps_core(k, &s, &pub, h, seed + 32, c);
 
-    crypto_wipe(&s, sizeof s);
-    crypto_wipe(&pub, sizeof pub);
-    crypto_wipe(ek, sizeof ek);
+    crypto_wipe(&s, sizeof s);      /* pub and ek are public */
     return 0;
 }
