@@ -63,9 +63,9 @@ void keccak_finalize(struct keccak_ctx *c);
 void keccak_squeeze(struct keccak_ctx *c, void *out, size_t len);
 
 /*
- * Squeezes nblocks whole blocks of rate bytes each into out.  Only valid right
- * after keccak_finalize or after previous whole-block squeezes (the fast path
- * of ML-KEM's matrix sampling); out holds nblocks * c->rate bytes.
+ * Squeezes nblocks whole blocks (nblocks * c->rate bytes) into out: the same
+ * as keccak_squeeze(c, out, nblocks * c->rate), named for the block-aligned
+ * use in ML-KEM's matrix sampling, where it takes the lane-wise fast path.
  */
 void keccak_squeeze_blocks(struct keccak_ctx *c, uint8_t *out, size_t nblocks);
 
