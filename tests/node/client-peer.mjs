@@ -181,7 +181,7 @@ export async function startPeer(app, opts = {}) {
   peer.server = http.createServer((req, res) => {
     handle(req, res).catch((e) => { try { errorBody(res, 500, String(e && e.message)); } catch { res.destroy(); } });
   });
-  await new Promise((r) => peer.server.listen(0, '127.0.0.1', r));
+  await new Promise((r) => peer.server.listen(opts.port || 0, '127.0.0.1', r));
   peer.origin = `http://127.0.0.1:${peer.server.address().port}`;
   peer.close = () => new Promise((r) => { peer.server.closeAllConnections(); peer.server.close(r); });
   return peer;

@@ -1,0 +1,163 @@
+// helpers.mjs - shared pieces of the mteFetch <-> relay end-to-end tests.
+// Processes (redis-server, build/mte-relay, the node:http upstream) come from
+// tests/node/lib/harness.mjs; this adds what the client tests need on top:
+// a client with its own memory storage, a recording/tampering HTTP proxy
+// between client and relay, raw sends of captured requests, peak RSS of the
+// relay's workers, and a relay restart on the same port.
+
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createClient } from '../../client/src/internals.js';
+import {
+  startRelay, startUpstream, startRedis, freePort, sleep, childPids,
+} from '../node/lib/harness.mjs';
+
+export { startRelay, startUpstream, startRedis, freePort, sleep, childPids };
+
+export const SECRET = 'e2e-client-secret-0123456789abcdef012345';
+export const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+
+export function memStore() {
+  const m = new Map();
+  return { m, get: (k) => (m.has(k) ? m.get(k) : null), set: (k, v) => m.set(k, v), remove: (k) => m.delete(k) };
+}
+
+/** A fresh mteFetch with its own state and memory storage. */
+export function newClient(env = {}) {
+  const storage = env.storage || memStore();
+  const c = createClient({ storage, ...env });
+  return { f: c.mteFetch, init: c.initMteRelayClient, storage, client: c };
+}
+
+/**
+ * The upstream: records every request (harness startUpstream) and answers
+ *   /api/download/<bytes>  that many deterministic bytes, streamed
+ *   /api/form              the parsed multipart form: field values and file sha256s
+ *   anything else          JSON {method,url,length,sha256,headers}
+ */
+export function startAppUpstream() {
+  return startUpstream((req, res, rec) => {
+    const m = /^\/api\/download\/(\d+)$/.exec(req.url);
+    if (m) {
+      const total = Number(m[1]);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+      const block = patternBlock();
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          const n = Math.min(block.length, total - sent);
+          sent += n;
+          if (!res.write(n === block.length ? block : block.subarray(0, n))) return res.once('drain', pump);
+        }
+        return res.end();
+      };
+      pump();
+      return true;
+    }
+    if (req.url === '/api/form') {
+      const body = Buffer.concat(rec.body);
+      new Request('http://x/', { method: 'POST', body, headers: { 'content-type': rec.headers['content-type'] } })
+        .formData().then(async (fd) => {
+          const out = {};
+          for (const [k, v] of fd) out[k] = typeof v === 'string' ? v : { name: v.name, size: v.size, sha256: sha256(Buffer.from(await v.arrayBuffer())) };
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(out));
+        }, (e) => { res.writeHead(400); res.end(String(e)); });
+      return true;
+    }
+    return false;
+  });
+}
+
+let block;
+/** 1 MiB of bytes i % 251: what /api/download streams, repeated. */
+export function patternBlock() {
+  if (!block) { block = Buffer.alloc(1 << 20); for (let i = 0; i < block.length; i++) block[i] = i % 251; }
+  return block;
+}
+
+/** Relay env for these tests: the relay in front of upstream, with redis or the embedded store. */
+export function relayEnv(upstream, extra = {}) {
+  return { UPSTREAM: upstream.url, CORS_ORIGINS: 'http://app.example', CLIENT_ID_SECRET: SECRET, MAX_POOL_SIZE: '2', ...extra };
+}
+
+/** Stops a relay and starts another with the same port (so the same origin) and env overrides. */
+export async function restartRelay(relay, env) {
+  await relay.stop();
+  return startRelay({ ...env, PORT: String(relay.port) });
+}
+
+/** Peak resident set (VmHWM, KiB) of a process. */
+export function peakRssKiB(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * An HTTP proxy between the client and one or more relays (requests go to the
+ * targets round-robin).  It buffers each request, records it in .requests,
+ * lets .onRequest(rec) rewrite it ({method,url,headers,body,chunked}) and
+ * .onResponse(rec, resp) replace the answer ({status,headers,body}).
+ * newConnections: use a new TCP connection for every forwarded request.
+ */
+export async function startProxy(targets, { newConnections = false } = {}) {
+  const agents = targets.map(() => new http.Agent({ keepAlive: !newConnections }));
+  const proxy = { requests: [], responses: [], onRequest: null, onResponse: null, perTarget: targets.map(() => 0), next: 0 };
+  const server = http.createServer(async (req, res) => {
+    const parts = [];
+    for await (const p of req) parts.push(p);
+    const rec = { method: req.method, url: req.url, headers: { ...req.headers }, body: Buffer.concat(parts), chunked: false };
+    delete rec.headers.connection;
+    proxy.requests.push(rec);
+    if (proxy.onRequest) await proxy.onRequest(rec);
+    const t = proxy.next++ % targets.length;
+    proxy.perTarget[t] += 1;
+    let resp;
+    try {
+      resp = await send(targets[t].url, rec, agents[t]);
+    } catch (e) {
+      res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: `proxy: ${e.message}`, code: 502 }));
+      return;
+    }
+    proxy.responses.push(resp);
+    if (proxy.onResponse) resp = (await proxy.onResponse(rec, resp)) || resp;
+    const h = { ...resp.headers };
+    delete h['transfer-encoding'];
+    delete h.connection;
+    h['content-length'] = String(resp.body.length);
+    res.writeHead(resp.status, h);
+    res.end(resp.body);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  proxy.url = `http://127.0.0.1:${server.address().port}`;
+  proxy.stop = () => new Promise((r) => { server.closeAllConnections(); for (const a of agents) a.destroy(); server.close(r); });
+  return proxy;
+}
+
+/**
+ * Sends a (captured, maybe altered) request to origin and buffers the answer.
+ * rec.chunked sends the body with chunked transfer coding (no Content-Length).
+ */
+export function send(origin, rec, agent) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(origin);
+    const headers = { ...rec.headers, host: u.host };
+    delete headers['content-length'];
+    delete headers['transfer-encoding'];
+    if (rec.body && rec.body.length && !rec.chunked) headers['content-length'] = String(rec.body.length);
+    const req = http.request({ host: u.hostname, port: u.port, method: rec.method, path: rec.url, headers, agent }, (res) => {
+      const parts = [];
+      res.on('data', (d) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: { ...res.headers }, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (rec.body && rec.body.length) req.write(rec.body);
+    req.end();
+  });
+}
+
+/** Upstream records for a path (method-independent). */
+export const seenAt = (upstream, path) => upstream.received.filter((r) => r.url === path);
