@@ -74,7 +74,8 @@ static const int16_t zetas[128] = {
 /* For |a| < q * 2^15 returns a * 2^-16 mod q in (-q, q). */
 static int16_t mont_reduce(int32_t a)
 {
-    int16_t t = (int16_t)((uint16_t)a * (uint16_t)QINV);
+    /* low 16 bits of a * q^-1, computed unsigned (uint16 operands would promote to int and overflow) */
+    int16_t t = (int16_t)(uint16_t)((uint32_t)a * (uint32_t)QINV);
     return (int16_t)((a - (int32_t)t * Q) >> 16);
 }
 
