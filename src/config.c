@@ -1341,6 +1341,9 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 			put_quoted(err, a, eq != NULL ? (size_t)(eq - a) : strlen(a));
 			fputs(" (see --help)\n", err);
 			c.errors++;
+			/* Its value may be a secret under a mistyped flag: skip it, unechoed. */
+			if (eq == NULL && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+				i++;
 			continue;
 		}
 		if (eq != NULL) {

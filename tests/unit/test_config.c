@@ -531,6 +531,12 @@ Test(config, unknown_flags_and_arguments)
 	cr_expect_not_null(strstr(r.err, "config error: unknown flag \"--nope\""));
 	cr_expect_not_null(strstr(r.err, "unexpected argument \"stray\""));
 	done(&r);
+
+	/* the value of a mistyped flag may be a secret: never echoed */
+	run(&r, L("--client-id-secre", "s3cret-value"), L(BASE));
+	cr_expect_eq(r.rc, 78);
+	cr_expect_str_eq(r.err, "config error: unknown flag \"--client-id-secre\" (see --help)\n");
+	done(&r);
 }
 
 Test(config, workers_alias)
