@@ -18,7 +18,13 @@ struct log_kv {
 	const char *str;
 	long long   num;
 };
-#define LOG_S(k, v) ((struct log_kv){ (k), (v) ? (v) : "", 0 })
+static inline struct log_kv
+log_kv_str(const char *k, const char *v)
+{
+	struct log_kv kv = { k, v != NULL ? v : "", 0 };
+	return kv;
+}
+#define LOG_S(k, v) log_kv_str((k), (v))
 #define LOG_I(k, v) ((struct log_kv){ (k), NULL, (long long)(v) })
 
 /* Sets the minimum level: LOG_DEBUG when debug is non-zero, else LOG_INFO. */

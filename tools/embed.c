@@ -7,30 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *
-content_type(const char *name)
-{
-	static const struct { const char *ext, *type; } types[] = {
-		{ ".js",   "text/javascript; charset=utf-8" },
-		{ ".mjs",  "text/javascript; charset=utf-8" },
-		{ ".ts",   "text/plain; charset=utf-8" },
-		{ ".html", "text/html; charset=utf-8" },
-		{ ".css",  "text/css; charset=utf-8" },
-		{ ".json", "application/json" },
-		{ ".svg",  "image/svg+xml" },
-		{ ".png",  "image/png" },
-		{ ".ico",  "image/x-icon" },
-		{ ".txt",  "text/plain; charset=utf-8" },
-	};
-	const char *dot = strrchr(name, '.');
-	size_t i;
-
-	if (dot != NULL)
-		for (i = 0; i < sizeof types / sizeof types[0]; i++)
-			if (strcmp(dot, types[i].ext) == 0)
-				return types[i].type;
-	return "application/octet-stream";
-}
+#include "../src/mime.h"
 
 /* FNV-1a 64, only as a cache validator for the embedded files. */
 static unsigned long long
@@ -95,7 +72,7 @@ main(int argc, char **argv)
 		sz = ftell(in);
 		fclose(in);
 		fprintf(out, "\t{ \"%s\", \"%s\", asset_%d, %ld, etag_%d },\n",
-		    base, content_type(base), i, sz, i);
+		    base, mime_type(base), i, sz, i);
 	}
 	fprintf(out, "\t{ 0, 0, 0, 0, 0 }\n};\nconst size_t assets_count = %d;\n\n", argc - 2);
 	fprintf(out,

@@ -1,0 +1,214 @@
+/* handler.c - per-request dispatch, response hooks, access log, worker loop. */
+#include "server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log.h"
+#include "prefork.h"
+#include "route.h"
+#include "upstream.h"
+
+static const char *const route_names[] = {
+	[RC_NONE] = "none", [RC_PREFLIGHT] = "preflight", [RC_ECHO] = "echo",
+	[RC_RELAY] = "relay", [RC_PAIR] = "pair", [RC_ERRORS] = "errors",
+	[RC_PUBLIC] = "public", [RC_METRICS] = "metrics", [RC_PROTECTED] = "protected",
+	[RC_PASS_THROUGH] = "pass-through", [RC_UNROUTED] = "unrouted",
+};
+
+int
+server_is_get_or_head(const struct http_request *req)
+{
+	return (req->method.len == 3 && memcmp(req->method.ptr, "GET", 3) == 0) ||
+	    (req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0);
+}
+
+size_t
+server_response_fields(void *arg, const struct http_request *req, int status,
+    struct http_field *out, size_t cap)
+{
+	struct server *s = arg;
+	size_t n, i;
+
+	(void)status;
+	/* Preflight answers build their own CORS fields. */
+	if (s->route == RC_PREFLIGHT)
+		n = 0;
+	else
+		n = cors_response_fields(s->cfg, req, &s->cors, out, cap);
+	for (i = 0; i < s->cfg->headers_count && n < cap; i++)
+		out[n++] = (struct http_field){ s->cfg->headers[i].name, s->cfg->headers[i].value };
+	return n;
+}
+
+void
+server_request_done(void *arg, struct conn *c, const struct http_request *req)
+{
+	struct server *s = arg;
+	const struct conn_info *ci = conn_info(c);
+	struct timespec now;
+	char method[16] = "", path[256] = "";
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - ci->started.tv_sec) * 1000 +
+	    (now.tv_nsec - ci->started.tv_nsec) / 1000000;
+	if (req != NULL) {
+		snprintf(method, sizeof method, "%.*s", (int)req->method.len, req->method.ptr);
+		/* Only clear paths: a protected request's real URL is never logged,
+		 * and queries are left out since they often carry tokens. */
+		if (s->route != RC_PROTECTED)
+			snprintf(path, sizeof path, "%.*s", (int)req->path.len, req->path.ptr);
+	}
+	LOG_EVENT(ci->status >= 500 ? LOG_WARN : LOG_INFO, "request",
+	    LOG_S("request_id", ci->id), LOG_S("method", method), LOG_S("path", path),
+	    LOG_S("route", route_names[s->route]), LOG_I("status", ci->status),
+	    LOG_I("duration_ms", ms), LOG_I("bytes_in", ci->bytes_in),
+	    LOG_I("bytes_out", ci->bytes_out), LOG_S("peer", s->peer),
+	    LOG_S("reason", s->reason ? s->reason : ""));
+	s->route = RC_NONE;
+	s->reason = NULL;
+}
+
+static void
+respond_preflight(struct server *s, struct conn *c, const struct http_request *req)
+{
+	struct http_field f[CORS_FIELDS_MAX];
+	size_t n = cors_preflight_fields(s->cfg, req, &s->cors, f, CORS_FIELDS_MAX);
+
+	if (conn_respond_head(c, 204, f, n, 0) == 0)
+		conn_respond_end(c);
+}
+
+/* 1 when the request carries an x-mte-relay field of four comma-separated
+ * parts: the mark of a protected request (protocol.md, dispatch). */
+static int
+has_relay_header(const struct http_request *req)
+{
+	const struct http_header *h = http_header_get(req, "x-mte-relay");
+	size_t i, commas = 0;
+
+	if (h == NULL)
+		return 0;
+	for (i = 0; i < h->value.len; i++)
+		commas += h->value.ptr[i] == ',';
+	return commas == 3;
+}
+
+void
+server_handle(struct conn *c, const struct http_request *req, void *arg)
+{
+	struct server *s = arg;
+	const char *rarg;
+	size_t rlen;
+	enum route_builtin b;
+
+	if (cors_is_preflight(req)) {
+		s->route = RC_PREFLIGHT;
+		respond_preflight(s, c, req);
+		return;
+	}
+	if (req->path.len == 1 && req->path.ptr[0] == '*') {
+		/* OPTIONS * : what the server supports in general. */
+		s->route = RC_NONE;
+		if (conn_respond_head(c, 204, (struct http_field[]){
+		    { "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" } }, 1, 0) == 0)
+			conn_respond_end(c);
+		return;
+	}
+
+	b = route_builtin(req->path.ptr, req->path.len, &rarg, &rlen);
+	if (b == ROUTE_METRICS && !s->cfg->metrics)
+		b = ROUTE_NONE;   /* /metrics belongs to the application then */
+	switch (b) {
+	case ROUTE_ECHO:
+		s->route = RC_ECHO;
+		builtin_echo(s, c, req, rarg, rlen);
+		return;
+	case ROUTE_RELAY:
+		s->route = RC_RELAY;
+		builtin_relay(s, c, req);
+		return;
+	case ROUTE_ERRORS:
+		s->route = RC_ERRORS;
+		builtin_errors(s, c, req);
+		return;
+	case ROUTE_PUBLIC:
+		s->route = RC_PUBLIC;
+		builtin_public(s, c, req, rarg, rlen);
+		return;
+	case ROUTE_PAIR:
+	case ROUTE_METRICS:
+	case ROUTE_NONE:
+		break;
+	}
+	if (b == ROUTE_PAIR) {
+		s->route = RC_PAIR;
+		pair_handle(s, c, req);
+		return;
+	}
+	if (has_relay_header(req)) {
+		s->route = RC_PROTECTED;
+		relay_handle(s, c, req);
+		return;
+	}
+	if (route_list_match(&s->cfg->pass_through_routes, req->path.ptr, req->path.len)) {
+		s->route = RC_PASS_THROUGH;
+		if (!route_path_is_clean(req->path.ptr, req->path.len)) {
+			s->reason = "unclean path";
+			conn_respond_error(c, 400, "request path has dot segments or encoded separators",
+			    NULL, 0);
+			return;
+		}
+		proxy_pass_through(s, c, req);
+		return;
+	}
+	s->route = RC_UNROUTED;
+	s->reason = "no x-mte-relay header on a protected route";
+	conn_respond_error(c, RS_BAD_RELAY_HEADER, relay_error_message(RS_BAD_RELAY_HEADER),
+	    NULL, 0);
+}
+
+void
+server_worker_main(int listen_fd, void *arg)
+{
+	static struct conn conn;       /* large buffers: static, not on the stack */
+	static struct server srv;
+	const struct config *cfg = arg;
+	struct conn_config cc;
+	sigset_t term;
+
+	srv.cfg = cfg;
+	if (upstream_init() != 0) {
+		log_msg(LOG_ERROR, "worker: cannot initialise libcurl");
+		_exit(1);
+	}
+	memset(&cc, 0, sizeof cc);
+	cc.header_timeout_s = cfg->header_timeout;
+	cc.idle_timeout_s = cfg->idle_timeout;
+	cc.max_body_size = cfg->max_body_size;
+	cc.response_fields = server_response_fields;
+	cc.request_done = server_request_done;
+	cc.hook_arg = &srv;
+	cc.stopping = prefork_stopping;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+
+	for (;;) {
+		int fd = prefork_accept(listen_fd, srv.peer, sizeof srv.peer);
+		if (fd < 0)
+			break;
+		/* While serving, a stop request interrupts waits (no SA_RESTART)
+		 * and conn finishes the request in flight, then closes. */
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
+		conn_serve(&conn, fd, &cc, server_handle, &srv);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		if (prefork_stopping())
+			break;
+	}
+	upstream_close();
+}

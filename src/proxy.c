@@ -1,0 +1,198 @@
+/* proxy.c - pass-through routes: the request and the response go through
+ * untouched, both bodies streamed (see server.h). */
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "upstream.h"
+
+/* 1 when the Connection field of req lists name (so it is hop-by-hop too). */
+static int
+named_by_connection(const struct http_request *req, const char *name, size_t len)
+{
+	const struct http_header *h = NULL;
+
+	while ((h = http_header_next(req, "connection", h)) != NULL) {
+		size_t i = 0;
+		while (i < h->value.len) {
+			size_t start;
+			while (i < h->value.len && (h->value.ptr[i] == ' ' || h->value.ptr[i] == ','))
+				i++;
+			start = i;
+			while (i < h->value.len && h->value.ptr[i] != ',' && h->value.ptr[i] != ' ')
+				i++;
+			if (i - start == len && strncasecmp(h->value.ptr + start, name, len) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Copies n bytes plus NUL into the forward buffer. */
+static const char *
+keep(struct server *s, size_t *used, const char *p, size_t n)
+{
+	char *dst;
+
+	if (n + 1 > sizeof s->forward_buf - *used)
+		return NULL;
+	dst = s->forward_buf + *used;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	*used += n + 1;
+	return dst;
+}
+
+int
+proxy_forward_fields(struct server *s, const struct http_request *req)
+{
+	const size_t cap = sizeof s->forward / sizeof s->forward[0];
+	const struct http_header *xff = http_header_get(req, "x-forwarded-for");
+	size_t i, n = 0, used = 0;
+	char line[HTTP_HEADERS_MAX];
+
+	for (i = 0; i < req->header_count; i++) {
+		const struct http_header *h = &req->headers[i];
+		if (upstream_is_hop_by_hop(h->name.ptr, h->name.len) ||
+		    named_by_connection(req, h->name.ptr, h->name.len) ||
+		    (h->name.len == 15 && strncasecmp(h->name.ptr, "x-forwarded-for", 15) == 0))
+			continue;
+		if (n + 1 >= cap)
+			return -1;
+		s->forward[n].name = keep(s, &used, h->name.ptr, h->name.len);
+		s->forward[n].value = keep(s, &used, h->value.ptr, h->value.len);
+		if (s->forward[n].name == NULL || s->forward[n].value == NULL)
+			return -1;
+		n++;
+	}
+	for (i = 0; i < s->cfg->headers_count; i++) {
+		if (n + 1 >= cap)
+			return -1;
+		s->forward[n++] = (struct http_field){ s->cfg->headers[i].name,
+		    s->cfg->headers[i].value };
+	}
+	/* X-Forwarded-For: the client's chain, then the peer we saw. */
+	if (s->peer[0] != '\0') {
+		int w;
+		if (xff != NULL)
+			w = snprintf(line, sizeof line, "%.*s, %s", (int)xff->value.len,
+			    xff->value.ptr, s->peer);
+		else
+			w = snprintf(line, sizeof line, "%s", s->peer);
+		if (w < 0 || (size_t)w >= sizeof line)
+			return -1;
+		s->forward[n].name = "X-Forwarded-For";
+		s->forward[n].value = keep(s, &used, line, (size_t)w);
+		if (s->forward[n].value == NULL)
+			return -1;
+		n++;
+	}
+	return (int)n;
+}
+
+static ssize_t
+read_client_body(void *arg, void *buf, size_t cap)
+{
+	return conn_body_read(arg, buf, cap);
+}
+
+static int
+sink_head(void *arg, int status, const struct http_field *f, size_t n, int64_t len)
+{
+	return conn_respond_head(arg, status, f, n, len < 0 ? HTTP_LENGTH_CHUNKED : len);
+}
+
+static int
+sink_body(void *arg, const void *buf, size_t len)
+{
+	return conn_respond_body(arg, buf, len);
+}
+
+/* Maps a failed transfer to the error response, when one can still be sent. */
+void
+proxy_fail(struct server *s, struct conn *c, enum upstream_result r, int head_sent)
+{
+	int status;
+
+	s->reason = upstream_result_text(r);
+	if (head_sent) {
+		/* The response started: cut it short so the client sees it incomplete. */
+		conn_set_close(c);
+		return;
+	}
+	switch (r) {
+	case UPSTREAM_TIMEOUT:
+		status = 504;
+		break;
+	case UPSTREAM_BODY_FAILED:
+		status = conn_body_error(c) ? conn_body_error(c) : 400;
+		break;
+	case UPSTREAM_SINK_FAILED:
+		conn_set_close(c);
+		return;
+	default:
+		status = 502;
+		break;
+	}
+	if (status >= 500)
+		LOG_EVENT(LOG_WARN, "upstream request failed", LOG_S("request_id", conn_info(c)->id),
+		    LOG_S("reason", s->reason));
+	if (status == 499)
+		conn_set_close(c);   /* the client is gone: nobody to answer */
+	else
+		conn_respond_error(c, status, status == 504 ? "upstream timed out" :
+		    status == 502 ? "upstream unreachable" : s->reason, NULL, 0);
+}
+
+void
+proxy_pass_through(struct server *s, struct conn *c, const struct http_request *req)
+{
+	struct upstream_request ur;
+	struct upstream_sink sink = { sink_head, sink_body, c };
+	char method[32];
+	uint64_t len = 0;
+	int nf, head_sent = 0;
+	enum upstream_result r;
+
+	nf = proxy_forward_fields(s, req);
+	if (nf < 0 || req->method.len >= sizeof method) {
+		s->reason = "request fields too large to forward";
+		conn_respond_error(c, 431, "request header fields too large to forward", NULL, 0);
+		return;
+	}
+	memcpy(method, req->method.ptr, req->method.len);
+	method[req->method.len] = '\0';
+	memset(&ur, 0, sizeof ur);
+	ur.method = method;
+	ur.base = s->cfg->upstream;
+	ur.target = req->target.ptr;
+	ur.target_len = req->target.len;
+	if (req->absolute_form) {
+		/* Forward only path and query of an absolute-form target. */
+		ur.target = req->path.ptr;
+		ur.target_len = req->query.ptr ? (size_t)(req->query.ptr + req->query.len -
+		    req->path.ptr) : req->path.len;
+	}
+	ur.fields = s->forward;
+	ur.nfields = (size_t)nf;
+	if (req->chunked) {
+		ur.has_body = 1;
+		ur.body_len = -1;
+	} else if (conn_body_known_length(c, &len) && req->has_content_length) {
+		ur.has_body = 1;
+		ur.body_len = (int64_t)len;
+	}
+	ur.body_read = read_client_body;
+	ur.body_arg = c;
+	ur.timeout_s = s->cfg->upstream_timeout;
+
+	r = upstream_perform(&ur, &sink, &head_sent);
+	if (r == UPSTREAM_OK) {
+		conn_respond_end(c);
+		return;
+	}
+	proxy_fail(s, c, r, head_sent);
+}

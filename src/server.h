@@ -1,0 +1,76 @@
+/*
+ * server.h - a worker's request handling: dispatch, built-in routes,
+ * pass-through proxy.  One struct server per worker process.
+ */
+#ifndef MTE_SERVER_H
+#define MTE_SERVER_H
+
+#include <stddef.h>
+#include "config.h"
+#include "conn.h"
+#include "cors.h"
+#include "upstream.h"
+
+#define SERVER_EXTRA_FIELDS_MAX  (CORS_FIELDS_MAX + CONFIG_LIST_MAX)
+#define SERVER_FORWARD_BUF       (HTTP_HEADERS_MAX + 1024) /* NUL-terminated copies of
+                                                            * forwarded request fields */
+
+/* What a request turned out to be, for logs and metrics. */
+enum route_class {
+	RC_NONE = 0, RC_PREFLIGHT, RC_ECHO, RC_RELAY, RC_PAIR, RC_ERRORS, RC_PUBLIC,
+	RC_METRICS, RC_PROTECTED, RC_PASS_THROUGH, RC_UNROUTED,
+};
+
+struct server {
+	const struct config *cfg;
+	struct conn         *conn;          /* of the request in flight */
+	char                 peer[64];      /* address of the connected client */
+	enum route_class     route;         /* of the request in flight */
+	const char          *reason;        /* short failure reason for the log, or NULL */
+	struct cors_scratch  cors;
+	/* clear fields, sealed fields, HEADERS and X-Forwarded-For */
+	struct http_field    forward[2 * HTTP_HEADER_COUNT_MAX + CONFIG_LIST_MAX + 2];
+	char                 forward_buf[SERVER_FORWARD_BUF];
+};
+
+/* conn hooks and handler (arg is the struct server). */
+void   server_handle(struct conn *c, const struct http_request *req, void *arg);
+size_t server_response_fields(void *arg, const struct http_request *req, int status,
+           struct http_field *out, size_t cap);
+void   server_request_done(void *arg, struct conn *c, const struct http_request *req);
+
+/* Worker entry point for prefork_run (arg is the const struct config). */
+void   server_worker_main(int listen_fd, void *arg);
+
+/* Built-in routes (builtin.c). */
+void   builtin_echo(struct server *s, struct conn *c, const struct http_request *req,
+           const char *msg, size_t msg_len);
+void   builtin_errors(struct server *s, struct conn *c, const struct http_request *req);
+void   builtin_public(struct server *s, struct conn *c, const struct http_request *req,
+           const char *name, size_t name_len);
+void   builtin_relay(struct server *s, struct conn *c, const struct http_request *req);
+
+/* POST /api/mte-pair (pair.c). */
+void   pair_handle(struct server *s, struct conn *c, const struct http_request *req);
+
+/* A protected request: one carrying a four-part x-mte-relay field (relay.c). */
+void   relay_handle(struct server *s, struct conn *c, const struct http_request *req);
+
+/* Pass-through proxy (proxy.c). */
+void   proxy_pass_through(struct server *s, struct conn *c, const struct http_request *req);
+
+/*
+ * Copies the request's end-to-end fields (hop-by-hop ones and those named by
+ * Connection removed), then HEADERS, then X-Forwarded-For, into s->forward
+ * as NUL-terminated strings.  Returns the count, or -1 when they do not fit.
+ */
+int    proxy_forward_fields(struct server *s, const struct http_request *req);
+
+/* Answers a failed upstream transfer: 502/504 JSON when no response has
+ * started, else cuts the response short.  (proxy.c) */
+void   proxy_fail(struct server *s, struct conn *c, enum upstream_result r, int head_sent);
+
+/* 1 when the method is GET or HEAD. */
+int    server_is_get_or_head(const struct http_request *req);
+
+#endif

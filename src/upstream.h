@@ -1,0 +1,81 @@
+/*
+ * upstream.h - requests to UPSTREAM through libcurl, streamed both ways.
+ *
+ * One easy handle per worker, reused, so connections to the upstream are
+ * kept alive between requests.  The request body is pulled from a callback
+ * (the client connection, or the body opener of a protected request) and
+ * the response is pushed to a sink as it arrives: memory use does not grow
+ * with the size of either body.  Redirects are passed back, not followed.
+ */
+#ifndef MTE_UPSTREAM_H
+#define MTE_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "http.h"
+
+#define UPSTREAM_CONNECT_TIMEOUT_S  10      /* TCP/TLS connect to the upstream */
+#define UPSTREAM_HEAD_MAX           65536   /* bytes of the upstream's response head -> 502 */
+#define UPSTREAM_FIELDS_MAX         100     /* fields of the upstream's response head -> 502 */
+
+enum upstream_result {
+	UPSTREAM_OK = 0,
+	UPSTREAM_UNREACHABLE,   /* connect/DNS/reset before a response: 502 */
+	UPSTREAM_TIMEOUT,       /* no progress for UPSTREAM_TIMEOUT: 504 */
+	UPSTREAM_BAD_RESPONSE,  /* unparsable or oversized response head: 502 */
+	UPSTREAM_BODY_FAILED,   /* the request body source returned -1: aborted */
+	UPSTREAM_SINK_FAILED,   /* the sink returned -1 (client gone): aborted */
+};
+
+struct upstream_request {
+	const char              *method;
+	const char              *base;      /* UPSTREAM, without trailing '/' */
+	const char              *target;    /* path[?query], starts with '/' */
+	size_t                   target_len;
+	const struct http_field *fields;    /* end-to-end request fields to send */
+	size_t                   nfields;
+	int                      has_body;
+	int64_t                  body_len;  /* >= 0 known, -1 unknown (chunked) */
+	/* Body source: bytes (> 0), 0 at the end, -1 to abort the request. */
+	ssize_t                (*body_read)(void *arg, void *buf, size_t cap);
+	void                    *body_arg;
+	unsigned                 timeout_s; /* UPSTREAM_TIMEOUT: stall limit */
+};
+
+/*
+ * The response as it arrives: on_head once, when the final (non-1xx) head is
+ * complete, with the end-to-end fields (hop-by-hop removed; strings valid
+ * until upstream_perform returns) and the Content-Length or -1; then on_body
+ * for each piece.  Either returns 0, or -1 to abort the transfer.
+ */
+struct upstream_sink {
+	int  (*on_head)(void *arg, int status, const struct http_field *fields,
+	         size_t n, int64_t content_length);
+	int  (*on_body)(void *arg, const void *buf, size_t len);
+	void  *arg;
+};
+
+/* In each worker, once.  Returns 0 or -1. */
+int  upstream_init(void);
+void upstream_close(void);
+
+/*
+ * Performs one request.  *head_delivered is set to 1 once on_head was
+ * called (after which the caller's response has started and a failure can
+ * only cut it short).  A request-body failure aborts the upstream request
+ * before it is complete, so the upstream never sees a whole forged or
+ * truncated body.
+ */
+enum upstream_result upstream_perform(const struct upstream_request *req,
+    const struct upstream_sink *sink, int *head_delivered);
+
+/* Short text for logs. */
+const char *upstream_result_text(enum upstream_result r);
+
+/* 1 when name (NUL-terminated) is a hop-by-hop field that a proxy never
+ * forwards: Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding,
+ * Upgrade, Host, Content-Length (framing is recomputed), Expect. */
+int  upstream_is_hop_by_hop(const char *name, size_t len);
+
+#endif
