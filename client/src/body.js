@@ -7,6 +7,8 @@ import {
 } from './crypto.js';
 import { ErrorCodes, MteDecodeError } from './errors.js';
 
+const BLOB_BATCH = 64; // sealed chunks per Blob piece (about 4 MiB)
+
 const isType = (v, name) => Object.prototype.toString.call(v) === `[object ${name}]`;
 const isBlob = (v) => typeof Blob !== 'undefined' && (v instanceof Blob || isType(v, 'Blob') || isType(v, 'File'));
 const isFormData = (v) => typeof FormData !== 'undefined' && (v instanceof FormData || isType(v, 'FormData'));
@@ -83,12 +85,16 @@ export function sealedBodyStream(blob, key, aad) {
  */
 export async function sealedBodyBlob(blob, key, aad, signal) {
   const n = chunkCount(blob.size);
-  const parts = new Array(n);
+  const pieces = [];
+  let batch = [];
   for (let i = 0; i < n; i++) {
     if (signal && signal.aborted) throw abortReason(signal);
-    parts[i] = await sealBodyChunk(blob, key, aad, i, n);
+    batch.push(await sealBodyChunk(blob, key, aad, i, n));
+    // Hand every 4 MiB to the blob store so sealed bytes do not pile up in the JS heap.
+    if (batch.length === BLOB_BATCH) { pieces.push(new Blob(batch)); batch = []; }
   }
-  return new Blob(parts);
+  if (batch.length) pieces.push(new Blob(batch));
+  return new Blob(pieces);
 }
 
 export function abortReason(signal) {

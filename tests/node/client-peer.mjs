@@ -8,6 +8,7 @@
 // The peer answers HEAD /api/mte-relay, POST /api/mte-pair and protected
 // requests, which it opens and hands to app(req) -> {status, headers, body,
 // clearHeaders}.  Tests steer it through peer.hooks and read peer.log.
+// opts.files: {path: {type, body}} served as plain GETs (a test page).
 
 import http from 'node:http';
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -72,6 +73,10 @@ export async function startPeer(app, opts = {}) {
   async function handle(req, res) {
     const url = req.url;
     const relayHdr = req.headers['x-mte-relay'];
+    if (opts.files && req.method === 'GET' && opts.files[url]) {
+      res.writeHead(200, { 'content-type': opts.files[url].type });
+      return res.end(opts.files[url].body);
+    }
     if (req.method === 'HEAD' && url === '/api/mte-relay') {
       peer.log.push({ kind: 'head', sent: relayHdr || null });
       let id;
