@@ -241,10 +241,8 @@ int conn_respond_body(struct conn *c, const void *buf, size_t len)
 	if (len == 0 || c->resp_no_body)
 		return 0;
 	if (c->resp_has_length) {
-		if (len > c->resp_left) {
-			c->close_after = true;
-			return -1;
-		}
+		if (len > c->resp_left)
+			return -1;      /* nothing sent: the framing is still intact */
 		c->resp_left -= len;
 	}
 	if (c->resp_chunked) {
