@@ -166,6 +166,29 @@ export function createBodyOpener(key, aad) {
   });
 }
 
+/**
+ * The wire body, with a connection lost mid-body reported as truncation (a
+ * MteDecodeError with code TRUNCATED, the network error as its cause) rather
+ * than as a bare TypeError; an abort stays the signal's reason.
+ */
+export function guardWireBody(body, signal) {
+  const reader = body.getReader();
+  return new ReadableStream({
+    async pull(ctl) {
+      let r;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        if (signal && signal.aborted) throw abortReason(signal);
+        throw new MteDecodeError(ErrorCodes.TRUNCATED,
+          `response body truncated: the connection to the relay was lost (${e && e.message ? e.message : e})`, { cause: e });
+      }
+      if (r.done) ctl.close(); else ctl.enqueue(r.value);
+    },
+    cancel(reason) { return reader.cancel(reason); },
+  }, { highWaterMark: 0 });
+}
+
 /** A stream that errors at once (a body promised by flag b but absent). */
 export function erroredStream(err) {
   return new ReadableStream({ start(ctl) { ctl.error(err); } });

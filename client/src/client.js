@@ -12,7 +12,7 @@ import {
   requestAad, responseAad, sealChunk, wireLength, CHUNK_PLAIN,
 } from './crypto.js';
 import {
-  abortReason, createBodyOpener, erroredStream, normalizeBody, sealedBodyBlob, sealedBodyStream,
+  abortReason, createBodyOpener, erroredStream, guardWireBody, normalizeBody, sealedBodyBlob, sealedBodyStream,
 } from './body.js';
 import { ErrorCodes, MteDecodeError, MteNetworkError, MtePairingError, MteRelayError } from './errors.js';
 
@@ -500,7 +500,7 @@ export function createClient(env = {}) {
     let body = null;
     if (flags.includes('b') && !NULL_BODY_STATUSES.has(res.status) && req.method !== 'HEAD') {
       body = res.body
-        ? res.body.pipeThrough(createBodyOpener(mkRes, aad), { signal: req.signal })
+        ? guardWireBody(res.body, req.signal).pipeThrough(createBodyOpener(mkRes, aad), { signal: req.signal })
         : erroredStream(new MteDecodeError(ErrorCodes.TRUNCATED, 'response body missing although the relay announced one', { status: res.status }));
       const enc = (headers.get('content-encoding') || '').trim().toLowerCase();
       if (DECOMPRESSIBLE.has(enc) && typeof DecompressionStream !== 'undefined') {

@@ -350,6 +350,10 @@ test('attacks on responses: swapped between requests, status changed, meta or bo
   app = async () => ({ status: 200, body: Buffer.alloc(200000, 1), dropFinal: true });
   r = await f(`${peer.origin}/six`);
   await assert.rejects(r.arrayBuffer(), (e) => { assert.equal(e.code, 'TRUNCATED'); return true; });
+  // the connection cut mid-body: reported as truncation too, not as a bare TypeError
+  app = async () => ({ status: 200, body: Buffer.alloc(200000, 1), cutConnection: true });
+  r = await f(`${peer.origin}/seven`);
+  await assert.rejects(r.arrayBuffer(), (e) => { assert.equal(e.code, 'TRUNCATED'); assert.ok(e.cause); return true; });
 });
 
 test('unsealed relay errors, unreachable relay, bad input', async () => {

@@ -179,6 +179,7 @@ export async function startPeer(app, opts = {}) {
     }
     if (pending.length === CHUNK) { res.write(seal(mkRes, 2, false, i++, raad, pending)); pending = Buffer.alloc(0); }
     if (out.dropFinal) { res.end(); return undefined; } // a clean end without the final chunk
+    if (out.cutConnection) { res.destroy(); return undefined; }
     res.end(seal(mkRes, 2, true, i, raad, pending));
     return undefined;
   }
