@@ -83,7 +83,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 # (its declassification hooks) into an archive, so only what is used is linked.
 CT_SRC := $(sort $(wildcard tests/ct/*.c))
 CT_BIN := $(CT_SRC:tests/ct/%.c=$(BUILD)/tests/ct/%)
-CT_OBJ := $(patsubst %.c,$(BUILD)/ct/%.o,$(sort $(wildcard src/crypto/*.c)) src/log.c)
+CT_OBJ := $(patsubst %.c,$(BUILD)/ct/%.o,$(sort $(wildcard src/crypto/*.c)) src/log.c src/clientid.c)
 CT_LIB := $(BUILD)/ct/libcrypto-ct.a
 
 $(BUILD)/ct/%.o: %.c
