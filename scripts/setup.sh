@@ -4,11 +4,13 @@
 set -eu
 
 # Build: compiler, libraries.  Tests: criterion, redis, valgrind, openssl,
-# groff (man page lint), clang + compiler-rt (fuzzer).  Browser tests: chromium.
+# groff (man page lint), clang + compiler-rt (fuzzer).  Browser tests: chromium
+# (driven by playwright-core; never a downloaded browser), fonts for screenshots.
 PKGS="build-essential pkg-config ca-certificates openssl
 libbearssl-dev libhiredis-dev libcurl4-openssl-dev libcjson-dev
 libcriterion-dev redis-server valgrind groff-base man-db
-clang libclang-rt-14-dev procps curl"
+clang libclang-rt-14-dev procps curl
+chromium fonts-liberation"
 
 missing=""
 for p in $PKGS; do
