@@ -123,10 +123,10 @@ function pageOrigin() {
 
 /** The request-target fetch will send: path and query, never the fragment; "?" kept. */
 export function requestTarget(url) {
-  let t = url.href.slice(url.origin.length);
-  const h = t.indexOf('#');
-  if (h >= 0) t = t.slice(0, h);
-  return t || '/';
+  let t = (url.pathname || '/') + url.search;
+  // An empty query ("/p?") is kept by fetch on the wire but not by url.search.
+  if (!url.search && url.href.split('#')[0].endsWith('?')) t += '?';
+  return t;
 }
 
 async function readRelayError(res) {
@@ -382,6 +382,9 @@ export function createClient(env = {}) {
     } catch (e) {
       throw new TypeError(`mteFetch: invalid URL ${JSON.stringify(String(isReq ? input.url : input))}`, { cause: e });
     }
+    if (url.username || url.password) {
+      throw new TypeError('mteFetch: Request cannot be constructed from a URL that includes credentials');
+    }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new MteRelayError(ErrorCodes.UNSUPPORTED, `mteFetch: only http and https URLs can be protected, not ${url.protocol}`);
     }
@@ -391,6 +394,9 @@ export function createClient(env = {}) {
     if (body === undefined && isReq && input.body) body = input;
     if (body !== undefined && body !== null && (method === 'GET' || method === 'HEAD')) {
       throw new TypeError('mteFetch: Request with GET/HEAD method cannot have body.');
+    }
+    if ((init.mode !== undefined ? init.mode : (isReq ? input.mode : undefined)) === 'no-cors') {
+      throw new MteRelayError(ErrorCodes.UNSUPPORTED, "mteFetch: mode 'no-cors' cannot carry the relay's headers");
     }
     const signal = init.signal !== undefined ? init.signal : (isReq ? input.signal : undefined);
     const pass = {};

@@ -96,6 +96,9 @@ test('request target: path and query as fetch sends them, never the fragment', (
   assert.equal(C.requestTarget(new URL('http://h:1/p?')), '/p?');
   assert.equal(C.requestTarget(new URL('http://h:1')), '/');
   assert.equal(C.requestTarget(new URL('http://h:1/ü space?q=ä')), '/%C3%BC%20space?q=%C3%A4');
+  assert.equal(C.requestTarget(new URL('http://u:p@h:1/a?b')), '/a?b');
+  assert.equal(C.requestTarget(new URL('http://h:1/a?#x')), '/a?');
+  assert.equal(C.requestTarget(new URL('http://h:1/a#x?')), '/a');
 });
 
 test('HKDF-Expand by HMAC matches RFC 5869 vectors (PRK given directly)', async () => {

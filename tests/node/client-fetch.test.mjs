@@ -97,6 +97,13 @@ test('encodeUrls false and encodeHeaders false / list; input as Request, URL, he
   assert.equal(wire.wireHeaders['x-r'], 'r');
   assert.equal(wire.wireHeaders['content-type'], 'text/plain;charset=UTF-8');
   assert.equal(Buffer.from(j.body, 'base64').toString(), 'abc');
+
+  // the clear target in the AAD is byte for byte what fetch puts on the wire
+  for (const path of ['/q?', '/ü/ä b?x=ö&y=%41', '/a//b/./c/../d']) {
+    r = await f(`${peer.origin}${path}#frag`, {}, { encodeUrls: false });
+    assert.equal(r.status, 200, path);
+    assert.equal((await r.json()).url, protectedLog().at(-1).wireTarget);
+  }
 });
 
 test('body types: URLSearchParams, ArrayBuffer, typed array, Blob, ReadableStream, empty string', async () => {
@@ -373,6 +380,8 @@ test('unsealed relay errors, unreachable relay, bad input', async () => {
   await new Promise((r) => s.close(r));
   await assert.rejects(f(`http://127.0.0.1:${port}/x`), (e) => e.name === 'MteNetworkError' && e.code === 'RELAY_UNREACHABLE' && e instanceof Error);
   await assert.rejects(f('ftp://example.invalid/x'), (e) => e.code === 'UNSUPPORTED');
+  await assert.rejects(f(`${peer.origin}/x`, { mode: 'no-cors' }), (e) => e.code === 'UNSUPPORTED');
+  await assert.rejects(f(`http://u:p@127.0.0.1:1/x`), TypeError);
   await assert.rejects(f(`${peer.origin}/x`, { method: 'GET', body: 'no' }), TypeError);
   await assert.rejects(f(`${peer.origin}/x`, {}, { numberOfPairs: 0, encodeHeaders: 'yes' }), TypeError);
 });
