@@ -121,12 +121,13 @@ function pageOrigin() {
   try { return globalThis.location && globalThis.location.origin ? globalThis.location.origin : null; } catch { return null; }
 }
 
-/** The request-target fetch will send: path and query, never the fragment; "?" kept. */
+/**
+ * The request-target: path and query, never the fragment.  An empty query
+ * ("/p?") is dropped: browsers send the bare "?" and Node's fetch does not, so
+ * the wire URL is built from this target and both send the same bytes.
+ */
 export function requestTarget(url) {
-  let t = (url.pathname || '/') + url.search;
-  // An empty query ("/p?") is kept by fetch on the wire but not by url.search.
-  if (!url.search && url.href.split('#')[0].endsWith('?')) t += '?';
-  return t;
+  return (url.pathname || '/') + url.search;
 }
 
 async function readRelayError(res) {

@@ -91,13 +91,13 @@ test('AAD bytes are exactly those of protocol.md', () => {
   assert.equal(C.pairInfo(ID, 'P', '').length, 'mte-relay/1 pair'.length + 1 + 32 + 1 + 1 + 1);
 });
 
-test('request target: path and query as fetch sends them, never the fragment', () => {
+test('request target: path and query, never the fragment nor an empty "?"', () => {
   assert.equal(C.requestTarget(new URL('http://h:1/a/b?x=1#frag')), '/a/b?x=1');
-  assert.equal(C.requestTarget(new URL('http://h:1/p?')), '/p?');
+  assert.equal(C.requestTarget(new URL('http://h:1/p?')), '/p');
   assert.equal(C.requestTarget(new URL('http://h:1')), '/');
   assert.equal(C.requestTarget(new URL('http://h:1/ü space?q=ä')), '/%C3%BC%20space?q=%C3%A4');
   assert.equal(C.requestTarget(new URL('http://u:p@h:1/a?b')), '/a?b');
-  assert.equal(C.requestTarget(new URL('http://h:1/a?#x')), '/a?');
+  assert.equal(C.requestTarget(new URL('http://h:1/a?#x')), '/a');
   assert.equal(C.requestTarget(new URL('http://h:1/a#x?')), '/a');
 });
 
