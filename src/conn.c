@@ -190,9 +190,10 @@ static int respond_head(struct conn *c, int status, const struct http_field *fie
 	bool chunked = false, has_length = false;
 
 	if (no_body) {
-		/* HEAD and 304 may announce the length a GET would get. */
-		framing = (status != 204 && content_length >= 0) ? content_length :
-		    HTTP_LENGTH_NONE;
+		/* HEAD announces the length a GET would get; 204 and 304 carry
+		 * none (a 304's would have to be the 200's, which is unknown here). */
+		framing = (c->head_request && status != 204 && status != 304 &&
+		    content_length >= 0) ? content_length : HTTP_LENGTH_NONE;
 	} else if (content_length >= 0) {
 		framing = content_length;
 		has_length = true;

@@ -114,7 +114,8 @@ int conn_body_error(const struct conn *c);
  * content_length >= 0: exactly that many body bytes must follow;
  * HTTP_LENGTH_CHUNKED (< 0): length unknown, chunked for HTTP/1.1 clients,
  * close-delimited for HTTP/1.0.  For HEAD requests and 204/304 responses no
- * body is sent (conn_respond_body discards).  The head may be held back and
+ * body is sent (conn_respond_body discards); HEAD keeps a Content-Length
+ * (the length a GET would get), 204/304 get no framing field.  The head may be held back and
  * sent with the first body bytes or at conn_respond_end.
  * Returns 0, or -1 (response already started, status 1xx, invalid field,
  * head over CONN_RESPONSE_HEAD_MAX, write error); after a write error every

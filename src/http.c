@@ -299,8 +299,6 @@ static int field_facts(struct http_request *req, struct head_facts *f,
 	return 0;
 }
 
-static const char root_path[] = "/";
-
 /* Splits the target into path and query; checks its form. */
 static int parse_target(struct http_request *req)
 {
@@ -336,17 +334,18 @@ static int parse_target(struct http_request *req)
 			return E_TARGET_USERINFO + 1;
 		if (!host_valid(t + skip, i - skip))
 			return E_TARGET + 1;
+		/* "http://host" and "http://host?q" have no path in the
+		 * buffer: refused rather than pointing outside it. */
+		if (i == n || t[i] != '/')
+			return E_TARGET + 1;
 		req->absolute_form = true;
 		req->host = (struct http_slice){ t + skip, i - skip };
-		if (i == n || t[i] == '?')
-			req->path = (struct http_slice){ root_path, 1 };
 	}
-	/* t[i..n) is "/path?query", or "?query" / "" after an authority */
+	/* t[i..n) is "/path?query" */
 	size_t q = i;
 	while (q < n && t[q] != '?')
 		q++;
-	if (q > i)
-		req->path = (struct http_slice){ t + i, q - i };
+	req->path = (struct http_slice){ t + i, q - i };
 	if (q < n)
 		req->query = (struct http_slice){ t + q + 1, n - q - 1 };
 	return 0;

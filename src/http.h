@@ -40,7 +40,7 @@ struct http_header {
 /*
  * A parsed request head.  Every slice points into the buffer passed to
  * http_parse_request (so that buffer must outlive the struct and must not
- * move), with two exceptions noted below that point to static storage.
+ * move), and path, query follow each other there as in the target.
  * Only valid after http_parse_request returned > 0, except error and
  * error_detail which are valid after it returned -1.
  */
@@ -48,9 +48,7 @@ struct http_request {
 	struct http_slice method;       /* a token, case-sensitive ("GET") */
 	struct http_slice target;       /* request-target exactly as received */
 	struct http_slice path;         /* raw (not decoded, not normalised); begins
-	                                 * with '/' or is "*" (OPTIONS only).  For an
-	                                 * absolute-form target without a path this is
-	                                 * a static "/" */
+	                                 * with '/' or is "*" (OPTIONS only) */
 	struct http_slice query;        /* after '?', without it; ptr NULL when the
 	                                 * target had no '?' (ptr set, len 0 for "?") */
 	int               minor_version;/* the x of HTTP/1.x (0..9) */
@@ -94,8 +92,8 @@ struct http_request {
  * Accepted: one optional empty line (CRLF) before the request line (counted
  * in the head length); request line "method SP target SP HTTP/1.x CRLF" with
  * single spaces; target in origin-form ("/path?query"), "*" for OPTIONS only,
- * or absolute-form "http://" / "https://" authority [path] [?query] (no
- * userinfo); field lines "name:OWS value OWS CRLF".  HTTP/1.1 requires
+ * or absolute-form "http://" / "https://" authority path [?query] (no
+ * userinfo; the path may not be empty, so that it lies in buf); field lines "name:OWS value OWS CRLF".  HTTP/1.1 requires
  * exactly one Host field.
  *
  * Rejected with 400: bare CR or bare LF anywhere (CRLF required), obs-fold

@@ -53,7 +53,10 @@ static void check_request(const char *buf, size_t size)
 	CHECK(n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0);
 	CHECK(inside(req.method, buf, n) && req.method.len > 0);
 	CHECK(inside(req.target, buf, n) && req.target.len > 0);
-	CHECK(inside(req.path, buf, n) || (req.path.len == 1 && req.path.ptr[0] == '/'));
+	CHECK(inside(req.path, buf, n));
+	/* path [? query] is exactly the tail of the target */
+	CHECK(req.path.ptr + req.path.len + (req.query.ptr ? req.query.len + 1 : 0) ==
+	    req.target.ptr + req.target.len);
 	CHECK(req.path.len > 0 && (req.path.ptr[0] == '/' || req.path.ptr[0] == '*'));
 	CHECK(inside(req.query, buf, n));
 	CHECK(inside(req.host, buf, n));

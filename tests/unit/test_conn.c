@@ -128,6 +128,14 @@ static void handler(struct conn *c, const struct http_request *req, void *arg)
 		/* HEAD: announced length, no body */
 		if (conn_respond_head(c, 200, NULL, 0, 1234) == 0)
 			conn_respond_end(c);
+	} else if (path_is(req, "/notmod")) {
+		const struct http_field f[] = { { "ETag", "\"x\"" } };
+		if (conn_respond_head(c, 304, f, 1, 0) == 0 &&
+		    conn_respond_body(c, "ignored", 7) == 0)
+			conn_respond_end(c);
+	} else if (path_is(req, "/nocontent")) {
+		if (conn_respond_head(c, 204, NULL, 0, HTTP_LENGTH_CHUNKED) == 0)
+			conn_respond_end(c);
 	} else if (path_is(req, "/info")) {
 		const struct conn_info *in = conn_info(c);
 		snprintf(text, sizeof text, "id=%s done=%u in=%llu", in->id, done_calls,
@@ -821,7 +829,18 @@ Test(conn, chunked_response_and_head)
 	read_resp(cl, &r, true);
 	cr_assert_eq(r.status, 404);
 	free_resp(&r);
-	/* nothing was sent for the HEAD bodies: the next response is intact */
+	send_str(cl, "GET /notmod HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, true);
+	cr_assert_eq(r.status, 304);
+	cr_assert_null(field(&r, "Content-Length"));
+	cr_assert_str_eq(field(&r, "ETag"), "\"x\"");
+	send_str(cl, "GET /nocontent HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, true);
+	cr_assert_eq(r.status, 204);
+	cr_assert_null(field(&r, "Content-Length"));
+	cr_assert_null(field(&r, "Transfer-Encoding"));
+	/* nothing was sent for the HEAD, 304 and 204 bodies: the next response
+	 * is intact */
 	send_str(cl, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_resp(cl, &r, false);
 	cr_assert_str_eq(r.body, "hello");

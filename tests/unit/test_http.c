@@ -35,16 +35,20 @@ static int slice_inside(struct http_slice s, const char *buf, size_t len)
 	return s.ptr >= buf && s.len <= len && (size_t)(s.ptr - buf) <= len - s.len;
 }
 
-/* Every slice of a successful parse lies inside buf[0..consumed) (the path
- * of an absolute-form target without one is the static "/"). */
+/* Every slice of a successful parse lies inside buf[0..consumed). */
 static void check_slices(const struct http_request *req, const char *buf, size_t consumed)
 {
 	cr_assert(slice_inside(req->method, buf, consumed));
 	cr_assert(slice_inside(req->target, buf, consumed));
 	cr_assert(slice_inside(req->query, buf, consumed));
 	cr_assert(slice_inside(req->host, buf, consumed));
-	cr_assert(slice_inside(req->path, buf, consumed) ||
-	    (req->path.len == 1 && req->path.ptr[0] == '/'));
+	cr_assert(slice_inside(req->path, buf, consumed));
+	cr_assert_gt(req->path.len, 0);
+	/* path and query are adjacent in the target */
+	if (req->query.ptr != NULL)
+		cr_assert(req->query.ptr == req->path.ptr + req->path.len + 1);
+	cr_assert(req->path.ptr + req->path.len + (req->query.ptr ? req->query.len + 1 : 0) ==
+	    req->target.ptr + req->target.len);
 	cr_assert_leq(req->header_count, HTTP_HEADER_COUNT_MAX);
 	for (size_t i = 0; i < req->header_count; i++) {
 		cr_assert(slice_inside(req->headers[i].name, buf, consumed));
@@ -234,12 +238,13 @@ Test(http_parse, target_forms)
 	cr_assert(slice_is(req.query, "x=1"));
 	cr_assert(slice_is(req.host, "Example.com:8080"), "authority wins over Host");
 
-	cr_assert_gt(parse_str("GET https://e HTTP/1.1\r\nHost: e\r\n\r\n", &req), 0);
+	cr_assert_gt(parse_str("GET https://e/?q HTTP/1.1\r\nHost: e\r\n\r\n", &req), 0);
 	cr_assert(slice_is(req.path, "/"));
 	cr_assert(slice_is(req.host, "e"));
-	cr_assert_gt(parse_str("GET http://e?q HTTP/1.1\r\nHost: e\r\n\r\n", &req), 0);
-	cr_assert(slice_is(req.path, "/"));
 	cr_assert(slice_is(req.query, "q"));
+	/* no path: nothing in the buffer to point at */
+	cr_assert_eq(parse_str("GET http://e?q HTTP/1.1\r\nHost: e\r\n\r\n", &req), -1);
+	cr_assert_eq(req.error, 400);
 }
 
 Test(http_parse, leading_crlf_counts_in_head)
