@@ -390,10 +390,8 @@ static ssize_t body_recv(struct conn *c, char *dst, size_t cap)
 			return body_fail(c, 499);
 		}
 		ssize_t n = recv(c->fd, dst, cap, MSG_DONTWAIT);
-		if (n > 0) {
-			c->info.bytes_in += (uint64_t)n;
+		if (n > 0)
 			return n;
-		}
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		c->dead = true;         /* peer gone before the end of the body */
@@ -429,6 +427,7 @@ static ssize_t body_read_length(struct conn *c, char *buf, size_t cap)
 			return -1;
 	}
 	c->body_left -= (uint64_t)n;
+	c->info.bytes_in += (uint64_t)n;
 	if (c->body_left == 0)
 		c->body_done = true;
 	return n;
@@ -442,6 +441,7 @@ static ssize_t body_read_chunked(struct conn *c, char *buf, size_t cap)
 			int r = http_chunked_decode(&c->chunked, c->rbuf + c->rpos,
 			    c->rend - c->rpos, &used, buf, cap, &got);
 			c->rpos += used;
+			c->info.bytes_in += used;
 			if (c->cfg->max_body_size != 0 &&
 			    c->chunked.declared > c->cfg->max_body_size)
 				return body_fail(c, 413);

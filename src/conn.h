@@ -66,7 +66,8 @@ struct conn_config {
  * the next request starts. */
 struct conn_info {
 	char            id[17];             /* 16 lower-case hex chars (random), NUL */
-	uint64_t        bytes_in;           /* head + body bytes of this request */
+	uint64_t        bytes_in;           /* head + body bytes of this request as
+	                                     * received (chunked framing included) */
 	uint64_t        bytes_out;          /* response bytes written (head included) */
 	int             status;             /* status sent, 0 if none */
 	struct timespec started;            /* CLOCK_MONOTONIC at the first byte */

@@ -137,6 +137,9 @@ static void handler(struct conn *c, const struct http_request *req, void *arg)
 		if (conn_respond_head(c, 204, NULL, 0, HTTP_LENGTH_CHUNKED) == 0)
 			conn_respond_end(c);
 	} else if (path_is(req, "/info")) {
+		static char sink[100];
+		while (conn_body_read(c, sink, sizeof sink) > 0)
+			;
 		const struct conn_info *in = conn_info(c);
 		snprintf(text, sizeof text, "id=%s done=%u in=%llu", in->id, done_calls,
 		    (unsigned long long)in->bytes_in);
@@ -460,6 +463,31 @@ Test(conn, keep_alive_over_tcp)
 		read_resp(cl, &r, false);
 		cr_assert_eq(r.status, 200);
 		cr_assert_str_eq(r.body, "hello");
+		free_resp(&r);
+	}
+	finish(cl);
+}
+
+Test(conn, info_counts_request_bytes)
+{
+	struct client *cl = start(&default_cfg);
+	struct resp r;
+	const char *reqs[] = {
+		"POST /info HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789",
+		"POST /info HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n",
+	};
+	/* both in one write: each request counts its own bytes only */
+	char both[512];
+	snprintf(both, sizeof both, "%s%s", reqs[0], reqs[1]);
+	send_str(cl, both);
+	for (int i = 0; i < 2; i++) {
+		read_resp(cl, &r, false);
+		unsigned long long in = 0;
+		const char *p = strstr(r.body, " in=");
+		cr_assert_not_null(p);
+		cr_assert_eq(sscanf(p, " in=%llu", &in), 1);
+		cr_assert_eq(in, strlen(reqs[i]), "request %d: %llu", i, in);
 		free_resp(&r);
 	}
 	finish(cl);
