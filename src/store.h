@@ -1,0 +1,187 @@
+/*
+ * store.h - the relay's shared state: pairs (keys + replay window) with a
+ * sliding time-to-live, behind one interface with two backends:
+ *
+ *   redis     REDIS_URL set: Redis (or a Redis Cluster node) over plain TCP or
+ *             TLS (rediss://), one persistent connection per worker process.
+ *             Every relay instance and worker sees the same state.
+ *   embedded  no REDIS_URL: a table in shared memory made by the parent before
+ *             it forks, guarded by a process-shared robust mutex.  State is
+ *             local to one relay instance.
+ *
+ * Both backends have the same semantics, checked by one contract test suite.
+ *
+ * Process model: store_init() once in the parent before fork; then
+ * store_worker_init() in each worker after fork.  The operations may also be
+ * used in the process that called store_init() (tests, single-process runs).
+ * A process never uses a Redis connection it inherited: a forked child that
+ * skips store_worker_init() still gets its own connection on first use.
+ *
+ * Nothing here logs keys, passwords or client data; logged are the backend,
+ * host, port, TLS yes/no and error texts from the network or from Redis.
+ *
+ * Redis key layout (SID = SERVER_ID, CID = client id, PID = pair id):
+ *   mte:{SID:CID}:p:PID   hash: k_req (32 bytes), k_res (32 bytes),
+ *                         hi (decimal u64), w (decimal W), bm (ceil(W/8) bytes)
+ *   mte:{SID:CID}:pairs   sorted set of the client's PIDs, scored by put order
+ * The Redis Cluster hash tag is {SID:CID}: all of one client's keys live in one
+ * slot, so the Lua scripts that touch a pair and its client's index (and, when
+ * enforcing the per-client cap, the client's other pairs) run on one node.
+ * The cost is that one client's pairs (at most MAX_PAIRS_PER_CLIENT) cannot be
+ * spread over several nodes; clients themselves spread over all slots.
+ */
+#ifndef MTE_STORE_H
+#define MTE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "limits.h"
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_NOT_FOUND,        /* no such pair (never stored, expired, evicted, deleted) */
+	STORE_REPLAY,           /* seq replayed, older than the window, or 0 */
+	STORE_UNAVAILABLE       /* backend down, slow, or answering errors: HTTP 503 */
+};
+
+#define STORE_CLIENT_ID_LEN  CLIENT_ID_HEX_LEN      /* 32 hex characters */
+#define STORE_KEY_LEN        32                     /* bytes of k_req and k_res */
+
+/* One pair.  client_id: 32 hex characters; pair_id: PAIR_ID_MIN..PAIR_ID_MAX
+ * characters of [A-Za-z0-9_-]; both NUL-terminated.  Ids of any other form
+ * are never stored: operations given one return STORE_NOT_FOUND. */
+struct store_pair {
+	char    client_id[STORE_CLIENT_ID_LEN + 1];
+	char    pair_id[PAIR_ID_MAX + 1];
+	uint8_t k_req[STORE_KEY_LEN];
+	uint8_t k_res[STORE_KEY_LEN];
+};
+
+/* What the store needs from the configuration (main.c fills it from struct
+ * config).  Strings are read during store_init() only. */
+struct store_config {
+	const char *redis_url;          /* NULL or "": embedded store */
+	const char *redis_ca_file;      /* rediss:// trust anchors; NULL: STORE_SYSTEM_CA_FILE */
+	const char *server_id;          /* key namespace, 1..STORE_SERVER_ID_MAX printable bytes */
+	unsigned    state_ttl;          /* seconds (>= 1) a pair lives after its last put/accept */
+	unsigned    replay_window;      /* W, 1..REPLAY_WINDOW_MAX */
+	unsigned    max_pairs_per_client; /* >= 1 */
+	size_t      store_capacity;     /* embedded store: pairs kept at most (>= 1) */
+};
+
+#define STORE_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
+/* store_init() results. */
+#define STORE_INIT_OK          0
+#define STORE_INIT_BAD_CONFIG  (-1)  /* bad REDIS_URL, CA file or setting: exit 78 */
+#define STORE_INIT_FAILED      (-2)  /* system failure (shared memory): exit 1 */
+
+/*
+ * Opens the store in the parent, before fork.  Validates cfg (an error is
+ * logged as one "error" event naming the setting, never its secret part).
+ * Embedded: maps and initialises the shared table.  Redis: parses the URL,
+ * loads the CA file (rediss://), connects, authenticates, selects the db and
+ * sends PING once, logs the outcome (host, port, TLS yes/no, db; never the
+ * password), then closes that connection.  An unreachable Redis, or one that
+ * rejects the credentials, is logged ("warn" / "error") and is not fatal: the
+ * operations answer STORE_UNAVAILABLE until it works.  May be called again to
+ * replace a previous store of this process (tests).
+ * Returns STORE_INIT_OK, STORE_INIT_BAD_CONFIG or STORE_INIT_FAILED.
+ */
+int store_init(const struct store_config *cfg);
+
+/*
+ * In each worker after fork: drops any connection state inherited from the
+ * parent (without touching the parent's socket).  Redis connects lazily on
+ * the first operation.  Returns 0.
+ */
+int store_worker_init(void);
+
+/*
+ * Redis behaviour shared by all operations below: if the connection is down
+ * and the reconnect back-off (STORE_BACKOFF_MIN_MS doubling to
+ * STORE_BACKOFF_MAX_MS) has not elapsed, they return STORE_UNAVAILABLE at once
+ * without touching the network.  Otherwise they (re)connect within
+ * STORE_CONNECT_TIMEOUT_MS and wait at most STORE_COMMAND_TIMEOUT_MS for the
+ * reply; a timeout or I/O error closes the connection and starts the back-off.
+ * The first failure of an outage logs one "warn" event for all workers, the
+ * first success after it one "info" event.  No operation blocks longer than
+ * STORE_CONNECT_TIMEOUT_MS + STORE_COMMAND_TIMEOUT_MS (one deadline covers a
+ * command and its NOSCRIPT fallback).
+ */
+
+/*
+ * Stores p (replacing a pair with the same ids) with an empty replay window
+ * (hi = 0) and a time-to-live of state_ttl.  Then, if the client has more
+ * than max_pairs_per_client pairs, deletes its oldest pairs (by put order;
+ * the new pair is never deleted).  Atomic in both backends (Redis: one Lua
+ * script).  The embedded store evicts its least recently used pair (by
+ * put/accept) when full.  STORE_OK, STORE_NOT_FOUND (malformed ids) or
+ * STORE_UNAVAILABLE.
+ */
+enum store_status store_pair_put(const struct store_pair *p);
+
+/* Loads the pair into *out (ids and keys).  Does not refresh the TTL.
+ * STORE_OK, STORE_NOT_FOUND or STORE_UNAVAILABLE; *out is written only on
+ * STORE_OK.  Keys read from Redis are checked to be exactly 32 bytes. */
+enum store_status store_pair_get(const char *client_id, const char *pair_id,
+                                 struct store_pair *out);
+
+/*
+ * The replay window test-and-set, atomic across all workers and instances
+ * (Redis: one Lua script with exact 64-bit arithmetic; embedded: under the
+ * lock).  With hi the highest accepted seq and W = replay_window:
+ *   seq == 0                          -> STORE_REPLAY
+ *   seq > hi                          -> accept; the window slides to seq
+ *   hi - W < seq <= hi, not yet seen  -> accept
+ *   otherwise (seen, or seq <= hi - W)-> STORE_REPLAY
+ * Accepting marks seq as seen and refreshes the pair's TTL (and the client's
+ * index TTL).  STORE_NOT_FOUND when the pair does not exist.
+ */
+enum store_status store_window_accept(const char *client_id, const char *pair_id,
+                                      uint64_t seq);
+
+/* Deletes the pair.  STORE_OK, STORE_NOT_FOUND (was not there) or
+ * STORE_UNAVAILABLE. */
+enum store_status store_pair_delete(const char *client_id, const char *pair_id);
+
+/* Redis: PING round trip (subject to the back-off above).  Embedded: the lock
+ * can be taken.  STORE_OK or STORE_UNAVAILABLE. */
+enum store_status store_health(void);
+
+/* "redis", "embedded", or "none" before store_init(). */
+const char *store_backend_name(void);
+
+/* Closes this process's Redis connection (no-op for the embedded store).
+ * The next operation reconnects. */
+void store_worker_close(void);
+
+/*
+ * REDIS_URL syntax, exposed so that config validation and tests can use it:
+ *   redis[s]://[[user][:password]@]host[:port][/db]
+ * user and password are percent-decoded (no %00); host is a name, an IPv4
+ * address or an IPv6 address in brackets; port 1..65535 (6379); db
+ * 0..STORE_REDIS_DB_MAX (0).  A user without a password is rejected.
+ * Returns 0, or -1 with a message in err that never contains the password.
+ */
+struct store_redis_url {
+	int      tls;                           /* rediss:// */
+	char     host[STORE_REDIS_HOST_MAX + 1];  /* without brackets */
+	uint16_t port;
+	unsigned db;
+	char     user[STORE_REDIS_USER_MAX + 1];  /* "" : none (AUTH password) */
+	char     pass[STORE_REDIS_PASS_MAX + 1];  /* "" : no AUTH */
+};
+int store_redis_url_parse(const char *url, struct store_redis_url *out,
+                          char *err, size_t errlen);
+
+/*
+ * TEST ONLY (tests/unit/test_store*.c): in the embedded store, takes the lock,
+ * leaves the table the way a worker killed halfway through a put would (one
+ * pair half-written, the LRU list cut), writes one byte to notify_fd and
+ * sleeps forever, so that a test can SIGKILL the process while it holds the
+ * lock.  Returns -1 at once if the embedded store is not in use.
+ */
+int store_shm_debug_hold_lock(int notify_fd);
+
+#endif /* MTE_STORE_H */

@@ -1,0 +1,584 @@
+/*
+ * store_shm.c - the embedded store: a fixed-size table of pairs in one
+ * MAP_SHARED|MAP_ANONYMOUS mapping made by the parent before fork, shared by
+ * all workers and guarded by one process-shared robust mutex.
+ *
+ * Layout of the mapping (all links are slot handles; handle 0 is "none" and
+ * slot 0 is never used, so the zero-filled mapping is a valid empty table and
+ * init touches only the header):
+ *   struct table | pair buckets | client buckets | scratch | slots | bitmaps
+ * - pair buckets: chains (slot.next) by SipHash(cid || pid)
+ * - client buckets: chains (slot.cnext) by SipHash(cid), for the per-client cap
+ * - LRU list (slot.newer/older) from the most to the least recently put or
+ *   accepted pair.  Because every put/accept also sets expires = now + ttl
+ *   with one ttl, the LRU order is the expiry order: the LRU tail is both
+ *   the first to expire and the first to evict.
+ * - slots never used yet are taken from table.fresh; freed ones go to a list.
+ *
+ * Crash safety: a worker may die (SIGKILL, crash) while holding the lock.
+ * Every change to a slot sets slot.state = SLOT_WRITING first and SLOT_LIVE
+ * last; the chains, the LRU list and the free list are derived data.  The
+ * next locker gets EOWNERDEAD and rebuilds all derived data from the slots,
+ * dropping any slot that was being written (its pair is lost: the client
+ * pairs again; a dropped pair can never let a replay through).
+ */
+#include "store.h"
+#include "store_backend.h"
+#include "log.h"
+#include "crypto/rand.h"
+#include "crypto/wipe.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+enum { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_WRITING = 2 };
+
+struct slot {
+	uint32_t state;
+	uint32_t next;                  /* pair chain, or free list */
+	uint32_t cnext;                 /* client chain */
+	uint32_t newer, older;          /* LRU list */
+	int64_t  expires_ms;            /* store_now_ms() clock */
+	uint64_t order;                 /* put order, for the per-client cap */
+	uint64_t hi;                    /* highest accepted seq */
+	char     cid[STORE_CLIENT_ID_LEN + 1];
+	char     pid[PAIR_ID_MAX + 1];
+	uint8_t  k_req[STORE_KEY_LEN];
+	uint8_t  k_res[STORE_KEY_LEN];
+};
+
+struct table {
+	pthread_mutex_t lock;
+	uint32_t fresh;                 /* next never-used slot handle */
+	uint32_t free_head;
+	uint32_t lru_newest, lru_oldest;
+	uint64_t order;                 /* last put order given */
+};
+
+/* Process-local view of the mapping; set before fork, inherited. */
+static struct {
+	void        *map;
+	size_t       map_len;
+	struct table *t;
+	uint32_t    *buckets, *cbuckets, *scratch;
+	struct slot *slots;             /* [0 .. cap], slot 0 unused */
+	uint8_t     *bitmaps;           /* bm_bytes per slot, same handles */
+	uint32_t     cap, mask, w, bm_bytes, max_per_client;
+	int64_t      ttl_ms;
+	uint8_t      hkey[16];          /* SipHash key: bucket choice unpredictable */
+} S;
+
+/* ---- SipHash-2-4 (Aumasson, Bernstein), keyed with S.hkey ---- */
+
+static uint64_t
+rotl64(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static uint64_t
+le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+#define SIPROUND do { \
+	v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32); \
+	v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2; \
+	v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0; \
+	v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32); \
+} while (0)
+
+uint64_t
+store_siphash24(const uint8_t key[16], const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint64_t k0 = le64(key), k1 = le64(key + 8), m, b;
+	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
+	size_t i, left = len & 7;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = le64(p + i);
+		v3 ^= m; SIPROUND; SIPROUND; v0 ^= m;
+	}
+	b = (uint64_t)len << 56;
+	for (size_t j = 0; j < left; j++)
+		b |= (uint64_t)p[i + j] << (8 * j);
+	v3 ^= b; SIPROUND; SIPROUND; v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND; SIPROUND; SIPROUND; SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static uint32_t
+pair_bucket(const char *cid, const char *pid)
+{
+	uint8_t buf[STORE_CLIENT_ID_LEN + PAIR_ID_MAX];
+	size_t n = strlen(pid);
+
+	memcpy(buf, cid, STORE_CLIENT_ID_LEN);
+	memcpy(buf + STORE_CLIENT_ID_LEN, pid, n);
+	return (uint32_t)store_siphash24(S.hkey, buf, STORE_CLIENT_ID_LEN + n) & S.mask;
+}
+
+static uint32_t
+client_bucket(const char *cid)
+{
+	/* Different input length from pair_bucket's, so a different function. */
+	return (uint32_t)store_siphash24(S.hkey, cid, STORE_CLIENT_ID_LEN) & S.mask;
+}
+
+/* ---- table primitives (lock held) ---- */
+
+static struct slot *
+SL(uint32_t h)
+{
+	return &S.slots[h];
+}
+
+static uint8_t *
+BM(uint32_t h)
+{
+	return S.bitmaps + (size_t)h * S.bm_bytes;
+}
+
+/* Orders the slot's stores before and after a state change even though the
+ * writer may be killed at any instruction: only the compiler could reorder. */
+static void
+set_state(struct slot *s, uint32_t state)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	s->state = state;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static void
+lru_unlink(uint32_t h)
+{
+	struct slot *s = SL(h);
+
+	if (s->newer) SL(s->newer)->older = s->older; else S.t->lru_newest = s->older;
+	if (s->older) SL(s->older)->newer = s->newer; else S.t->lru_oldest = s->newer;
+	s->newer = s->older = 0;
+}
+
+static void
+lru_push_newest(uint32_t h)
+{
+	struct slot *s = SL(h);
+
+	s->newer = 0;
+	s->older = S.t->lru_newest;
+	if (s->older) SL(s->older)->newer = h; else S.t->lru_oldest = h;
+	S.t->lru_newest = h;
+}
+
+static void
+chain_unlink(uint32_t *head, uint32_t h, int client_chain)
+{
+	uint32_t *link = head;
+
+	while (*link && *link != h)
+		link = client_chain ? &SL(*link)->cnext : &SL(*link)->next;
+	if (*link == h)
+		*link = client_chain ? SL(h)->cnext : SL(h)->next;
+}
+
+static void
+slot_remove(uint32_t h)
+{
+	struct slot *s = SL(h);
+
+	set_state(s, SLOT_WRITING);
+	chain_unlink(&S.buckets[pair_bucket(s->cid, s->pid)], h, 0);
+	chain_unlink(&S.cbuckets[client_bucket(s->cid)], h, 1);
+	lru_unlink(h);
+	crypto_wipe(s->k_req, sizeof s->k_req);
+	crypto_wipe(s->k_res, sizeof s->k_res);
+	s->next = S.t->free_head;
+	set_state(s, SLOT_FREE);
+	S.t->free_head = h;
+}
+
+/* A free slot: a recycled one, a never-used one, or the LRU tail evicted. */
+static uint32_t
+slot_alloc(void)
+{
+	uint32_t h = S.t->free_head;
+
+	if (h) {
+		S.t->free_head = SL(h)->next;
+		return h;
+	}
+	if (S.t->fresh <= S.cap)
+		return S.t->fresh++;
+	h = S.t->lru_oldest;
+	if (h == 0)
+		return 0;
+	slot_remove(h);
+	S.t->free_head = SL(h)->next;
+	return h;
+}
+
+/* The live pair (cid, pid), or 0; an expired one is removed on the way. */
+static uint32_t
+lookup(const char *cid, const char *pid, int64_t now)
+{
+	uint32_t h;
+
+	for (h = S.buckets[pair_bucket(cid, pid)]; h; h = SL(h)->next) {
+		struct slot *s = SL(h);
+		if (memcmp(s->cid, cid, STORE_CLIENT_ID_LEN) == 0 && strcmp(s->pid, pid) == 0) {
+			if (s->expires_ms <= now) {
+				slot_remove(h);
+				return 0;
+			}
+			return h;
+		}
+	}
+	return 0;
+}
+
+/* Deletes the client's oldest pairs (never `keep`) while it has more than
+ * max_per_client live ones; drops its expired ones on the way. */
+static void
+enforce_client_cap(const char *cid, uint32_t keep, int64_t now)
+{
+	uint32_t cb = client_bucket(cid);
+
+	for (;;) {
+		uint32_t h, next, count = 0, oldest = 0;
+		for (h = S.cbuckets[cb]; h; h = next) {
+			struct slot *s = SL(h);
+			next = s->cnext;
+			if (memcmp(s->cid, cid, STORE_CLIENT_ID_LEN) != 0)
+				continue;
+			if (s->expires_ms <= now) {
+				slot_remove(h);
+				continue;
+			}
+			count++;
+			if (h != keep && (oldest == 0 || s->order < SL(oldest)->order))
+				oldest = h;
+		}
+		if (count <= S.max_per_client || oldest == 0)
+			return;
+		slot_remove(oldest);
+	}
+}
+
+static int
+cmp_expires_desc(const void *a, const void *b)
+{
+	int64_t ea = SL(*(const uint32_t *)a)->expires_ms;
+	int64_t eb = SL(*(const uint32_t *)b)->expires_ms;
+
+	return (ea < eb) - (ea > eb);
+}
+
+/* After EOWNERDEAD: rebuilds chains, LRU and free lists from the slots. */
+static void
+rebuild(void)
+{
+	struct table *t = S.t;
+	uint32_t h, n = 0, dropped = 0;
+	uint64_t max_order = t->order;
+
+	if (t->fresh == 0 || t->fresh > S.cap + 1)
+		t->fresh = S.cap + 1;   /* damaged counter: scan everything */
+	memset(S.buckets, 0, (size_t)(S.mask + 1) * sizeof *S.buckets);
+	memset(S.cbuckets, 0, (size_t)(S.mask + 1) * sizeof *S.cbuckets);
+	t->free_head = t->lru_newest = t->lru_oldest = 0;
+	for (h = t->fresh - 1; h >= 1; h--) {
+		struct slot *s = SL(h);
+		if (s->state == SLOT_LIVE && s->cid[STORE_CLIENT_ID_LEN] == '\0'
+		    && store_ids_valid(s->cid, s->pid)) {
+			uint32_t b = pair_bucket(s->cid, s->pid), cb = client_bucket(s->cid);
+			s->next = S.buckets[b];
+			S.buckets[b] = h;
+			s->cnext = S.cbuckets[cb];
+			S.cbuckets[cb] = h;
+			S.scratch[n++] = h;
+			if (s->order > max_order)
+				max_order = s->order;
+		} else {
+			if (s->state != SLOT_FREE)
+				dropped++;
+			crypto_wipe(s->k_req, sizeof s->k_req);
+			crypto_wipe(s->k_res, sizeof s->k_res);
+			s->state = SLOT_FREE;
+			s->next = t->free_head;
+			t->free_head = h;
+		}
+	}
+	qsort(S.scratch, n, sizeof *S.scratch, cmp_expires_desc);
+	for (uint32_t i = 0; i < n; i++) {
+		struct slot *s = SL(S.scratch[i]);
+		s->newer = i ? S.scratch[i - 1] : 0;
+		s->older = i + 1 < n ? S.scratch[i + 1] : 0;
+	}
+	t->lru_newest = n ? S.scratch[0] : 0;
+	t->lru_oldest = n ? S.scratch[n - 1] : 0;
+	t->order = max_order;
+	LOG_EVENT(LOG_WARN, "embedded store: a worker died holding the lock; table rebuilt",
+	    LOG_I("pairs_kept", n), LOG_I("pairs_dropped", dropped));
+}
+
+static int
+table_lock(void)
+{
+	int rc;
+
+	if (S.t == NULL)
+		return -1;
+	rc = pthread_mutex_lock(&S.t->lock);
+	if (rc == EOWNERDEAD) {
+		rebuild();
+		rc = pthread_mutex_consistent(&S.t->lock);
+	}
+	if (rc != 0) {
+		LOG_EVENT(LOG_ERROR, "embedded store: lock failed", LOG_S("error", strerror(rc)));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+table_unlock(void)
+{
+	pthread_mutex_unlock(&S.t->lock);
+}
+
+/* ---- backend operations ---- */
+
+static enum store_status
+shm_put(const struct store_pair *p)
+{
+	int64_t now = store_now_ms();
+	uint32_t h;
+	struct slot *s;
+
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	h = lookup(p->client_id, p->pair_id, now);
+	if (h) {
+		s = SL(h);
+		set_state(s, SLOT_WRITING);
+		lru_unlink(h);
+	} else {
+		uint32_t b = pair_bucket(p->client_id, p->pair_id), cb = client_bucket(p->client_id);
+		h = slot_alloc();
+		if (h == 0) {
+			table_unlock();
+			return STORE_UNAVAILABLE;
+		}
+		s = SL(h);
+		set_state(s, SLOT_WRITING);
+		memcpy(s->cid, p->client_id, sizeof s->cid);
+		memset(s->pid, 0, sizeof s->pid);
+		memcpy(s->pid, p->pair_id, strlen(p->pair_id));
+		s->next = S.buckets[b];
+		S.buckets[b] = h;
+		s->cnext = S.cbuckets[cb];
+		S.cbuckets[cb] = h;
+	}
+	memcpy(s->k_req, p->k_req, sizeof s->k_req);
+	memcpy(s->k_res, p->k_res, sizeof s->k_res);
+	s->hi = 0;
+	memset(BM(h), 0, S.bm_bytes);
+	s->order = ++S.t->order;
+	s->expires_ms = now + S.ttl_ms;
+	lru_push_newest(h);
+	set_state(s, SLOT_LIVE);
+	enforce_client_cap(p->client_id, h, now);
+	table_unlock();
+	return STORE_OK;
+}
+
+static enum store_status
+shm_get(const char *cid, const char *pid, struct store_pair *out)
+{
+	uint32_t h;
+
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	h = lookup(cid, pid, store_now_ms());
+	if (h) {
+		memcpy(out->client_id, SL(h)->cid, sizeof out->client_id);
+		memcpy(out->pair_id, SL(h)->pid, sizeof out->pair_id);
+		memcpy(out->k_req, SL(h)->k_req, sizeof out->k_req);
+		memcpy(out->k_res, SL(h)->k_res, sizeof out->k_res);
+	}
+	table_unlock();
+	return h ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status
+shm_accept(const char *cid, const char *pid, uint64_t seq)
+{
+	int64_t now = store_now_ms();
+	uint32_t h;
+	int ok;
+
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	h = lookup(cid, pid, now);
+	if (h == 0) {
+		table_unlock();
+		return STORE_NOT_FOUND;
+	}
+	set_state(SL(h), SLOT_WRITING);
+	ok = store_window_apply(&SL(h)->hi, BM(h), S.w, seq);
+	if (ok) {
+		SL(h)->expires_ms = now + S.ttl_ms;
+		lru_unlink(h);
+		lru_push_newest(h);
+	}
+	set_state(SL(h), SLOT_LIVE);
+	table_unlock();
+	return ok ? STORE_OK : STORE_REPLAY;
+}
+
+static enum store_status
+shm_del(const char *cid, const char *pid)
+{
+	uint32_t h;
+
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	h = lookup(cid, pid, store_now_ms());
+	if (h)
+		slot_remove(h);
+	table_unlock();
+	return h ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status
+shm_health(void)
+{
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	table_unlock();
+	return STORE_OK;
+}
+
+static size_t
+align64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+static void
+shm_fini(void)
+{
+	if (S.map != NULL)
+		munmap(S.map, S.map_len);
+	memset(&S, 0, sizeof S);
+}
+
+static int
+shm_init(const struct store_settings *set, const struct store_config *cfg)
+{
+	pthread_mutexattr_t attr;
+	size_t nb = 16, off_b, off_cb, off_scr, off_sl, off_bm, len;
+	uint8_t *base;
+	int rc;
+
+	(void)cfg;
+	shm_fini();
+	while (nb < set->capacity)
+		nb <<= 1;
+	/* capacity < 2^31 (store.c), so nothing here overflows a 64-bit size_t. */
+	off_b = align64(sizeof(struct table));
+	off_cb = off_b + align64(nb * sizeof(uint32_t));
+	off_scr = off_cb + align64(nb * sizeof(uint32_t));
+	off_sl = off_scr + align64(((size_t)set->capacity + 1) * sizeof(uint32_t));
+	off_bm = off_sl + align64(((size_t)set->capacity + 1) * sizeof(struct slot));
+	len = off_bm + ((size_t)set->capacity + 1) * store_window_bytes(set->window);
+
+	rand_bytes(S.hkey, sizeof S.hkey);
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED) {
+		LOG_EVENT(LOG_ERROR, "embedded store: cannot map shared memory",
+		    LOG_S("error", strerror(errno)), LOG_I("bytes", len));
+		return STORE_INIT_FAILED;
+	}
+	S.map = base;
+	S.map_len = len;
+	S.t = (struct table *)base;
+	S.buckets = (uint32_t *)(base + off_b);
+	S.cbuckets = (uint32_t *)(base + off_cb);
+	S.scratch = (uint32_t *)(base + off_scr);
+	S.slots = (struct slot *)(base + off_sl);
+	S.bitmaps = base + off_bm;
+	S.cap = set->capacity;
+	S.mask = (uint32_t)(nb - 1);
+	S.w = set->window;
+	S.bm_bytes = store_window_bytes(set->window);
+	S.max_per_client = set->max_pairs_per_client;
+	S.ttl_ms = (int64_t)set->ttl_ms;
+	S.t->fresh = 1;
+
+	if ((rc = pthread_mutexattr_init(&attr)) != 0
+	    || (rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)) != 0
+	    || (rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)) != 0
+	    || (rc = pthread_mutex_init(&S.t->lock, &attr)) != 0) {
+		LOG_EVENT(LOG_ERROR, "embedded store: cannot make the shared lock", LOG_S("error", strerror(rc)));
+		shm_fini();
+		return STORE_INIT_FAILED;
+	}
+	pthread_mutexattr_destroy(&attr);
+	LOG_EVENT(LOG_INFO, "state store ready", LOG_S("backend", "embedded"),
+	    LOG_I("capacity", S.cap), LOG_I("replay_window", S.w),
+	    LOG_I("max_bytes", len));
+	return STORE_INIT_OK;
+}
+
+static void
+shm_worker_nop(void)
+{
+}
+
+int
+store_shm_debug_hold_lock(int notify_fd)
+{
+	uint32_t h;
+
+	if (strcmp(store_backend_name(), "embedded") != 0 || table_lock() != 0)
+		return -1;
+	/* A put of the newest pair cut short: slot half-written, LRU cut, and a
+	 * bucket pointing nowhere sensible. */
+	h = S.t->lru_newest;
+	if (h) {
+		set_state(SL(h), SLOT_WRITING);
+		memset(SL(h)->k_req, 0xa5, sizeof SL(h)->k_req);
+		S.t->lru_oldest = h;
+		S.buckets[0] = S.cap + 7;
+	}
+	if (write(notify_fd, "L", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+const struct store_backend store_backend_shm = {
+	.name = "embedded",
+	.init = shm_init,
+	.fini = shm_fini,
+	.worker_init = shm_worker_nop,
+	.worker_close = shm_worker_nop,
+	.put = shm_put,
+	.get = shm_get,
+	.accept = shm_accept,
+	.del = shm_del,
+	.health = shm_health,
+};

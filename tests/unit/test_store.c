@@ -1,0 +1,711 @@
+/*
+ * test_store.c - the store contract, run against both backends (a real
+ * redis-server on a free port, and the embedded shared-memory table), the
+ * replay window rule against a reference model, concurrency across
+ * processes, and the embedded store's lock recovery.
+ */
+#include "test_store_util.h"
+#include "store_backend.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+
+#define U64MAX UINT64_MAX
+
+/* ---- the window rule by itself ---- */
+
+/* Reference model: the set of accepted seqs, and hi. */
+struct model {
+	uint64_t hi;
+	uint64_t seen[4096];
+	size_t   n;
+};
+
+static int
+model_accept(struct model *m, uint32_t w, uint64_t seq)
+{
+	if (seq == 0)
+		return 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->seen[i] == seq)
+			return 0;
+	if (seq <= m->hi && m->hi - seq >= w)
+		return 0;
+	cr_assert(m->n < sizeof m->seen / sizeof m->seen[0]);
+	m->seen[m->n++] = seq;
+	if (seq > m->hi)
+		m->hi = seq;
+	return 1;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rng(void)
+{
+	/* xorshift64*: reproducible test inputs */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ULL;
+}
+
+/* A random seq near base: mostly close to the current top, sometimes far. */
+static uint64_t
+random_seq(uint64_t base, uint64_t span, uint32_t w)
+{
+	uint64_t r = rng(), off;
+
+	switch (r % 8) {
+	case 0:  off = rng() % (span + 3 * (uint64_t)w); break;   /* anywhere */
+	case 1:  off = span + rng() % (2 * (uint64_t)w + 2); break;  /* jumps */
+	default: off = rng() % (span + 1); break;
+	}
+	if (base > U64MAX - off)
+		return U64MAX - (rng() % 4);
+	return base + off;
+}
+
+static const uint32_t windows[] = { 1, 2, 7, 8, 9, 64, 1000, 1024, 65536 };
+static const uint64_t bases[] = { 0, 4294967296ULL - 700, 9223372036854775808ULL - 700,
+                                  U64MAX - 3000 };
+
+Test(window, matches_reference_model)
+{
+	static uint8_t bm[65536 / 8];
+
+	for (size_t wi = 0; wi < sizeof windows / sizeof windows[0]; wi++) {
+		for (size_t bi = 0; bi < sizeof bases / sizeof bases[0]; bi++) {
+			uint32_t w = windows[wi];
+			struct model m = { 0 };
+			uint64_t hi = 0, span = w < 600 ? 2 * (uint64_t)w + 5 : 1200;
+			memset(bm, 0, sizeof bm);
+			for (int i = 0; i < 3000 && m.n < 4000; i++) {
+				uint64_t seq = random_seq(bases[bi], span, w);
+				int want = model_accept(&m, w, seq);
+				int got = store_window_apply(&hi, bm, w, seq);
+				cr_assert_eq(got, want, "W=%u base=%" PRIu64 " step %d seq=%" PRIu64, w, bases[bi], i, seq);
+				cr_assert_eq(hi, m.hi);
+			}
+		}
+	}
+}
+
+Test(window, edges)
+{
+	uint8_t bm[128] = { 0 };
+	uint64_t hi = 0;
+
+	cr_assert_eq(store_window_apply(&hi, bm, 1024, 0), 0, "seq 0 is never valid");
+	cr_assert_eq(hi, 0);
+	cr_assert_eq(store_window_apply(&hi, bm, 1024, U64MAX), 1);
+	cr_assert_eq(store_window_apply(&hi, bm, 1024, U64MAX), 0);
+	cr_assert_eq(store_window_apply(&hi, bm, 1024, U64MAX - 1023), 1, "oldest seq inside the window");
+	cr_assert_eq(store_window_apply(&hi, bm, 1024, U64MAX - 1024), 0, "just older than the window");
+	cr_assert_eq(store_window_apply(&hi, bm, 1024, 1), 0);
+	cr_assert_eq(hi, U64MAX);
+	/* W = 1: only seqs above hi */
+	uint8_t one[1] = { 0 };
+	hi = 0;
+	cr_assert_eq(store_window_apply(&hi, one, 1, 5), 1);
+	cr_assert_eq(store_window_apply(&hi, one, 1, 5), 0);
+	cr_assert_eq(store_window_apply(&hi, one, 1, 4), 0);
+	cr_assert_eq(store_window_apply(&hi, one, 1, 6), 1);
+}
+
+Test(siphash, known_answer)
+{
+	/* SipHash-2-4 paper, appendix A: key 00..0f, message 00..0e. */
+	uint8_t key[16], msg[15];
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (uint8_t)i;
+	cr_assert_eq(store_siphash24(key, msg, 15), 0xa129ca6149be45e5ULL);
+	cr_assert_eq(store_siphash24(key, msg, 0), 0x726fdb47dd0e0e31ULL);
+}
+
+/* ---- the contract, on both backends ---- */
+
+static struct redis_proc rp;
+static int use_redis;
+static char redis_url[128];
+
+static struct store_config
+base_config(void)
+{
+	struct store_config c = {
+		.redis_url = use_redis ? redis_url : NULL,
+		.server_id = "test-relay",
+		.state_ttl = 60,
+		.replay_window = 1024,
+		.max_pairs_per_client = 8,
+		.store_capacity = 256,
+	};
+	return c;
+}
+
+static void
+open_store(const struct store_config *c)
+{
+	struct capture cap;
+	char *log;
+	int rc;
+
+	capture_start(&cap);
+	rc = store_init(c);
+	log = capture_end(&cap);
+	cr_assert_eq(rc, STORE_INIT_OK, "store_init: %s", log);
+	cr_assert(strstr(log, use_redis ? "state store connected" : "state store ready") != NULL, "%s", log);
+	free(log);
+}
+
+static void
+setup_embedded(void)
+{
+	struct store_config c;
+
+	use_redis = 0;
+	c = base_config();
+	open_store(&c);
+	cr_assert_str_eq(store_backend_name(), "embedded");
+}
+
+static void
+setup_redis(void)
+{
+	struct store_config c;
+
+	use_redis = 1;
+	redis_start(&rp, NULL);
+	snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d", rp.port);
+	c = base_config();
+	open_store(&c);
+	cr_assert_str_eq(store_backend_name(), "redis");
+}
+
+static void
+teardown(void)
+{
+	store_worker_close();
+	redis_stop(&rp);
+}
+
+#define CONTRACT(name, timeout_s) \
+	static void name##_body(void); \
+	Test(contract_embedded, name, .init = setup_embedded, .fini = teardown, .timeout = (timeout_s)) \
+	{ name##_body(); } \
+	Test(contract_redis, name, .init = setup_redis, .fini = teardown, .timeout = (timeout_s)) \
+	{ name##_body(); } \
+	static void name##_body(void)
+
+static void
+assert_pair_eq(const struct store_pair *a, const struct store_pair *b)
+{
+	cr_assert_str_eq(a->client_id, b->client_id);
+	cr_assert_str_eq(a->pair_id, b->pair_id);
+	cr_assert(memcmp(a->k_req, b->k_req, STORE_KEY_LEN) == 0);
+	cr_assert(memcmp(a->k_res, b->k_res, STORE_KEY_LEN) == 0);
+}
+
+static const char PID1[] = "pair-0001_abcdefgh";
+static const char PID2[] = "pair-0002_abcdefgh";
+
+CONTRACT(put_get_delete, 20)
+{
+	struct store_pair p, q;
+
+	make_pair(&p, CID_A, PID1, 0x11);
+	cr_assert_eq(store_pair_put(&p), STORE_OK);
+	memset(&q, 0x77, sizeof q);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK);
+	assert_pair_eq(&p, &q);
+	cr_assert_eq(store_pair_get(CID_B, PID1, &q), STORE_NOT_FOUND, "other client, same pair id");
+	cr_assert_eq(store_pair_get(CID_A, PID2, &q), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_delete(CID_A, PID1), STORE_OK);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_delete(CID_A, PID1), STORE_NOT_FOUND);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_NOT_FOUND);
+	cr_assert_eq(store_health(), STORE_OK);
+}
+
+CONTRACT(put_replaces_keys_and_window, 20)
+{
+	struct store_pair p, q;
+
+	make_pair(&p, CID_A, PID1, 0x11);
+	cr_assert_eq(store_pair_put(&p), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 7), STORE_OK);
+	make_pair(&p, CID_A, PID1, 0x99);
+	cr_assert_eq(store_pair_put(&p), STORE_OK);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK);
+	assert_pair_eq(&p, &q);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 7), STORE_OK, "a new pair starts with an empty window");
+}
+
+CONTRACT(malformed_ids, 20)
+{
+	struct store_pair p, q;
+	char pid64[PAIR_ID_MAX + 1], pid15[PAIR_ID_MIN];
+
+	memset(pid64, 'x', PAIR_ID_MAX);
+	pid64[PAIR_ID_MAX] = '\0';
+	memset(pid15, 'y', PAIR_ID_MIN - 1);
+	pid15[PAIR_ID_MIN - 1] = '\0';
+	make_pair(&p, CID_A, pid64, 1);
+	cr_assert_eq(store_pair_put(&p), STORE_OK, "PAIR_ID_MAX characters");
+	cr_assert_eq(store_pair_get(CID_A, pid64, &q), STORE_OK);
+	cr_assert_str_eq(q.pair_id, pid64);
+	make_pair(&p, CID_A, pid15, 1);
+	cr_assert_eq(store_pair_put(&p), STORE_NOT_FOUND, "PAIR_ID_MIN - 1 characters");
+	make_pair(&p, CID_A, "pair.with.dots!!x", 1);
+	cr_assert_eq(store_pair_put(&p), STORE_NOT_FOUND);
+	make_pair(&p, "0123456789abcdef0123456789abcdeg", PID1, 1);
+	cr_assert_eq(store_pair_put(&p), STORE_NOT_FOUND, "client id not hex");
+	cr_assert_eq(store_pair_get("0123", PID1, &q), STORE_NOT_FOUND);
+	cr_assert_eq(store_window_accept(CID_A, "short", 1), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_delete(CID_A, "pair:with:colon:x"), STORE_NOT_FOUND);
+	/* PAIR_ID_MAX + 1 characters */
+	char pid65[PAIR_ID_MAX + 2];
+	memset(pid65, 'z', PAIR_ID_MAX + 1);
+	pid65[PAIR_ID_MAX + 1] = '\0';
+	cr_assert_eq(store_pair_get(CID_A, pid65, &q), STORE_NOT_FOUND);
+}
+
+static void
+put_one(const char *cid, const char *pid)
+{
+	struct store_pair p;
+
+	make_pair(&p, cid, pid, 0x42);
+	cr_assert_eq(store_pair_put(&p), STORE_OK);
+}
+
+CONTRACT(window_in_order_and_replay, 30)
+{
+	put_one(CID_A, PID1);
+	for (uint64_t s = 1; s <= 3000; s++)
+		cr_assert_eq(store_window_accept(CID_A, PID1, s), STORE_OK, "seq %" PRIu64, s);
+	for (uint64_t s = 3000; s > 3000 - 1024; s--)
+		cr_assert_eq(store_window_accept(CID_A, PID1, s), STORE_REPLAY, "replay of %" PRIu64, s);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_REPLAY, "far older than the window");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 0), STORE_REPLAY, "seq 0");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 3001), STORE_OK);
+}
+
+CONTRACT(window_out_of_order, 20)
+{
+	put_one(CID_A, PID1);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 2000), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1999), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1999), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 2000 - 1023), STORE_OK, "oldest seq in the window");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 2000 - 1024), STORE_REPLAY, "just older than W");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1500), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 2001), STORE_OK);
+	/* 977 left the window when hi became 2001 */
+	cr_assert_eq(store_window_accept(CID_A, PID1, 977), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1500), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1501), STORE_OK);
+}
+
+CONTRACT(window_jumps, 20)
+{
+	/* d = W - 1, W, W + 1 and huge; the ring must forget exactly the seqs
+	 * that left the window. */
+	put_one(CID_A, PID1);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 5), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 3), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 5 + 1023), STORE_OK);     /* d = W - 1 */
+	cr_assert_eq(store_window_accept(CID_A, PID1, 5), STORE_REPLAY, "still in the window, seen");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 4), STORE_REPLAY, "left the window");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 6), STORE_OK, "in the window, never seen");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1028 + 1024), STORE_OK);  /* d = W */
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1028), STORE_REPLAY, "older than W");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1029), STORE_OK, "bit of 5+W.. cleared");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 2052 + 1025), STORE_OK);  /* d = W + 1 */
+	cr_assert_eq(store_window_accept(CID_A, PID1, 2052), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 2054), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1ULL << 40), STORE_OK);    /* huge jump */
+	cr_assert_eq(store_window_accept(CID_A, PID1, 3077), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, (1ULL << 40) - 1), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, (1ULL << 40) - 1023), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, (1ULL << 40) - 1024), STORE_REPLAY);
+}
+
+CONTRACT(window_near_2_64, 20)
+{
+	const uint64_t t32 = 1ULL << 32, t63 = 1ULL << 63;
+
+	put_one(CID_A, PID1);
+	/* across the 32-bit halves */
+	cr_assert_eq(store_window_accept(CID_A, PID1, t32 - 1), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t32 + 5), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t32), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t32 - 1), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t32 + 5 - 1023), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t32 + 5 - 1024), STORE_REPLAY);
+	/* across 2^63 */
+	cr_assert_eq(store_window_accept(CID_A, PID1, t63 - 1), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t63 + 1), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t63), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t63), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t63 - 1), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t63 + 1 - 1024), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t32), STORE_REPLAY);
+	/* the top: 2^64 - 1 and below; doubles would round these together */
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 2), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 1), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 1), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 2), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 3), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 1023), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 1024), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, t63), STORE_REPLAY);
+}
+
+/* Random sequences against the reference model, for several W and bases. */
+CONTRACT(window_matches_model, 60)
+{
+	static const uint32_t ws[] = { 1, 7, 64, 1000 };
+	static const uint64_t bs[] = { 0, 4294967296ULL - 300, 9223372036854775808ULL - 300, U64MAX - 2500 };
+
+	for (size_t wi = 0; wi < sizeof ws / sizeof ws[0]; wi++) {
+		struct store_config c = base_config();
+		c.replay_window = ws[wi];
+		open_store(&c);
+		for (size_t bi = 0; bi < sizeof bs / sizeof bs[0]; bi++) {
+			struct model m = { 0 };
+			char pid[40];
+			snprintf(pid, sizeof pid, "model-w%u-b%zu-xxxxx", ws[wi], bi);
+			put_one(CID_B, pid);
+			for (int i = 0; i < 250; i++) {
+				uint64_t seq = random_seq(bs[bi], ws[wi] < 300 ? 3 * (uint64_t)ws[wi] + 5 : 900, ws[wi]);
+				enum store_status want = model_accept(&m, ws[wi], seq) ? STORE_OK : STORE_REPLAY;
+				cr_assert_eq(store_window_accept(CID_B, pid, seq), want,
+				    "W=%u base=%" PRIu64 " step %d seq=%" PRIu64, ws[wi], bs[bi], i, seq);
+			}
+		}
+	}
+}
+
+CONTRACT(window_max_w_and_odd_w, 30)
+{
+	struct store_config c = base_config();
+
+	c.replay_window = REPLAY_WINDOW_MAX;
+	open_store(&c);
+	put_one(CID_A, PID1);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 100000), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 100000 - 65535), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 100000 - 65536), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 100000 + 65535), STORE_OK);  /* d = W - 1, wraps */
+	cr_assert_eq(store_window_accept(CID_A, PID1, 100001), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 100000), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 65535), STORE_OK);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 65536), STORE_REPLAY);
+
+	c.replay_window = REPLAY_WINDOW_MAX + 1;
+	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG, "REPLAY_WINDOW_MAX + 1");
+	c.replay_window = 0;
+	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+}
+
+/* TTL: expiry, and the refresh by an accepted seq (sliding TTL); a
+ * rejected seq does not refresh. */
+CONTRACT(ttl_expiry_and_refresh, 30)
+{
+	struct store_config c = base_config();
+	struct store_pair q;
+
+	c.state_ttl = 2;
+	open_store(&c);
+	put_one(CID_A, PID1);
+	put_one(CID_A, PID2);
+	cr_assert_eq(store_window_accept(CID_A, PID2, 1), STORE_OK);
+	sleep_ms(1200);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_OK);      /* PID1 lives to 3.2 s */
+	cr_assert_eq(store_window_accept(CID_A, PID2, 1), STORE_REPLAY);  /* PID2 still ends at 2 s */
+	sleep_ms(1200);
+	cr_assert_eq(store_pair_get(CID_A, PID2, &q), STORE_NOT_FOUND, "expired");
+	cr_assert_eq(store_window_accept(CID_A, PID2, 2), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK, "refreshed by the accept");
+	cr_assert_eq(store_window_accept(CID_A, PID1, 2), STORE_OK);      /* to 4.4 s */
+	sleep_ms(1300);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK);
+	sleep_ms(1000);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_delete(CID_A, PID1), STORE_NOT_FOUND);
+}
+
+static void
+pid_n(char *buf, size_t n, int i)
+{
+	snprintf(buf, n, "pair-%04d-abcdefghijk", i);
+}
+
+CONTRACT(per_client_cap_evicts_oldest, 20)
+{
+	struct store_config c = base_config();
+	struct store_pair q;
+	char pid[40];
+
+	c.max_pairs_per_client = 3;
+	open_store(&c);
+	put_one(CID_B, "other-client-pair-1");
+	for (int i = 1; i <= 3; i++) {
+		pid_n(pid, sizeof pid, i);
+		put_one(CID_A, pid);
+	}
+	pid_n(pid, sizeof pid, 4);
+	put_one(CID_A, pid);                         /* evicts 1 */
+	pid_n(pid, sizeof pid, 1);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_NOT_FOUND, "oldest evicted");
+	for (int i = 2; i <= 4; i++) {
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK, "pair %d kept", i);
+	}
+	pid_n(pid, sizeof pid, 2);
+	put_one(CID_A, pid);                         /* 2 is now the newest: order 3, 4, 2 */
+	pid_n(pid, sizeof pid, 5);
+	put_one(CID_A, pid);                         /* evicts 3 */
+	pid_n(pid, sizeof pid, 3);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_NOT_FOUND);
+	pid_n(pid, sizeof pid, 4);
+	cr_assert_eq(store_pair_delete(CID_A, pid), STORE_OK);
+	pid_n(pid, sizeof pid, 6);
+	put_one(CID_A, pid);                         /* 2, 5, 6: no eviction needed */
+	for (int i = 2; i <= 6; i += 3) {
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK, "pair %d kept", i);
+	}
+	pid_n(pid, sizeof pid, 6);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);
+	cr_assert_eq(store_pair_get(CID_B, "other-client-pair-1", &q), STORE_OK, "other clients untouched");
+	/* MAX_PAIRS_PER_CLIENT of 1: each put replaces the previous pair */
+	c.max_pairs_per_client = 1;
+	open_store(&c);
+	put_one(CID_A, "single-pair-one-xx");
+	put_one(CID_A, "single-pair-two-xx");
+	cr_assert_eq(store_pair_get(CID_A, "single-pair-one-xx", &q), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_get(CID_A, "single-pair-two-xx", &q), STORE_OK);
+}
+
+CONTRACT(bad_settings, 20)
+{
+	struct store_config c = base_config();
+	char sid[STORE_SERVER_ID_MAX + 2];
+
+	memset(sid, 's', sizeof sid);
+	sid[STORE_SERVER_ID_MAX] = '\0';
+	c.server_id = sid;
+	open_store(&c);                              /* STORE_SERVER_ID_MAX bytes */
+	put_one(CID_A, PID1);
+	sid[STORE_SERVER_ID_MAX] = 's';
+	sid[STORE_SERVER_ID_MAX + 1] = '\0';
+	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG, "STORE_SERVER_ID_MAX + 1");
+	cr_assert_str_eq(store_backend_name(), "none");
+	cr_assert_eq(store_pair_put(&(struct store_pair){ 0 }), STORE_UNAVAILABLE, "no store");
+	c = base_config();
+	c.server_id = "with{brace}";
+	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+	c.server_id = "";
+	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+	c = base_config();
+	c.state_ttl = 0;
+	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+	c = base_config();
+	c.max_pairs_per_client = 0;
+	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+}
+
+/*
+ * 8 processes x 10,000 test-and-sets on one pair, every process trying every
+ * seq (in shuffled blocks of 64 < W, so every seq is first tried while it is
+ * inside the window): each seq must be accepted exactly once.  The seqs are
+ * the top 10,000 below 2^64.
+ */
+#define CONC_PROCS 8
+#define CONC_SEQS  10000
+
+CONTRACT(concurrent_test_and_set, 120)
+{
+	const uint64_t base = U64MAX - CONC_SEQS;   /* seqs base+1 .. 2^64-1 */
+	uint32_t *count;
+	pid_t kids[CONC_PROCS];
+
+	put_one(CID_A, PID1);
+	count = mmap(NULL, CONC_SEQS * sizeof *count, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert(count != MAP_FAILED);
+	for (int k = 0; k < CONC_PROCS; k++) {
+		kids[k] = fork();
+		cr_assert(kids[k] >= 0);
+		if (kids[k] == 0) {
+			uint32_t order[64];
+			int bad = 0;
+			store_worker_init();
+			rng_state = 0x1234567ULL * (uint64_t)(k + 1);
+			for (uint32_t b = 0; b < CONC_SEQS; b += 64) {
+				uint32_t n = CONC_SEQS - b < 64 ? CONC_SEQS - b : 64;
+				for (uint32_t i = 0; i < n; i++)
+					order[i] = b + i;
+				for (uint32_t i = n - 1; i > 0; i--) {
+					uint32_t j = (uint32_t)(rng() % (i + 1)), t = order[i];
+					order[i] = order[j];
+					order[j] = t;
+				}
+				for (uint32_t i = 0; i < n; i++) {
+					enum store_status st = store_window_accept(CID_A, PID1, base + 1 + order[i]);
+					if (st == STORE_OK)
+						__atomic_fetch_add(&count[order[i]], 1, __ATOMIC_RELAXED);
+					else if (st != STORE_REPLAY)
+						bad++;
+				}
+			}
+			store_worker_close();
+			_exit(bad ? 1 : 0);
+		}
+	}
+	for (int k = 0; k < CONC_PROCS; k++) {
+		int status;
+		cr_assert_eq(waitpid(kids[k], &status, 0), kids[k]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "worker %d saw errors (status %d)", k, status);
+	}
+	for (int i = 0; i < CONC_SEQS; i++)
+		cr_assert_eq(count[i], 1, "seq %" PRIu64 " accepted %u times", base + 1 + (uint64_t)i, count[i]);
+	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX), STORE_REPLAY);
+	munmap(count, CONC_SEQS * sizeof *count);
+}
+
+/* ---- embedded store only ---- */
+
+Test(embedded, lru_eviction_when_full, .init = setup_embedded, .fini = teardown)
+{
+	struct store_config c = base_config();
+	struct store_pair q;
+	char pid[40];
+
+	c.store_capacity = 4;
+	c.max_pairs_per_client = 100;
+	open_store(&c);
+	for (int i = 1; i <= 4; i++) {
+		pid_n(pid, sizeof pid, i);
+		put_one(CID_A, pid);
+	}
+	pid_n(pid, sizeof pid, 1);
+	cr_assert_eq(store_window_accept(CID_A, pid, 1), STORE_OK);     /* 1 becomes most recent */
+	pid_n(pid, sizeof pid, 2);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);         /* a get is not a use */
+	pid_n(pid, sizeof pid, 5);
+	put_one(CID_A, pid);                                             /* evicts 2 */
+	pid_n(pid, sizeof pid, 2);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_NOT_FOUND);
+	pid_n(pid, sizeof pid, 6);
+	put_one(CID_B, pid);                                             /* evicts 3 */
+	pid_n(pid, sizeof pid, 3);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_NOT_FOUND);
+	for (int i = 1; i <= 5; i += (i == 1 ? 3 : 1)) {
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK, "pair %d", i);
+	}
+	/* deleting frees a slot: no eviction on the next put */
+	pid_n(pid, sizeof pid, 4);
+	cr_assert_eq(store_pair_delete(CID_A, pid), STORE_OK);
+	put_one(CID_B, "fills-the-freed-slot");
+	pid_n(pid, sizeof pid, 1);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);
+	pid_n(pid, sizeof pid, 5);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);
+}
+
+/*
+ * A worker SIGKILLed inside the lock, in the middle of a put: the processes
+ * waiting for the lock get it (EOWNERDEAD), the table is rebuilt, the
+ * half-written pair is dropped and the others are intact.
+ */
+Test(embedded, killed_lock_holder_does_not_block, .init = setup_embedded, .fini = teardown, .timeout = 30)
+{
+	struct store_pair q;
+	struct capture cap;
+	char *log, pid[40];
+	int pfd[2], status;
+	pid_t holder, waiters[2];
+	char c;
+	struct store_config cfg = base_config();
+
+	cfg.max_pairs_per_client = 100;
+	open_store(&cfg);
+	for (int i = 1; i <= 20; i++) {
+		pid_n(pid, sizeof pid, i);
+		put_one(i % 2 ? CID_A : CID_B, pid);
+	}
+	pid_n(pid, sizeof pid, 3);
+	cr_assert_eq(store_window_accept(CID_A, pid, 10), STORE_OK);    /* 3 is now the newest */
+	cr_assert(pipe(pfd) == 0);
+	holder = fork();
+	cr_assert(holder >= 0);
+	if (holder == 0) {
+		store_worker_init();
+		store_shm_debug_hold_lock(pfd[1]);
+		_exit(3);
+	}
+	cr_assert_eq(read(pfd[0], &c, 1), 1, "the holder took the lock");
+	/* Two workers now block on the lock (their log goes to the capture). */
+	capture_start(&cap);
+	for (int k = 0; k < 2; k++) {
+		waiters[k] = fork();
+		cr_assert(waiters[k] >= 0);
+		if (waiters[k] == 0) {
+			char p5[40];
+			store_worker_init();
+			pid_n(p5, sizeof p5, 5);
+			_exit(store_window_accept(CID_A, p5, (uint64_t)(100 + k)) == STORE_OK ? 0 : 1);
+		}
+	}
+	sleep_ms(100);
+	cr_assert_eq(waitpid(waiters[0], &status, WNOHANG), 0, "waiter blocked behind the holder");
+	kill(holder, SIGKILL);
+	cr_assert_eq(waitpid(holder, &status, 0), holder);
+	for (int k = 0; k < 2; k++) {
+		cr_assert_eq(waitpid(waiters[k], &status, 0), waiters[k]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "waiter %d", k);
+	}
+	cr_assert_eq(store_health(), STORE_OK);
+	log = capture_end(&cap);
+	cr_assert(strstr(log, "table rebuilt") != NULL, "%s", log);
+	cr_assert(strstr(log, "\"pairs_dropped\":1") != NULL, "%s", log);
+	free(log);
+	pid_n(pid, sizeof pid, 3);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_NOT_FOUND, "the half-written pair is dropped");
+	for (int i = 1; i <= 20; i++) {
+		if (i == 3)
+			continue;
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_pair_get(i % 2 ? CID_A : CID_B, pid, &q), STORE_OK, "pair %d survives", i);
+	}
+	pid_n(pid, sizeof pid, 5);
+	cr_assert_eq(store_window_accept(CID_A, pid, 100), STORE_REPLAY, "the waiters' accepts stuck");
+	cr_assert_eq(store_window_accept(CID_A, pid, 101), STORE_REPLAY);
+	cr_assert_eq(store_window_accept(CID_A, pid, 102), STORE_OK);
+	/* the table keeps working: puts, evictions by cap, deletes */
+	for (int i = 21; i <= 40; i++) {
+		pid_n(pid, sizeof pid, i);
+		put_one(CID_A, pid);
+	}
+	pid_n(pid, sizeof pid, 40);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);
+	cr_assert_eq(store_pair_delete(CID_A, pid), STORE_OK);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+Test(embedded, debug_hook_refuses_without_embedded_store)
+{
+	cr_assert_eq(store_shm_debug_hold_lock(1), -1);
+}

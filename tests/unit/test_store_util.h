@@ -1,0 +1,371 @@
+/*
+ * test_store_util.h - helpers for the store tests (tests/unit/test_store*.c):
+ * real redis-server processes on free ports, a tiny raw RESP client for
+ * looking at what the store wrote, capturing the log, and throwaway TLS
+ * certificates made with openssl.  Header-only: each test binary is one file.
+ */
+#ifndef TEST_STORE_UTIL_H
+#define TEST_STORE_UTIL_H
+
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static inline void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A TCP port nobody listens on right now (bind 0, read it, close). */
+static inline int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	cr_assert(fd >= 0);
+	cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static inline int
+tcp_connect_local(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Sends one command (argv, NULL-terminated text arguments) on a fresh
+ * connection, after AUTH when auth != NULL ("user pass" or "pass"), and
+ * returns its reply's raw RESP bytes in out (NUL-terminated, possibly cut).
+ * -1 when the server cannot be reached.
+ */
+static inline int
+raw_cmdv(int port, const char *auth, char *out, size_t outlen, const char *const *argv)
+{
+	char buf[131072];
+	size_t n = 0, got = 0;
+	int fd = tcp_connect_local(port), argc = 0, skip = 0;
+
+	if (fd < 0)
+		return -1;
+	if (auth != NULL) {
+		char a1[256], a2[256];
+		if (sscanf(auth, "%255s %255s", a1, a2) == 2)
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+			    strlen(a1), a1, strlen(a2), a2);
+		else
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(a1), a1);
+		skip = 1;
+	}
+	while (argv[argc])
+		argc++;
+	n += (size_t)snprintf(buf + n, sizeof buf - n, "*%d\r\n", argc);
+	for (int i = 0; i < argc; i++) {
+		size_t l = strlen(argv[i]);
+		cr_assert(n + l + 32 < sizeof buf);
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "$%zu\r\n", l);
+		memcpy(buf + n, argv[i], l);
+		n += l;
+		memcpy(buf + n, "\r\n", 2);
+		n += 2;
+	}
+	/* A trailing ECHO of a marker tells where the command's reply ends. */
+	n += (size_t)snprintf(buf + n, sizeof buf - n, "*2\r\n$4\r\nECHO\r\n$12\r\n@@mte-end@@!\r\n");
+	cr_assert(write(fd, buf, n) == (ssize_t)n);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+		if (poll(&p, 1, 5000) <= 0)
+			break;
+		r = read(fd, buf + got, sizeof buf - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		buf[got] = '\0';
+		if (got >= 20 && strcmp(buf + got - 20, "$12\r\n@@mte-end@@!\r\n") == 0)
+			break;
+	}
+	close(fd);
+	buf[got] = '\0';
+	if (got >= 20 && strcmp(buf + got - 20, "$12\r\n@@mte-end@@!\r\n") == 0)
+		buf[got - 20] = '\0';
+	{
+		char *start = buf;
+		if (skip) {
+			char *e = strstr(buf, "\r\n");
+			start = e ? e + 2 : buf + got;
+		}
+		snprintf(out, outlen, "%s", start);
+	}
+	return 0;
+}
+
+#define RAW(port, auth, out, ...) \
+	raw_cmdv((port), (auth), (out), sizeof(out), (const char *const[]){ __VA_ARGS__, NULL })
+
+/* ---- redis-server processes ---- */
+
+struct redis_proc {
+	pid_t pid;
+	int   port;         /* plain port, 0 when TLS only */
+	int   tls_port;
+	char  dir[64];
+};
+
+/* Starts redis-server with the extra arguments (NULL-terminated) and waits
+ * until it answers.  port: the TCP port, or 0 for a free one; with tls set,
+ * the server listens with TLS only, on tls_port. */
+static inline void
+redis_start_args(struct redis_proc *r, int port, int tls, const char *const *extra)
+{
+	const char *argv[64];
+	char portbuf[16], log[96];
+	int argc = 0;
+
+	if (r->dir[0] == '\0') {
+		snprintf(r->dir, sizeof r->dir, "/tmp/mte-redis-XXXXXX");
+		cr_assert(mkdtemp(r->dir) != NULL);
+	}
+	if (port == 0)
+		port = free_port();
+	snprintf(portbuf, sizeof portbuf, "%d", port);
+	snprintf(log, sizeof log, "%s/redis.log", r->dir);
+	argv[argc++] = "redis-server";
+	argv[argc++] = tls ? "--tls-port" : "--port";
+	argv[argc++] = portbuf;
+	if (tls) {
+		argv[argc++] = "--port";
+		argv[argc++] = "0";
+	}
+	argv[argc++] = "--bind";
+	argv[argc++] = "127.0.0.1";
+	argv[argc++] = "--save";
+	argv[argc++] = "";
+	argv[argc++] = "--appendonly";
+	argv[argc++] = "no";
+	argv[argc++] = "--dir";
+	argv[argc++] = r->dir;
+	argv[argc++] = "--logfile";
+	argv[argc++] = log;
+	for (int i = 0; extra && extra[i]; i++) {
+		cr_assert(argc < 62);
+		argv[argc++] = extra[i];
+	}
+	argv[argc] = NULL;
+	r->pid = fork();
+	cr_assert(r->pid >= 0);
+	if (r->pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		/* Dies with the test process even if the test crashes. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execvp("redis-server", (char *const *)argv);
+		_exit(127);
+	}
+	if (tls) {
+		r->tls_port = port;
+		r->port = 0;
+	} else {
+		r->port = port;
+	}
+	/* Ready when the port accepts connections (TLS: we cannot PING in
+	 * clear, but accept() means the listener is up). */
+	for (int i = 0; i < 500; i++) {
+		int fd = tcp_connect_local(port), status;
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		cr_assert(waitpid(r->pid, &status, WNOHANG) == 0, "redis-server exited at start-up (see %s)", log);
+		sleep_ms(10);
+	}
+	cr_assert_fail("redis-server did not start on port %d", port);
+}
+
+static inline void
+redis_start(struct redis_proc *r, const char *const *extra)
+{
+	redis_start_args(r, 0, 0, extra);
+}
+
+static inline void
+redis_kill(struct redis_proc *r, int sig)
+{
+	if (r->pid > 0) {
+		kill(r->pid, sig);
+		if (sig == SIGKILL || sig == SIGTERM) {
+			waitpid(r->pid, NULL, 0);
+			r->pid = 0;
+		}
+	}
+}
+
+static inline void
+redis_stop(struct redis_proc *r)
+{
+	char cmd[128];
+
+	if (r->pid > 0) {
+		kill(r->pid, SIGCONT);
+		redis_kill(r, SIGKILL);
+	}
+	if (r->dir[0]) {
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
+		if (system(cmd) != 0) { /* best effort */ }
+		r->dir[0] = '\0';
+	}
+}
+
+/* ---- log capture: the log writes JSON lines to fd 1 ---- */
+
+struct capture {
+	int  saved;
+	char path[64];
+};
+
+static inline void
+capture_start(struct capture *c)
+{
+	int fd;
+
+	snprintf(c->path, sizeof c->path, "/tmp/mte-log-XXXXXX");
+	fd = mkstemp(c->path);
+	cr_assert(fd >= 0);
+	fflush(stdout);
+	c->saved = dup(1);
+	dup2(fd, 1);
+	close(fd);
+}
+
+/* Stops capturing; returns the captured text (malloc'd). */
+static inline char *
+capture_end(struct capture *c)
+{
+	FILE *f;
+	char *text;
+	long n;
+
+	fflush(stdout);
+	dup2(c->saved, 1);
+	close(c->saved);
+	f = fopen(c->path, "r");
+	cr_assert(f != NULL);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	text = calloc(1, (size_t)n + 1);
+	cr_assert(text != NULL);
+	if (n > 0)
+		cr_assert(fread(text, 1, (size_t)n, f) == (size_t)n);
+	fclose(f);
+	unlink(c->path);
+	return text;
+}
+
+static inline int
+count_substr(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* ---- pairs ---- */
+
+static inline void
+make_pair(struct store_pair *p, const char *cid, const char *pid, uint8_t fill)
+{
+	memset(p, 0, sizeof *p);
+	snprintf(p->client_id, sizeof p->client_id, "%s", cid);
+	snprintf(p->pair_id, sizeof p->pair_id, "%s", pid);
+	for (int i = 0; i < STORE_KEY_LEN; i++) {
+		p->k_req[i] = (uint8_t)(fill + i);
+		p->k_res[i] = (uint8_t)(fill ^ 0xff) - (uint8_t)i;
+	}
+	/* a NUL inside the keys: binary safety */
+	p->k_req[5] = 0;
+	p->k_res[9] = 0;
+}
+
+static const char CID_A[] = "0123456789abcdef0123456789abcdef";
+static const char CID_B[] = "fedcba9876543210fedcba9876543210";
+
+/* ---- TLS material ---- */
+
+static inline void
+sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	cr_assert(rc == 0, "command failed (%d): %s", rc, cmd);
+}
+
+/* In dir: ca.crt/ca.key (CA), server.crt/server.key (CN and SAN
+ * DNS:localhost, signed by ca), other-ca.crt (an unrelated CA). */
+static inline void
+make_tls_material(const char *dir)
+{
+	const char *q = "2>/dev/null";
+
+	sh("cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	   "-keyout ca.key -out ca.crt -days 2 -subj /CN=mte-test-ca "
+	   "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign %s", dir, q);
+	sh("cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	   "-keyout other-ca.key -out other-ca.crt -days 2 -subj /CN=mte-other-ca "
+	   "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign %s", dir, q);
+	sh("cd '%s' && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	   "-keyout server.key -out server.csr -subj /CN=localhost %s", dir, q);
+	sh("cd '%s' && printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\n"
+	   "extendedKeyUsage=serverAuth\\nkeyUsage=digitalSignature\\n' > server.ext && "
+	   "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+	   "-out server.crt -days 2 -extfile server.ext %s", dir, q);
+}
+
+#endif /* TEST_STORE_UTIL_H */
