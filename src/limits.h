@@ -74,4 +74,9 @@
 #define CONFIG_BODY_SIZE_MAX    1099511627776ULL /* MAX_BODY_SIZE upper bound (1 TiB) */
 /* end config */
 
+/* ---- metrics (src/metrics.c) ---- */
+#define METRICS_BODY_MAX        65536   /* bytes of the GET /metrics text: holds the worst
+                                         * case (every series at 2^64-1) */
+/* end metrics */
+
 #endif /* MTE_LIMITS_H */

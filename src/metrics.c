@@ -1,0 +1,422 @@
+/* metrics.c - shared-memory counters and the Prometheus text format (see metrics.h). */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <bearssl.h>
+
+/* Cross-process atomics only work when they are real lock-free instructions. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+
+#define ROUTE_CLASSES   (RC_UNROUTED + 1)
+
+static const char *const route_label[ROUTE_CLASSES] = {
+	[RC_NONE] = "none", [RC_PREFLIGHT] = "preflight", [RC_ECHO] = "echo",
+	[RC_RELAY] = "relay", [RC_PAIR] = "pair", [RC_ERRORS] = "errors",
+	[RC_PUBLIC] = "public", [RC_METRICS] = "metrics", [RC_PROTECTED] = "protected",
+	[RC_PASS_THROUGH] = "pass-through", [RC_UNROUTED] = "unrouted",
+};
+
+/* Status codes counted exactly; any other lands in its class bucket. */
+static const short exact_status[] = {
+	200, 201, 202, 204, 206,
+	301, 302, 303, 304, 307, 308,
+	400, 401, 403, 404, 405, 406, 408, 409, 411, 412, 413, 414, 415, 416,
+	422, 429, 431, 499,
+	500, 501, 502, 503, 504, 505,
+	559, 560, 561, 562, 563, 564, 565, 566, 567, 568, 569, 570,
+};
+#define N_EXACT   (sizeof exact_status / sizeof exact_status[0])
+enum { SB_2XX = N_EXACT, SB_3XX, SB_4XX, SB_5XX, SB_OTHER, SB_NONE, STATUS_SLOTS };
+static const char *const bucket_label[] = { "2xx", "3xx", "4xx", "5xx", "other", "none" };
+
+static const char *const reason_label[MDR_COUNT] = {
+	[MDR_RELAY_HEADER] = "relay_header", [MDR_CLIENT_ID] = "client_id",
+	[MDR_PAIR_NOT_FOUND] = "pair_not_found", [MDR_META_MISSING] = "meta_missing",
+	[MDR_META_AUTH] = "meta_auth", [MDR_META_INVALID] = "meta_invalid",
+	[MDR_TARGET_TOO_LONG] = "target_too_long", [MDR_BODY_LENGTH] = "body_length",
+	[MDR_BODY_AUTH] = "body_auth", [MDR_PAIR_REQUEST] = "pair_request",
+};
+
+/* Upper bounds (seconds) of the histogram buckets; +Inf is implied.  Store
+ * operations are bounded by about 3 s (store.h), upstream answers by
+ * UPSTREAM_TIMEOUT. */
+static const double store_bounds[] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+static const double upstream_bounds[] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+};
+#define STORE_BUCKETS     (sizeof store_bounds / sizeof store_bounds[0] + 1)
+#define UPSTREAM_BUCKETS  (sizeof upstream_bounds / sizeof upstream_bounds[0] + 1)
+
+/* Bucket counts are stored per bucket (not cumulative) so that one observation
+ * is one add; the sum is kept in microseconds so that it is an integer add. */
+struct histogram {
+	atomic_ullong bucket[UPSTREAM_BUCKETS > STORE_BUCKETS ? UPSTREAM_BUCKETS : STORE_BUCKETS];
+	atomic_ullong sum_us;
+};
+
+struct shared {
+	atomic_ullong    requests[ROUTE_CLASSES][STATUS_SLOTS];
+	atomic_ullong    decode[MDR_COUNT];
+	atomic_ullong    pairings;
+	atomic_ullong    replays;
+	atomic_ullong    store_errors;
+	atomic_ullong    worker_restarts;
+	struct histogram store;
+	struct histogram upstream;
+	double           start_time;        /* written once, before fork */
+};
+
+static struct shared *region;           /* NULL: not initialised */
+static struct shared zero_region;       /* what renders before metrics_init */
+
+int
+metrics_init(void)
+{
+	struct shared *p;
+	struct timespec ts;
+
+	p = mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	/* Anonymous mappings are zero-filled: every atomic starts at 0. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	p->start_time = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+	if (region != NULL)
+		munmap(region, sizeof *region);
+	region = p;
+	return 0;
+}
+
+static void
+add(atomic_ullong *a, unsigned long long n)
+{
+	atomic_fetch_add_explicit(a, n, memory_order_relaxed);
+}
+
+static unsigned long long
+get(const atomic_ullong *a)
+{
+	/* atomic_load takes a non-const pointer in some C libraries' macros. */
+	return atomic_load_explicit((atomic_ullong *)(uintptr_t)a, memory_order_relaxed);
+}
+
+static size_t
+status_slot(int status)
+{
+	size_t lo = 0, hi = N_EXACT;
+
+	/* Binary search of the sorted table. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (exact_status[mid] == status)
+			return mid;
+		if (exact_status[mid] < status)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (status == 0)
+		return SB_NONE;
+	if (status >= 200 && status < 600)
+		return status < 300 ? SB_2XX : status < 400 ? SB_3XX : status < 500 ? SB_4XX : SB_5XX;
+	return SB_OTHER;
+}
+
+void
+metrics_count_request(enum route_class rc, int status)
+{
+	size_t r = (size_t)rc;
+
+	if (region == NULL)
+		return;
+	if (r >= ROUTE_CLASSES)
+		r = RC_NONE;
+	add(&region->requests[r][status_slot(status)], 1);
+}
+
+void
+metrics_count_pairing(unsigned n)
+{
+	if (region != NULL)
+		add(&region->pairings, n);
+}
+
+void
+metrics_count_decode_failure(enum metrics_decode_reason r)
+{
+	if (region != NULL && (unsigned)r < MDR_COUNT)
+		add(&region->decode[r], 1);
+}
+
+void
+metrics_count_replay(void)
+{
+	if (region != NULL)
+		add(&region->replays, 1);
+}
+
+void
+metrics_count_store_error(void)
+{
+	if (region != NULL)
+		add(&region->store_errors, 1);
+}
+
+void
+metrics_count_worker_restart(void)
+{
+	if (region != NULL)
+		add(&region->worker_restarts, 1);
+}
+
+static void
+observe(struct histogram *h, const double *bounds, size_t nbounds, double s)
+{
+	double us;
+	size_t i;
+
+	if (!(s > 0))           /* negative, zero or NaN */
+		s = 0;
+	for (i = 0; i < nbounds && s > bounds[i]; i++)
+		;
+	add(&h->bucket[i], 1);
+	us = s * 1e6 + 0.5;
+	/* Past ~584,000 years of total time the sum would wrap: clamp one sample
+	 * to a day, far beyond any timeout. */
+	add(&h->sum_us, us < 86400e6 ? (unsigned long long)us : 86400000000ULL);
+}
+
+void
+metrics_observe_store_latency(double seconds)
+{
+	if (region != NULL)
+		observe(&region->store, store_bounds, STORE_BUCKETS - 1, seconds);
+}
+
+void
+metrics_observe_upstream_latency(double seconds)
+{
+	if (region != NULL)
+		observe(&region->upstream, upstream_bounds, UPSTREAM_BUCKETS - 1, seconds);
+}
+
+double
+metrics_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- rendering ---- */
+
+struct out {
+	char  *buf;
+	size_t cap, len;
+	int    full;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len) {
+		o->full = 1;
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+static void
+family(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+counter(struct out *o, const char *name, const char *help, const atomic_ullong *v)
+{
+	family(o, name, "counter", help);
+	put(o, "%s %llu\n", name, get(v));
+}
+
+static void
+histogram(struct out *o, const char *name, const char *help, const struct histogram *h,
+    const double *bounds, size_t nbounds)
+{
+	unsigned long long cum = 0, sum_us;
+	size_t i;
+
+	family(o, name, "histogram", help);
+	for (i = 0; i < nbounds; i++) {
+		cum += get(&h->bucket[i]);
+		put(o, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], cum);
+	}
+	cum += get(&h->bucket[nbounds]);
+	put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+	sum_us = get(&h->sum_us);
+	put(o, "%s_sum %llu.%06llu\n", name, sum_us / 1000000, sum_us % 1000000);
+	put(o, "%s_count %llu\n", name, cum);
+}
+
+int
+metrics_render(char *buf, size_t cap)
+{
+	const struct shared *m = region != NULL ? region : &zero_region;
+	struct out o = { buf, cap, 0, 0 };
+	size_t r, k;
+
+	if (buf == NULL || cap == 0)
+		return -1;
+	buf[0] = '\0';
+
+	family(&o, "mte_relay_build_info", "gauge", "Version of the running relay (always 1).");
+	put(&o, "mte_relay_build_info{version=\"%s\"} 1\n", MTE_RELAY_VERSION);
+	family(&o, "process_start_time_seconds", "gauge",
+	    "Start time of the relay since the Unix epoch, in seconds.");
+	put(&o, "process_start_time_seconds %.3f\n", m->start_time);
+
+	/* Only series that occurred: the full matrix is mostly impossible pairs. */
+	family(&o, "mte_relay_requests_total", "counter",
+	    "Requests answered, by route class and status code (or status class).");
+	for (r = 0; r < ROUTE_CLASSES; r++)
+		for (k = 0; k < STATUS_SLOTS; k++) {
+			unsigned long long v = get(&m->requests[r][k]);
+			if (v == 0)
+				continue;
+			if (k < N_EXACT)
+				put(&o, "mte_relay_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				    route_label[r], exact_status[k], v);
+			else
+				put(&o, "mte_relay_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+				    route_label[r], bucket_label[k - N_EXACT], v);
+		}
+
+	counter(&o, "mte_relay_pairings_total", "Pairs created through /api/mte-pair.",
+	    &m->pairings);
+	family(&o, "mte_relay_decode_failures_total", "counter",
+	    "Protected or pairing requests refused, by reason.");
+	for (k = 0; k < MDR_COUNT; k++)
+		put(&o, "mte_relay_decode_failures_total{reason=\"%s\"} %llu\n",
+		    reason_label[k], get(&m->decode[k]));
+	counter(&o, "mte_relay_replay_rejections_total",
+	    "Requests refused with 570 because their sequence number was replayed or stale.",
+	    &m->replays);
+	counter(&o, "mte_relay_store_errors_total",
+	    "State store operations that failed (store unavailable).", &m->store_errors);
+	histogram(&o, "mte_relay_store_duration_seconds", "Duration of one state store operation.",
+	    &m->store, store_bounds, STORE_BUCKETS - 1);
+	histogram(&o, "mte_relay_upstream_duration_seconds",
+	    "Time from sending a request upstream until its response head arrived.",
+	    &m->upstream, upstream_bounds, UPSTREAM_BUCKETS - 1);
+	counter(&o, "mte_relay_worker_restarts_total",
+	    "Worker processes that died and were replaced.", &m->worker_restarts);
+
+	if (o.full) {
+		buf[0] = '\0';
+		return -1;
+	}
+	return (int)o.len;
+}
+
+/* ---- GET /metrics ---- */
+
+static void
+digest(uint8_t out[32], const char *s, size_t n)
+{
+	br_sha256_context h;
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, s, n);
+	br_sha256_out(&h, out);
+}
+
+int
+metrics_token_ok(const char *token, const char *authz, size_t len)
+{
+	uint8_t want[32], got[32];
+	unsigned diff = 0;
+	size_t i, b, e;
+
+	if (token == NULL)
+		return 1;
+	if (authz == NULL)
+		return 0;
+	b = 0;
+	e = len;
+	while (b < e && (authz[b] == ' ' || authz[b] == '\t'))
+		b++;
+	while (e > b && (authz[e - 1] == ' ' || authz[e - 1] == '\t'))
+		e--;
+	/* "Bearer" 1*SP token (RFC 6750 2.1); the scheme is case-insensitive. */
+	if (e - b < 7 || strncasecmp(authz + b, "bearer", 6) != 0 || authz[b + 6] != ' ')
+		return 0;
+	b += 7;
+	while (b < e && authz[b] == ' ')
+		b++;
+	if (b == e)
+		return 0;
+	/* Comparing digests makes the time independent of where, and whether
+	 * in length, the presented token differs from the configured one. */
+	digest(want, token, strlen(token));
+	digest(got, authz + b, e - b);
+	for (i = 0; i < sizeof want; i++)
+		diff |= (unsigned)(want[i] ^ got[i]);
+	return diff == 0;
+}
+
+void
+builtin_metrics(struct server *s, struct conn *c, const struct http_request *req)
+{
+	static char body[METRICS_BODY_MAX];     /* static: too large for the stack */
+	static const struct http_field fields[] = {
+		{ "Content-Type", "text/plain; version=0.0.4; charset=utf-8" },
+		{ "Cache-Control", "no-store" },
+	};
+	const struct http_header *a;
+	int n;
+
+	if (!server_is_get_or_head(req)) {
+		s->reason = "method not allowed";
+		conn_respond_error(c, 405, "method not allowed",
+		    (struct http_field[]){ { "Allow", "GET, HEAD" } }, 1);
+		return;
+	}
+	a = http_header_get(req, "authorization");
+	if (s->cfg->metrics_token != NULL &&
+	    (a == NULL || http_header_next(req, "authorization", a) != NULL ||
+	    !metrics_token_ok(s->cfg->metrics_token, a->value.ptr, a->value.len))) {
+		s->reason = "metrics token missing or wrong";
+		conn_respond_error(c, 401, "unauthorized",
+		    (struct http_field[]){ { "WWW-Authenticate", "Bearer realm=\"metrics\"" } }, 1);
+		return;
+	}
+	n = metrics_render(body, sizeof body);
+	if (n < 0) {
+		s->reason = "metrics text too large";
+		conn_respond_error(c, 500, "metrics text too large", NULL, 0);
+		return;
+	}
+	if (conn_respond_head(c, 200, fields, sizeof fields / sizeof fields[0], n) == 0 &&
+	    conn_respond_body(c, body, (size_t)n) == 0)
+		conn_respond_end(c);
+}

@@ -1,0 +1,123 @@
+/*
+ * metrics.h - Prometheus metrics, counted by every worker, served by any.
+ *
+ * The counters live in one shared anonymous mapping (MAP_SHARED) that the
+ * parent creates with metrics_init() before it forks: every worker (and the
+ * parent, for worker restarts) adds to the same C11 atomics with relaxed
+ * ordering, so no lock is needed and a scrape that lands on any worker sees
+ * the totals of the whole instance.  The atomics must be lock-free (checked
+ * at compile time): a lock-based fallback would lock per process, not per
+ * mapping.
+ *
+ * Cardinality is fixed: route classes (enum route_class), a fixed set of
+ * status codes (plus 2xx/3xx/4xx/5xx/other/none buckets), a fixed enum of
+ * decode failure reasons and fixed histogram buckets.  So the rendered text
+ * has a known worst-case size (METRICS_BODY_MAX).
+ *
+ * Every counting function is a no-op until metrics_init() succeeded, and
+ * cheap (one or three relaxed atomic adds), so call sites need no "if
+ * metrics enabled" test.  Nothing here logs or stores request content.
+ *
+ * Series (prefix mte_relay_):
+ *   requests_total{route,status}       counter, one per finished request
+ *   pairings_total                     counter, pairs created
+ *   decode_failures_total{reason}      counter, protected requests refused
+ *   replay_rejections_total            counter, 570 answers
+ *   store_errors_total                 counter, store operations that failed
+ *   store_duration_seconds             histogram, one store operation
+ *   upstream_duration_seconds          histogram, upstream answer time
+ *   worker_restarts_total              counter, workers replaced by the parent
+ *   build_info{version}                gauge, always 1
+ *   process_start_time_seconds         gauge, Unix time of metrics_init()
+ */
+#ifndef MTE_METRICS_H
+#define MTE_METRICS_H
+
+#include <stddef.h>
+#include "limits.h"
+#include "server.h"
+
+/* Why a protected (or pairing) request could not be decoded.  Label values
+ * in parentheses. */
+enum metrics_decode_reason {
+	MDR_RELAY_HEADER = 0,   /* malformed x-mte-relay, or flags that contradict
+	                         * the request (relay_header) -> 569 */
+	MDR_CLIENT_ID,          /* client id signature invalid (client_id) -> 566 */
+	MDR_PAIR_NOT_FOUND,     /* unknown, expired or evicted pair (pair_not_found) -> 560 */
+	MDR_META_MISSING,       /* no x-mte-relay-eh, or not base64url (meta_missing) -> 562 */
+	MDR_META_AUTH,          /* meta failed authentication (meta_auth) -> 562 */
+	MDR_META_INVALID,       /* authenticated meta is not a valid request (meta_invalid) -> 400 */
+	MDR_TARGET_TOO_LONG,    /* request-target too long for the AAD (target_too_long) -> 562 */
+	MDR_BODY_LENGTH,        /* Content-Length is no sealed body length (body_length) -> 562 */
+	MDR_BODY_AUTH,          /* a body chunk failed authentication, or the final
+	                         * chunk is missing: tamper or truncation (body_auth) -> 562 */
+	MDR_PAIR_REQUEST,       /* malformed POST /api/mte-pair (pair_request) -> 400 */
+	MDR_COUNT
+};
+
+/*
+ * Creates the shared counters (zeroed) and records the start time.  Call once
+ * in the parent before forking; a second call replaces the region (tests).
+ * Harmless when METRICS is off: the counters are kept but never served.
+ * Returns 0, or -1 when the mapping failed (then every call stays a no-op).
+ */
+int  metrics_init(void);
+
+/* Counts one finished request: rc is its route class, status the status sent
+ * (0: none was sent).  Call once per request, from the access-log hook. */
+void metrics_count_request(enum route_class rc, int status);
+
+/* Adds n pairs created by one POST /api/mte-pair. */
+void metrics_count_pairing(unsigned n);
+
+/* Counts one refused request; an out-of-range reason is ignored. */
+void metrics_count_decode_failure(enum metrics_decode_reason r);
+
+/* Counts one replayed or stale seq (a 570 answer). */
+void metrics_count_replay(void);
+
+/* Counts one store operation that answered STORE_UNAVAILABLE. */
+void metrics_count_store_error(void);
+
+/* Observes the duration, in seconds, of one store operation.  Negative or
+ * NaN durations count as 0. */
+void metrics_observe_store_latency(double seconds);
+
+/* Observes the upstream's answer time, in seconds: from the start of the
+ * upstream exchange until the response head arrived (or the exchange
+ * failed).  Negative or NaN durations count as 0. */
+void metrics_observe_upstream_latency(double seconds);
+
+/* Counts one replaced worker.  Called by the parent. */
+void metrics_count_worker_restart(void);
+
+/* Monotonic clock in seconds, for measuring the durations above. */
+double metrics_clock(void);
+
+/*
+ * Writes the Prometheus text exposition format (version 0.0.4) into buf,
+ * NUL-terminated.  Returns its length (< cap), or -1 when cap is too small;
+ * never writes past buf[cap - 1].  The whole text always fits in
+ * METRICS_BODY_MAX bytes.  Before metrics_init() all counters read 0.
+ */
+int  metrics_render(char *buf, size_t cap);
+
+/*
+ * The bearer token check of GET /metrics.  token: METRICS_TOKEN (NULL: no
+ * token required, returns 1).  authz: the Authorization field value (NULL:
+ * absent), len bytes.  Returns 1 when authz is "Bearer <token>" (scheme in
+ * any case, surrounding whitespace ignored), else 0.  The tokens are compared
+ * as SHA-256 digests, in constant time, so neither their contents nor their
+ * lengths show in the timing.
+ */
+int  metrics_token_ok(const char *token, const char *authz, size_t len);
+
+/*
+ * GET /metrics (HEAD too): 405 for other methods; 401 JSON with
+ * WWW-Authenticate when METRICS_TOKEN is set and the request lacks it (or has
+ * more than one Authorization field); else 200 text/plain; version=0.0.4.
+ * The dispatcher calls it only when METRICS is true.
+ */
+void builtin_metrics(struct server *s, struct conn *c, const struct http_request *req);
+
+#endif
