@@ -276,6 +276,7 @@ int conn_respond_end(struct conn *c)
 static size_t json_escape(char *out, size_t cap, size_t len, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	const size_t start = len;
 	for (; *s != '\0'; s++) {
 		unsigned char ch = (unsigned char)*s;
 		char tmp[6];
@@ -290,8 +291,19 @@ static size_t json_escape(char *out, size_t cap, size_t len, const char *s)
 		} else {
 			tmp[n++] = (char)ch;
 		}
-		if (len + n >= cap)
+		if (len + n >= cap) {
+			/* cut: drop a UTF-8 sequence the cut may have split */
+			size_t k = len;
+			while (k > start && ((unsigned char)out[k - 1] & 0xc0) == 0x80)
+				k--;
+			if (k > start && (unsigned char)out[k - 1] >= 0xc0) {
+				unsigned char lead = (unsigned char)out[k - 1];
+				size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+				if (len - (k - 1) < need)
+					len = k - 1;
+			}
 			break;
+		}
 		memcpy(out + len, tmp, n);
 		len += n;
 	}

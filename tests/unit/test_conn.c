@@ -111,6 +111,12 @@ static void handler(struct conn *c, const struct http_request *req, void *arg)
 	} else if (path_is(req, "/error")) {
 		const struct http_field extra[] = { { "X-Extra", "1" } };
 		conn_respond_error(c, 404, "no \"such\"\\thing\n", extra, 1);
+	} else if (path_is(req, "/longerr")) {
+		static char msg[1200];
+		for (size_t i = 0; i + 2 < sizeof msg; i += 2)
+			memcpy(msg + i, "\xc3\xa9", 2);       /* U+00E9, 600 times */
+		msg[sizeof msg - 1] = '\0';
+		conn_respond_error(c, 503, msg, NULL, 0);
 	} else if (path_is(req, "/stream")) {
 		static char big[100000];
 		memset(big, 'z', sizeof big);
@@ -807,6 +813,38 @@ Test(conn, handler_error_and_missing_response)
 	expect_json_error(&r, 500, "no response");
 	free_resp(&r);
 	expect_eof(cl);
+	finish(cl);
+}
+
+/* 1 when s[0..n) is well-formed UTF-8 (no overlong/surrogate checks needed here) */
+static int utf8_complete(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t need = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+		if (need == 0 || i + need > n)
+			return 0;
+		for (size_t k = 1; k < need; k++)
+			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += need;
+	}
+	return 1;
+}
+
+Test(conn, long_error_message_is_cut_cleanly)
+{
+	struct client *cl = start(&default_cfg);
+	struct resp r;
+	send_str(cl, "GET /longerr HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 503);
+	cr_assert_lt(r.body_len, CONN_ERROR_BODY_MAX);
+	cr_assert_eq(strncmp(r.body, "{\"error\":\"\xc3\xa9", 12), 0);
+	const char *tail = "\",\"code\":503}";
+	cr_assert_str_eq(r.body + r.body_len - strlen(tail), tail);
+	cr_assert(utf8_complete(r.body, r.body_len), "cut inside a UTF-8 sequence");
+	free_resp(&r);
 	finish(cl);
 }
 
