@@ -137,6 +137,11 @@ install: $(BIN)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mte-relay
 	install -m 0644 man/mte-relay.1 $(DESTDIR)$(PREFIX)/share/man/man1/mte-relay.1
 
+# Tries a fully static link and reports what could not be linked statically
+# (scripts/static.sh; a report, exits 0 either way).
+static: $(BUILD)/main.o $(LIB)
+	@BUILD=$(BUILD) CC=$(CC) sh scripts/static.sh
+
 clean:
 	rm -rf build build-san build-fuzz
 

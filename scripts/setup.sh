@@ -6,11 +6,14 @@ set -eu
 # Build: compiler, libraries.  Tests: criterion, redis, valgrind, openssl,
 # groff (man page lint), clang + compiler-rt (fuzzer).  Browser tests: chromium
 # (driven by playwright-core; never a downloaded browser), fonts for screenshots.
+# Deployment tests: systemd (systemd-analyze verify of deploy/mte-relay.service;
+# installing the package starts nothing in a container).
 PKGS="build-essential pkg-config ca-certificates openssl
 libbearssl-dev libhiredis-dev libcurl4-openssl-dev libcjson-dev
 libcriterion-dev redis-server valgrind groff-base man-db
 clang libclang-rt-14-dev procps curl
-chromium fonts-liberation"
+chromium fonts-liberation
+systemd"
 
 missing=""
 for p in $PKGS; do

@@ -64,7 +64,9 @@ export async function startUpstream(routes) {
 
 // Starts build/mte-relay with env (merged over a minimal valid config).
 // Resolves once "Server listening at" is logged.  Logs are kept in .logs.
-export async function startRelay(env = {}, { args = [], expectFail = false } = {}) {
+// Options: args (flags), expectFail (resolve when it exits), bin (another
+// binary, e.g. an installed copy), cwd (its working directory).
+export async function startRelay(env = {}, { args = [], expectFail = false, bin = RELAY_BIN, cwd } = {}) {
   const port = env.PORT ?? await freePort();
   const fullEnv = {
     PATH: process.env.PATH,
@@ -76,7 +78,7 @@ export async function startRelay(env = {}, { args = [], expectFail = false } = {
     PORT: String(port),
   };
   for (const k of Object.keys(fullEnv)) if (fullEnv[k] === undefined) delete fullEnv[k];
-  const child = spawn(RELAY_BIN, args, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { env: fullEnv, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const relay = {
     child, port, url: `http://127.0.0.1:${port}`, logs: [], stderr: '', exited: null,
     lines() { return this.logs.map((l) => { try { return JSON.parse(l); } catch { return { raw: l }; } }); },
