@@ -570,6 +570,18 @@ transport_read(char *buf, size_t len, int64_t deadline)
 	return tls_sock_read(C.fd, buf, len, deadline);
 }
 
+static void
+reader_error(char *err, size_t errlen)
+{
+	/* Our reply constructors return NULL for an oversized array, which
+	 * hiredis reports as out of memory. */
+	if (C.reader->err == REDIS_ERR_OOM)
+		snprintf(err, errlen, "bad reply: an array of more than %d elements (or out of memory)",
+		    STORE_REPLY_ELEMENTS_MAX);
+	else
+		snprintf(err, errlen, "bad reply: %s", C.reader->errstr);
+}
+
 /*
  * Sends one command and reads its reply before deadline.  Returns 0 with
  * *out (any type, errors included), or -1 when the connection is unusable
@@ -600,7 +612,7 @@ exchange(int argc, const char **argv, const size_t *lens, int64_t deadline,
 	for (;;) {
 		ssize_t got;
 		if (redisReaderGetReply(C.reader, &reply) != REDIS_OK) {
-			snprintf(err, errlen, "bad reply: %s", C.reader->errstr);
+			reader_error(err, errlen);
 			return -1;
 		}
 		if (reply != NULL) {
@@ -620,7 +632,7 @@ exchange(int argc, const char **argv, const size_t *lens, int64_t deadline,
 			return -1;
 		}
 		if (redisReaderFeed(C.reader, buf, (size_t)got) != REDIS_OK) {
-			snprintf(err, errlen, "bad reply: %s", C.reader->errstr);
+			reader_error(err, errlen);
 			return -1;
 		}
 	}

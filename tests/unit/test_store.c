@@ -166,6 +166,7 @@ setup_embedded(void)
 {
 	struct store_config c;
 
+	watchdog();
 	use_redis = 0;
 	c = base_config();
 	open_store(&c);
@@ -177,6 +178,7 @@ setup_redis(void)
 {
 	struct store_config c;
 
+	watchdog();
 	use_redis = 1;
 	redis_start(&rp, NULL);
 	snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d", rp.port);
@@ -194,10 +196,10 @@ teardown(void)
 
 #define CONTRACT(name, timeout_s) \
 	static void name##_body(void); \
-	Test(contract_embedded, name, .init = setup_embedded, .fini = teardown, .timeout = (timeout_s)) \
-	{ name##_body(); } \
-	Test(contract_redis, name, .init = setup_redis, .fini = teardown, .timeout = (timeout_s)) \
-	{ name##_body(); } \
+	Test(contract_embedded, name, .init = setup_embedded, .fini = teardown) \
+	{ alarm(timeout_s); name##_body(); } \
+	Test(contract_redis, name, .init = setup_redis, .fini = teardown) \
+	{ alarm(timeout_s); name##_body(); } \
 	static void name##_body(void)
 
 static void
@@ -629,7 +631,7 @@ Test(embedded, lru_eviction_when_full, .init = setup_embedded, .fini = teardown)
  * waiting for the lock get it (EOWNERDEAD), the table is rebuilt, the
  * half-written pair is dropped and the others are intact.
  */
-Test(embedded, killed_lock_holder_does_not_block, .init = setup_embedded, .fini = teardown, .timeout = 30)
+Test(embedded, killed_lock_holder_does_not_block, .init = setup_embedded, .fini = teardown)
 {
 	struct store_pair q;
 	struct capture cap;
