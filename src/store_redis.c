@@ -616,6 +616,12 @@ exchange(int argc, const char **argv, const size_t *lens, int64_t deadline,
 			return -1;
 		}
 		if (reply != NULL) {
+			/* One command, one reply: more bytes mean a confused peer. */
+			if (C.reader->len > C.reader->pos) {
+				rreply_free(reply);
+				snprintf(err, errlen, "bad reply: unexpected data after the reply");
+				return -1;
+			}
 			*out = reply;
 			return 0;
 		}

@@ -473,15 +473,21 @@ tls_client_read(struct tls_client *c, void *buf, size_t len, int64_t deadline_ms
 
 	c->deadline_ms = deadline_ms;
 	n = br_sslio_read(&c->io, buf, len);
-	return n < 0 ? -1 : n;
+	if (n < 0) {
+		errno = c->io_errno ? c->io_errno : EPROTO;
+		return -1;
+	}
+	return n;
 }
 
 int
 tls_client_write_all(struct tls_client *c, const void *buf, size_t len, int64_t deadline_ms)
 {
 	c->deadline_ms = deadline_ms;
-	if (br_sslio_write_all(&c->io, buf, len) != 0 || br_sslio_flush(&c->io) != 0)
+	if (br_sslio_write_all(&c->io, buf, len) != 0 || br_sslio_flush(&c->io) != 0) {
+		errno = c->io_errno ? c->io_errno : EPROTO;
 		return -1;
+	}
 	return 0;
 }
 

@@ -77,9 +77,11 @@ struct tls_client {
 int  tls_client_start(struct tls_client *c, int fd, const struct tls_trust *trust,
                       const char *server_name, int64_t deadline_ms,
                       char *err, size_t errlen);
-/* Reads 1..len bytes of application data.  -1 on error, timeout or close. */
+/* Reads 1..len bytes of application data.  -1 on error, timeout or close
+ * (errno ETIMEDOUT, ECONNRESET for a closed peer, EPROTO for a TLS error);
+ * the connection is unusable afterwards. */
 ssize_t tls_client_read(struct tls_client *c, void *buf, size_t len, int64_t deadline_ms);
-/* Writes and flushes all len bytes.  0 or -1. */
+/* Writes and flushes all len bytes.  0, or -1 with errno as above. */
 int  tls_client_write_all(struct tls_client *c, const void *buf, size_t len,
                           int64_t deadline_ms);
 /* 1 if the engine holds received application data nobody has read. */

@@ -551,8 +551,18 @@ Test(redis_data, stored_values_are_checked, .init = watchdog, .fini = fini_all)
 
 /* ---- replies Redis never sends: a scripted server ---- */
 
+static pid_t fake_server_counting(int *port_out, const char *reply, int *accepts);
+
 static pid_t
 fake_server(int *port_out, const char *reply)
+{
+	return fake_server_counting(port_out, reply, NULL);
+}
+
+/* Answers every read on every connection with reply; counts connections
+ * in *accepts (shared memory) when given. */
+static pid_t
+fake_server_counting(int *port_out, const char *reply, int *accepts)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof a;
@@ -574,6 +584,8 @@ fake_server(int *port_out, const char *reply)
 			char buf[4096];
 			if (fd < 0)
 				continue;
+			if (accepts != NULL)
+				__atomic_fetch_add(accepts, 1, __ATOMIC_RELAXED);
 			/* one reply per read of a command */
 			while (read(fd, buf, sizeof buf) > 0)
 				if (write(fd, reply, strlen(reply)) < 0)
@@ -635,6 +647,16 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	kill(fake, SIGKILL);
 	waitpid(fake, NULL, 0);
 
+	/* two replies to one command */
+	fake = fake_server(&port, "+PONG\r\n+PONG\r\n");
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = config_for(url);
+	log = init_logged(&c, STORE_INIT_OK);
+	cr_assert(strstr(log, "unexpected data after the reply") != NULL, "%s", log);
+	free(log);
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+
 	/* keys of the wrong length, and a script answer out of range */
 	fake = fake_server(&port, "*2\r\n$33\r\n012345678901234567890123456789012\r\n$32\r\n01234567890123456789012345678901\r\n");
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
@@ -654,16 +676,20 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 
 /* ---- TLS ---- */
 
+/* A TLS-only redis-server on port (0: a free one); the first call makes
+ * the certificates. */
 static void
-start_tls_redis(void)
+start_tls_redis_on(int port)
 {
 	char cert[128], key[128], ca[128];
 	const char *args[16];
 	int n = 0;
 
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/mte-tls-XXXXXX");
-	cr_assert(mkdtemp(tmpdir) != NULL);
-	make_tls_material(tmpdir);
+	if (tmpdir[0] == '\0') {
+		snprintf(tmpdir, sizeof tmpdir, "/tmp/mte-tls-XXXXXX");
+		cr_assert(mkdtemp(tmpdir) != NULL);
+		make_tls_material(tmpdir);
+	}
 	snprintf(cert, sizeof cert, "%s/server.crt", tmpdir);
 	snprintf(key, sizeof key, "%s/server.key", tmpdir);
 	snprintf(ca, sizeof ca, "%s/ca.crt", tmpdir);
@@ -673,7 +699,13 @@ start_tls_redis(void)
 	args[n++] = "--tls-auth-clients"; args[n++] = "no";
 	args[n++] = "--requirepass"; args[n++] = "tlspw";
 	args[n] = NULL;
-	redis_start_args(&rp, 0, 1, args);
+	redis_start_args(&rp, port, 1, args);
+}
+
+static void
+start_tls_redis(void)
+{
+	start_tls_redis_on(0);
 }
 
 Test(redis_tls, verified_connection, .init = watchdog, .fini = fini_all)
@@ -696,9 +728,15 @@ Test(redis_tls, verified_connection, .init = watchdog, .fini = fini_all)
 	for (uint64_t s = 1; s <= 200; s++)
 		cr_assert_eq(store_window_accept(CID_A, PID1, s), STORE_OK);
 	cr_assert_eq(store_window_accept(CID_A, PID1, 100), STORE_REPLAY);
-	/* a server restart closes the TLS connection; the next call reconnects */
-	store_worker_close();
+	/* a server restart closes the idle TLS connection; the next call
+	 * notices and reconnects without failing */
+	{
+		int port = rp.tls_port;
+		redis_kill(&rp, SIGTERM);
+		start_tls_redis_on(port);
+	}
 	cr_assert_eq(store_health(), STORE_OK);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_NOT_FOUND, "a fresh server");
 }
 
 Test(redis_tls, server_name_is_checked, .init = watchdog, .fini = fini_all)
@@ -766,4 +804,32 @@ Test(redis_tls, bad_ca_file_is_a_config_error, .init = watchdog, .fini = fini_al
 	log = init_logged(&c, STORE_INIT_BAD_CONFIG);
 	cr_assert(strstr(log, "no usable certificate") != NULL, "%s", log);
 	free(log);
+}
+
+/* While backing off, operations fail without touching the network: 200
+ * calls against a server that always fails make a handful of connection
+ * attempts (100 ms, 200 ms, 400 ms ... apart), not 200. */
+Test(redis_replies, backoff_does_not_touch_the_network, .init = watchdog, .fini = fini_all)
+{
+	char url[64];
+	struct store_config c;
+	struct store_pair q;
+	int port, *accepts;
+	pid_t fake;
+
+	accepts = mmap(NULL, sizeof *accepts, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert(accepts != MAP_FAILED);
+	*accepts = 0;
+	fake = fake_server_counting(&port, "-ERR not redis\r\n:1\r\n", accepts);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = config_for(url);
+	free(init_logged(&c, STORE_INIT_OK));
+	cr_assert_eq(__atomic_load_n(accepts, __ATOMIC_RELAXED), 1, "the start-up check");
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
+	cr_assert(__atomic_load_n(accepts, __ATOMIC_RELAXED) <= 6, "%d connection attempts",
+	    __atomic_load_n(accepts, __ATOMIC_RELAXED));
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+	munmap(accepts, sizeof *accepts);
 }
