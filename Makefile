@@ -32,7 +32,7 @@ CLIENT_SRC    := $(sort $(wildcard client/*.js client/*.mjs client/*.ts client/s
 CLIENT_ASSETS := $(if $(wildcard client/build.mjs),static/mte-relay-client.js static/mte-relay-client.mjs static/mte-relay-client.d.ts)
 ASSETS        := $(sort $(filter-out $(CLIENT_ASSETS),$(wildcard static/*)) $(CLIENT_ASSETS))
 
-.PHONY: all setup test test-unit test-san test-ct test-node demo fuzz bench-crypto install static clean
+.PHONY: all setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto install static clean
 all: $(BIN)
 
 setup:
@@ -104,6 +104,7 @@ test: setup
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory test-ct
 	@$(MAKE) --no-print-directory test-node
+	@$(MAKE) --no-print-directory test-browser
 
 # Unit tests: every tests/unit/test_*.c is one criterion binary.
 test-unit: $(UNIT_BIN)
@@ -121,6 +122,11 @@ test-ct: $(CT_BIN)
 # Integration tests: node:test against the real binary and real services.
 test-node: $(BIN) $(TOOL_BIN)
 	@sh scripts/run-node-tests.sh
+
+# Browser tests: Debian's chromium (headless, driven by playwright-core)
+# against the relay, the demo upstream and redis-server; also demo.sh.
+test-browser: $(BIN)
+	node --test --test-concurrency=1 tests/browser/
 
 demo: setup
 	@$(MAKE) --no-print-directory all
