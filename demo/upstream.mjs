@@ -177,7 +177,12 @@ export class MultipartParser {
 
 function sendJson(res, status, obj, extraHeaders = {}) {
   const body = JSON.stringify(obj, null, 1);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...extraHeaders });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...extraHeaders,
+  });
   res.end(body);
 }
 

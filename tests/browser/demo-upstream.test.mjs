@@ -16,7 +16,10 @@ test('login answers what it got minus the password, plus a greeting and what the
   const body = JSON.stringify({ email: 'ada@example.com', password: 'hunter2', remember: true });
   const res = await fetch(`${up.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   assert.equal(res.status, 200);
-  const j = await res.json();
+  const text = await res.text();
+  // A Content-Length lets the relay announce the sealed length too.
+  assert.equal(res.headers.get('content-length'), String(Buffer.byteLength(text)));
+  const j = JSON.parse(text);
   assert.equal(j.ok, true);
   assert.match(j.greeting, /Hello, ada@example\.com/);
   assert.deepEqual(j.youSent, { email: 'ada@example.com', remember: true });
