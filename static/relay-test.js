@@ -418,7 +418,9 @@
         row('body', el('span', { class: 'wire-sent' }, sealedBody),
           up ? el('span', { class: 'upstream-bytes' }, fmtExact(up.bytes)) : unknown.cloneNode(true), 'r-body'),
         row('answer', last.status !== null
-          ? el('span', { class: 'wire-received' }, `${last.status}, ${last.receivedBytes !== null ? `${fmtExact(last.receivedBytes)} sealed` : 'sealed (length not announced)'}`)
+          ? el('span', { class: 'wire-received' }, `${last.status}, `, last.responseRelayHeader
+            ? (last.receivedBytes !== null ? `${fmtExact(last.receivedBytes)} sealed` : 'sealed (length not announced)')
+            : `${last.receivedBytes !== null ? fmtExact(last.receivedBytes) : 'a body'} in the clear (the relay's own refusal)`)
           : (last.error || '…'),
         answer ? `${answer.status}, ${fmtExact(answer.bytes)} (opened here)` : unknown.cloneNode(true), 'r-answer')))));
     parts.push(el('p', { class: 'small kv-line' }, el('span', { class: 'muted' }, 'x-mte-relay: '),
