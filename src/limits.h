@@ -54,6 +54,7 @@
 #define STORE_COMMAND_TIMEOUT_MS 1000   /* one Redis command, send to reply */
 #define STORE_BACKOFF_MIN_MS    100     /* first reconnect delay after a failure */
 #define STORE_BACKOFF_MAX_MS    5000    /* reconnect delay cap (doubles up to this) */
+#define STORE_LOCK_TIMEOUT_MS   1000    /* embedded store: wait for the table lock -> 503 */
 #define STORE_REPLY_MAX         65536   /* bytes of one Redis reply -> error */
 #define STORE_REPLY_ELEMENTS_MAX 16     /* elements of one Redis array reply -> error */
 #define TLS_CA_FILE_MAX         (4 * 1024 * 1024) /* bytes of the CA bundle file */

@@ -1046,6 +1046,7 @@ redis_fini(void)
 	crypto_wipe(&R, sizeof R);
 	C.backoff_ms = 0;
 	C.retry_at_ms = 0;
+	C.last_error_log_ms = 0;
 }
 
 static void

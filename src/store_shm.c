@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_WRITING = 2 };
@@ -333,20 +334,39 @@ rebuild(void)
 	    LOG_I("pairs_kept", n), LOG_I("pairs_dropped", dropped));
 }
 
+/* Takes the table lock, waiting at most STORE_LOCK_TIMEOUT_MS: nothing is
+ * done under the lock that could block, so a longer wait means a holder
+ * that is stopped or stuck, and failing (503) beats wedging every worker. */
 static int
 table_lock(void)
 {
+	struct timespec ts;
 	int rc;
 
 	if (S.t == NULL)
 		return -1;
-	rc = pthread_mutex_lock(&S.t->lock);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += STORE_LOCK_TIMEOUT_MS / 1000;
+	ts.tv_nsec += (long)(STORE_LOCK_TIMEOUT_MS % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	rc = pthread_mutex_clocklock(&S.t->lock, CLOCK_MONOTONIC, &ts);
 	if (rc == EOWNERDEAD) {
 		rebuild();
 		rc = pthread_mutex_consistent(&S.t->lock);
 	}
 	if (rc != 0) {
-		LOG_EVENT(LOG_ERROR, "embedded store: lock failed", LOG_S("error", strerror(rc)));
+		/* At most one line per process every 10 s, not one per request. */
+		static int64_t last_log_ms;
+		int64_t now = store_now_ms();
+		if (last_log_ms == 0 || now - last_log_ms >= 10000) {
+			last_log_ms = now;
+			LOG_EVENT(LOG_ERROR, "embedded store: lock failed; state requests answer 503",
+			    LOG_S("error", rc == ETIMEDOUT ? "another worker holds it (stopped or stuck)"
+			                                   : strerror(rc)));
+		}
 		return -1;
 	}
 	return 0;

@@ -411,10 +411,6 @@ CONTRACT(window_max_w_and_odd_w, 30)
 	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 65535), STORE_OK);
 	cr_assert_eq(store_window_accept(CID_A, PID1, U64MAX - 65536), STORE_REPLAY);
 
-	c.replay_window = REPLAY_WINDOW_MAX + 1;
-	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG, "REPLAY_WINDOW_MAX + 1");
-	c.replay_window = 0;
-	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
 }
 
 /* TTL: expiry, and the refresh by an accepted seq (sliding TTL); a
@@ -497,6 +493,23 @@ CONTRACT(per_client_cap_evicts_oldest, 20)
 	cr_assert_eq(store_pair_get(CID_A, "single-pair-two-xx", &q), STORE_OK);
 }
 
+/* store_init refuses a bad setting with one "config error" line naming it. */
+static void
+init_refused(const struct store_config *c, const char *setting)
+{
+	struct capture cap;
+	char *log;
+	int rc;
+
+	capture_start(&cap);
+	rc = store_init(c);
+	log = capture_end(&cap);
+	cr_assert_eq(rc, STORE_INIT_BAD_CONFIG, "%s accepted", setting);
+	cr_assert(strstr(log, "config error") != NULL && strstr(log, setting) != NULL, "%s", log);
+	free(log);
+	cr_assert_str_eq(store_backend_name(), "none");
+}
+
 CONTRACT(bad_settings, 20)
 {
 	struct store_config c = base_config();
@@ -509,20 +522,30 @@ CONTRACT(bad_settings, 20)
 	put_one(CID_A, PID1);
 	sid[STORE_SERVER_ID_MAX] = 's';
 	sid[STORE_SERVER_ID_MAX + 1] = '\0';
-	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG, "STORE_SERVER_ID_MAX + 1");
-	cr_assert_str_eq(store_backend_name(), "none");
+	init_refused(&c, "SERVER_ID");               /* STORE_SERVER_ID_MAX + 1 */
 	cr_assert_eq(store_pair_put(&(struct store_pair){ 0 }), STORE_UNAVAILABLE, "no store");
+	cr_assert_eq(store_health(), STORE_UNAVAILABLE);
 	c = base_config();
 	c.server_id = "with{brace}";
-	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+	init_refused(&c, "SERVER_ID");
 	c.server_id = "";
-	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+	init_refused(&c, "SERVER_ID");
 	c = base_config();
 	c.state_ttl = 0;
-	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+	init_refused(&c, "STATE_TTL");
 	c = base_config();
 	c.max_pairs_per_client = 0;
-	cr_assert_eq(store_init(&c), STORE_INIT_BAD_CONFIG);
+	init_refused(&c, "MAX_PAIRS_PER_CLIENT");
+	c = base_config();
+	c.replay_window = REPLAY_WINDOW_MAX + 1;
+	init_refused(&c, "REPLAY_WINDOW");
+	c.replay_window = 0;
+	init_refused(&c, "REPLAY_WINDOW");
+	if (!use_redis) {
+		c = base_config();
+		c.store_capacity = 0;
+		init_refused(&c, "STORE_CAPACITY");
+	}
 }
 
 /*
@@ -658,6 +681,13 @@ Test(embedded, killed_lock_holder_does_not_block, .init = setup_embedded, .fini 
 		_exit(3);
 	}
 	cr_assert_eq(read(pfd[0], &c, 1), 1, "the holder took the lock");
+	/* A live holder that never lets go: give up after STORE_LOCK_TIMEOUT_MS. */
+	capture_start(&cap);
+	cr_assert_eq(store_health(), STORE_UNAVAILABLE);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
+	log = capture_end(&cap);
+	cr_assert(strstr(log, "lock failed") != NULL, "%s", log);
+	free(log);
 	/* Two workers now block on the lock (their log goes to the capture). */
 	capture_start(&cap);
 	for (int k = 0; k < 2; k++) {

@@ -540,13 +540,13 @@ Test(redis_data, stored_values_are_checked, .init = watchdog, .fini = fini_all)
 	RAW(rp.port, NULL, out, "HSET", pk, "k_req", big, "k_res", "y");
 	free(big);
 	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
+	RAW(rp.port, NULL, out, "DEL", pk);
+	EVENTUALLY_OK(store_health());
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_NOT_FOUND);
 	log = capture_end(&cap);
 	cr_assert(strstr(log, "not 32 bytes") != NULL, "%s", log);
 	cr_assert(strstr(log, "reply longer than") != NULL, "%s", log);
 	free(log);
-	RAW(rp.port, NULL, out, "DEL", pk);
-	EVENTUALLY_OK(store_health());
-	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_NOT_FOUND);
 }
 
 /* ---- replies Redis never sends: a scripted server ---- */
@@ -662,14 +662,22 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
 	c = config_for(url);
 	free(init_logged(&c, STORE_INIT_OK));
+	capture_start(&cap);
 	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
+	log = capture_end(&cap);
+	cr_assert(strstr(log, "not 32 bytes") != NULL, "%s", log);
+	free(log);
 	kill(fake, SIGKILL);
 	waitpid(fake, NULL, 0);
 	fake = fake_server(&port, ":2\r\n");
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
 	c = config_for(url);
 	free(init_logged(&c, STORE_INIT_OK));
+	capture_start(&cap);
 	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_UNAVAILABLE);
+	log = capture_end(&cap);
+	cr_assert(strstr(log, "unexpected reply to the window script") != NULL, "%s", log);
+	free(log);
 	kill(fake, SIGKILL);
 	waitpid(fake, NULL, 0);
 }
