@@ -28,7 +28,10 @@
  * slot, so the Lua scripts that touch a pair and its client's index (and, when
  * enforcing the per-client cap, the client's other pairs) run on one node.
  * The cost is that one client's pairs (at most MAX_PAIRS_PER_CLIENT) cannot be
- * spread over several nodes; clients themselves spread over all slots.
+ * spread over several nodes; clients themselves spread over all slots.  The
+ * client itself is not cluster-aware: it talks to the one REDIS_URL endpoint
+ * and a MOVED/ASK reply is an error (503).  Requires Redis >= 5 (scripts
+ * replicated by effects, HSET with several fields) and TLS 1.2 for rediss://.
  */
 #ifndef MTE_STORE_H
 #define MTE_STORE_H

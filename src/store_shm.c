@@ -356,6 +356,8 @@ table_lock(void)
 	if (rc == EOWNERDEAD) {
 		rebuild();
 		rc = pthread_mutex_consistent(&S.t->lock);
+		if (rc != 0)
+			pthread_mutex_unlock(&S.t->lock);   /* never keep it on failure */
 	}
 	if (rc != 0) {
 		/* At most one line per process every 10 s, not one per request. */
