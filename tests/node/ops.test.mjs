@@ -3,14 +3,15 @@
 // killed at DRAIN_TIMEOUT and the relay still exits 0; started as root with
 // RUN_AS, the parent and the workers run as that user; a RUN_AS user that
 // does not exist is a configuration error (78); GET /metrics aggregates the
-// counters of every worker and the parent, behind METRICS_TOKEN.
+// counters of every worker and the parent, behind METRICS_TOKEN; the relay
+// runs on a read-only root file system (ECS readonlyRootFilesystem).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { randomBytes, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { startRelay, startUpstream, sleep } from './lib/harness.mjs';
+import { RELAY_BIN, startRelay, startUpstream, sleep } from './lib/harness.mjs';
 
 // GET through the relay on a fresh connection; resolves with status, headers
 // and body, or with { error } when the response is cut.  onData sees chunks.
@@ -243,3 +244,27 @@ test('without METRICS=true, /metrics is not served', async () => {
     await r.stop();
   }
 });
+
+test('the relay writes no file: it serves on a read-only root file system',
+  { skip: isRoot ? false : 'needs root to remount / read-only in a private mount namespace' }, async () => {
+    const up = await startUpstream();
+    // unshare execs sh, which execs the relay: the pid stays the relay's.
+    const r = await startRelay({ UPSTREAM: up.url, PASS_THROUGH_ROUTES: '/p/*', METRICS: 'true' }, {
+      bin: 'unshare',
+      args: ['--mount', '--propagation', 'private', 'sh', '-c',
+        'mount -o remount,ro,bind / && touch /mte-ro-probe 2>/dev/null && exit 99; exec "$0"', RELAY_BIN],
+    });
+    try {
+      for (const path of ['/api/mte-echo/ro', '/public/mte-relay-client.js', '/metrics', '/p/get'])
+        assert.equal((await get(`${r.url}${path}`)).status, 200, path);
+      const body = randomBytes(4 << 20);
+      const res = await fetch(`${r.url}/p/upload`, { method: 'POST', body });
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).sha256, sha(body));
+      assert.deepEqual(await r.stop(), { code: 0, signal: null });
+      assert.ok(!r.lines().some((l) => l.level === 'error'), r.logs.join('\n'));
+    } finally {
+      if (!r.exited) await r.stop('SIGKILL');
+      await up.stop();
+    }
+  });
