@@ -517,6 +517,9 @@
     bar.setAttribute('aria-valuenow', String(Math.round(fraction * 100)));
   }
 
+  /** A file name as browsers write it into multipart/form-data (HTML's escaping of ", CR and LF). */
+  const multipartName = (name) => name.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+
   async function runUpload(ev) {
     ev.preventDefault();
     const box = $('#upload-result');
@@ -576,13 +579,18 @@
       if (!res.ok) { setStep('failed'); setBar($('#upload-bar'), 0); showFailure(box, upstreamFailure(res, answer)); return; }
       $('#upload-phase').textContent = 'Uploaded; comparing digests…';
       const mine = await localHashes;
+      const big = files.filter((f) => f.size > SUBTLE_HASH_MAX).length;
+      $('#hash-phase').textContent = `Hashed ${fmtBytes(total)} in this browser: ${[
+        big ? `${big} file${big > 1 ? 's' : ''} with the page's incremental SHA-256 (WebCrypto cannot hash in pieces)` : '',
+        files.length - big ? `${files.length - big} with WebCrypto` : '',
+      ].filter(Boolean).join(', ')}.`;
       setStep('done');
       setBar($('#upload-bar'), 1);
       $('#upload-phase').textContent = `Done: ${fmtBytes(total)} uploaded.`;
       const theirs = Array.isArray(answer.files) ? answer.files : [];
       const rows = files.map((f, i) => {
         const t = theirs[i] || {};
-        const ok = t.name === f.name && t.size === f.size && t.sha256 === mine[i];
+        const ok = t.name === multipartName(f.name) && t.size === f.size && t.sha256 === mine[i];
         return { f, t, ok, local: mine[i] };
       });
       const allOk = rows.length === theirs.length && rows.every((r) => r.ok);
