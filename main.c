@@ -1,18 +1,92 @@
-/* main.c - mte-relay start-up: configuration, listeners, store, workers. */
+/* main.c - mte-relay start-up: configuration, listener, store, workers. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "log.h"
+#include "prefork.h"
+#include "server.h"
+#include "store.h"
+
+extern char **environ;
+
+/* Switches to RUN_AS after the listener is bound (a low port may need root). */
+static int
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user == NULL || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_msg(LOG_ERROR, "RUN_AS user %s does not exist", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_msg(LOG_ERROR, "cannot switch to RUN_AS user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	/* Make sure there is no way back. */
+	if (setuid(0) == 0) {
+		log_msg(LOG_ERROR, "privileges could not be dropped");
+		return -1;
+	}
+	LOG_EVENT(LOG_INFO, "privileges dropped", LOG_S("user", user));
+	return 0;
+}
 
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("mte-relay %s\n", MTE_RELAY_VERSION);
+	static struct config cfg;
+	struct store_config scfg;
+	char err[256];
+	unsigned port = 0;
+	int rc, fd;
+
+	log_init(0);
+	memset(&scfg, 0, sizeof scfg);
+	rc = config_load(&cfg, argc, argv, environ, stdout, stderr);
+	if (rc < 0)
+		return 0;          /* --help, --version */
+	if (rc != 0)
+		return rc;         /* every problem was printed; 78 */
+	log_init(cfg.debug);
+	if (cfg.check_only) {
+		printf("configuration ok\n");
+		config_free(&cfg);
 		return 0;
 	}
-	log_init(0);
-	log_msg(LOG_ERROR, "not yet wired");
-	return 1;
+
+	fd = prefork_listen(cfg.bind_addr, cfg.port, &port, err, sizeof err);
+	if (fd < 0) {
+		LOG_EVENT(LOG_ERROR, "cannot start", LOG_S("reason", err));
+		return 1;
+	}
+	scfg.redis_url = cfg.redis_url;
+	scfg.redis_ca_file = cfg.redis_ca_file;
+	scfg.server_id = cfg.server_id;
+	scfg.state_ttl = cfg.state_ttl;
+	scfg.replay_window = cfg.replay_window;
+	scfg.max_pairs_per_client = cfg.max_pairs_per_client;
+	scfg.store_capacity = cfg.store_capacity;
+	/* The embedded store maps its shared memory here, before the fork. */
+	rc = store_init(&scfg);
+	if (rc == STORE_INIT_BAD_CONFIG)
+		return CONFIG_EXIT_USAGE;
+	if (rc != STORE_INIT_OK)
+		return 1;
+	if (drop_privileges(cfg.run_as) != 0)
+		return 1;
+	log_msg(LOG_INFO, "MTE instantiated successfully.");
+	log_msg(LOG_INFO, "Server listening at http://0.0.0.0:%u", port);
+	rc = prefork_run(fd, cfg.workers, cfg.drain_timeout, server_worker_main, &cfg);
+	config_free(&cfg);
+	return rc;
 }

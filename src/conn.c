@@ -26,7 +26,7 @@
 
 #include "crypto/rand.h"
 
-#define POLL_SLICE_MS   1000    /* how often a wait re-checks cfg->stopping */
+#define POLL_SLICE_MS   250     /* how often a wait re-checks cfg->stopping and cfg->busy */
 
 /* ---- time ---- */
 
@@ -48,17 +48,25 @@ static int stopping(const struct conn *c)
 	return c->cfg->stopping != NULL && c->cfg->stopping();
 }
 
+static int busy(const struct conn *c)
+{
+	return c->cfg->busy != NULL && c->cfg->busy();
+}
+
 enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_STOP, WAIT_ERROR };
 
 /* Waits for events on the socket until deadline (monotonic ms).  With
- * check_stop, gives up when the worker is asked to stop. */
+ * check_stop, gives up when the worker is asked to stop, or, from yield_at
+ * on, when other connections wait for this worker. */
 static enum wait_result wait_fd(struct conn *c, short events, int64_t deadline,
-    bool check_stop)
+    bool check_stop, int64_t yield_at)
 {
 	for (;;) {
 		if (check_stop && stopping(c))
 			return WAIT_STOP;
 		int64_t now = now_ms();
+		if (check_stop && now >= yield_at && busy(c))
+			return WAIT_STOP;
 		if (now >= deadline)
 			return WAIT_TIMEOUT;
 		int64_t left = deadline - now;
@@ -96,7 +104,7 @@ static int send_iov(struct conn *c, struct iovec *iov, int cnt)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				if (wait_fd(c, POLLOUT, deadline_after(c->cfg->idle_timeout_s),
-				    false) == WAIT_READY)
+				    false, INT64_MAX) == WAIT_READY)
 					continue;
 			}
 			c->dead = true;
@@ -208,7 +216,7 @@ static int respond_head(struct conn *c, int status, const struct http_field *fie
 	if (!c->body_done && (c->continue_pending || c->body_chunked ||
 	    c->body_left > CONN_DRAIN_MAX))
 		c->close_after = true;
-	if (stopping(c))
+	if (stopping(c) || busy(c))
 		c->close_after = true;
 
 	enum http_connection connection = c->close_after ? HTTP_CONNECTION_CLOSE :
@@ -394,7 +402,7 @@ static ssize_t body_recv(struct conn *c, char *dst, size_t cap)
 {
 	for (;;) {
 		enum wait_result w = wait_fd(c, POLLIN,
-		    deadline_after(c->cfg->idle_timeout_s), false);
+		    deadline_after(c->cfg->idle_timeout_s), false, INT64_MAX);
 		if (w == WAIT_TIMEOUT)
 			return body_fail(c, 408);
 		if (w != WAIT_READY) {
@@ -543,6 +551,7 @@ static enum head_result read_head(struct conn *c, bool first, bool *started)
 	    (wait_s == 0 || cfg->header_timeout_s < wait_s))
 		wait_s = cfg->header_timeout_s;
 	int64_t deadline = deadline_after(wait_s);
+	int64_t idle_since = now_ms();
 	bool parse = c->rend > 0;
 
 	*started = false;
@@ -570,7 +579,10 @@ static enum head_result read_head(struct conn *c, bool first, bool *started)
 			}
 			parse = false;
 		}
-		enum wait_result w = wait_fd(c, POLLIN, deadline, !*started);
+		/* An idle kept-alive connection yields its worker to waiting
+		 * ones after a grace period; a new connection never does. */
+		enum wait_result w = wait_fd(c, POLLIN, deadline, !*started,
+		    first ? INT64_MAX : idle_since + CONN_IDLE_YIELD_MS);
 		if (w == WAIT_TIMEOUT && *started) {
 			c->info.bytes_in += c->rend;
 			send_error(c, 408, "request head not received in time");
@@ -628,7 +640,7 @@ static void linger_close(struct conn *c)
 	int64_t deadline = now_ms() + CONN_LINGER_MS;
 	if (shutdown(c->fd, SHUT_WR) == 0) {
 		while (total <= CONN_DRAIN_MAX &&
-		    wait_fd(c, POLLIN, deadline, false) == WAIT_READY) {
+		    wait_fd(c, POLLIN, deadline, false, INT64_MAX) == WAIT_READY) {
 			ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;

@@ -60,6 +60,12 @@ struct conn_config {
 	                                     * (prefork_stopping): the request in flight
 	                                     * is finished, answered with
 	                                     * "Connection: close", and no other is read */
+	int           (*busy)(void);        /* NULL, or non-zero when other connections
+	                                     * wait for this worker: the response in
+	                                     * progress announces "Connection: close",
+	                                     * and a kept-alive connection idle for
+	                                     * CONN_IDLE_YIELD_MS is closed; a new
+	                                     * connection is never cut for it */
 };
 
 /* Per-request facts for logging, valid from the request's first byte until

@@ -1,6 +1,7 @@
 /* handler.c - per-request dispatch, response hooks, access log, worker loop. */
 #include "server.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "prefork.h"
 #include "route.h"
+#include "store.h"
 #include "upstream.h"
 
 static const char *const route_names[] = {
@@ -173,6 +175,23 @@ server_handle(struct conn *c, const struct http_request *req, void *arg)
 	    NULL, 0);
 }
 
+static int worker_listen_fd = -1;
+
+/*
+ * A worker serves one connection at a time, so an idle keep-alive
+ * connection would hold it while new connections wait in the backlog.
+ * conn closes a kept-alive connection (announced with "Connection: close"
+ * on the response, or after a short idle grace) when another connection
+ * is waiting.
+ */
+static int
+worker_busy(void)
+{
+	struct pollfd p = { .fd = worker_listen_fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
 void
 server_worker_main(int listen_fd, void *arg)
 {
@@ -187,6 +206,8 @@ server_worker_main(int listen_fd, void *arg)
 		log_msg(LOG_ERROR, "worker: cannot initialise libcurl");
 		_exit(1);
 	}
+	/* Connects lazily: a store that is down must not stop the worker. */
+	store_worker_init();
 	memset(&cc, 0, sizeof cc);
 	cc.header_timeout_s = cfg->header_timeout;
 	cc.idle_timeout_s = cfg->idle_timeout;
@@ -195,6 +216,8 @@ server_worker_main(int listen_fd, void *arg)
 	cc.request_done = server_request_done;
 	cc.hook_arg = &srv;
 	cc.stopping = prefork_stopping;
+	cc.busy = worker_busy;
+	worker_listen_fd = listen_fd;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 
@@ -210,5 +233,6 @@ server_worker_main(int listen_fd, void *arg)
 		if (prefork_stopping())
 			break;
 	}
+	store_worker_close();
 	upstream_close();
 }
