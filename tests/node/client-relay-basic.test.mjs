@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import {
   newClient, startAppUpstream, startRedis, startRelay, startProxy, relayEnv, peakRssKiB,
   sha256, patternBlock, seenAt,
-} from './helpers.mjs';
+} from './lib/e2e.mjs';
 
 let redis; let upstream; let relay; let proxy;
 

@@ -5,16 +5,14 @@
 // between client and relay, raw sends of captured requests, peak RSS of the
 // relay's workers, and a relay restart on the same port.
 //
-// Not run by `make test` until the relay's protected path lands; by hand:
-//   make && node --test --test-concurrency=1 tests/e2e-pending/*.test.mjs
 
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createClient } from '../../client/src/internals.js';
+import { createClient } from '../../../client/src/internals.js';
 import {
   startRelay, startUpstream, startRedis, freePort, sleep, childPids,
-} from '../node/lib/harness.mjs';
+} from './harness.mjs';
 
 export { startRelay, startUpstream, startRedis, freePort, sleep, childPids };
 

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   newClient, startAppUpstream, startRedis, startRelay, startProxy, restartRelay, relayEnv, SECRET,
-} from './helpers.mjs';
+} from './lib/e2e.mjs';
 
 let redis; let upstream;
 

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   newClient, startAppUpstream, startRedis, startRelay, startProxy, relayEnv, send, seenAt, sleep,
-} from './helpers.mjs';
+} from './lib/e2e.mjs';
 
 let redis; let upstream; let relay; let proxy;
 
