@@ -841,3 +841,38 @@ Test(redis_replies, backoff_does_not_touch_the_network, .init = watchdog, .fini 
 	waitpid(fake, NULL, 0);
 	munmap(accepts, sizeof *accepts);
 }
+
+/* A child that inherits a live connection and forgets store_worker_init()
+ * still gets its own: parent and child never share one socket (their
+ * replies would cross). */
+Test(redis_data, forked_child_never_shares_the_connection, .init = watchdog, .fini = fini_all)
+{
+	char url[160];
+	struct store_config c;
+	struct store_pair q;
+	int status;
+	pid_t kid;
+
+	redis_start(&rp, NULL);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", rp.port);
+	c = config_for(url);
+	free(init_logged(&c, STORE_INIT_OK));
+	put_one(CID_A, PID1);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_OK);   /* parent connected */
+	kid = fork();
+	cr_assert(kid >= 0);
+	if (kid == 0) {
+		int bad = 0;
+		for (uint64_t s = 2; s < 300; s += 2)
+			if (store_window_accept(CID_A, PID1, s) != STORE_OK)
+				bad++;
+		_exit(bad ? 1 : 0);
+	}
+	for (uint64_t s = 3; s < 300; s += 2)
+		cr_assert_eq(store_window_accept(CID_A, PID1, s), STORE_OK, "seq %" PRIu64, s);
+	cr_assert_eq(waitpid(kid, &status, 0), kid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (uint64_t s = 1; s < 300; s++)
+		cr_assert_eq(store_window_accept(CID_A, PID1, s), STORE_REPLAY);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK);
+}
