@@ -169,23 +169,17 @@ struct redis_proc {
 };
 
 /* Starts redis-server with the extra arguments (NULL-terminated) and waits
- * until it answers.  port: the TCP port, or 0 for a free one; with tls set,
- * the server listens with TLS only, on tls_port. */
-static inline void
-redis_start_args(struct redis_proc *r, int port, int tls, const char *const *extra)
+ * until it accepts connections.  Returns 0, or -1 if it exited (port taken). */
+static inline int
+redis_try_start(struct redis_proc *r, int port, int tls, const char *const *extra)
 {
 	const char *argv[64];
 	char portbuf[16], log[96];
 	int argc = 0;
 
-	if (r->dir[0] == '\0') {
-		snprintf(r->dir, sizeof r->dir, "/tmp/mte-redis-XXXXXX");
-		cr_assert(mkdtemp(r->dir) != NULL);
-	}
-	if (port == 0)
-		port = free_port();
 	snprintf(portbuf, sizeof portbuf, "%d", port);
 	snprintf(log, sizeof log, "%s/redis.log", r->dir);
+	unlink(log);                /* readiness is read from a fresh log */
 	argv[argc++] = "redis-server";
 	argv[argc++] = tls ? "--tls-port" : "--port";
 	argv[argc++] = portbuf;
@@ -220,24 +214,52 @@ redis_start_args(struct redis_proc *r, int port, int tls, const char *const *ext
 		execvp("redis-server", (char *const *)argv);
 		_exit(127);
 	}
-	if (tls) {
-		r->tls_port = port;
-		r->port = 0;
-	} else {
-		r->port = port;
-	}
-	/* Ready when the port accepts connections (TLS: we cannot PING in
-	 * clear, but accept() means the listener is up). */
+	/* Ready when this server says so in its own log (a connect could reach
+	 * another process that holds the port). */
 	for (int i = 0; i < 500; i++) {
-		int fd = tcp_connect_local(port), status;
-		if (fd >= 0) {
-			close(fd);
-			return;
+		int status;
+		FILE *f = fopen(log, "r");
+		if (f != NULL) {
+			char line[512];
+			int ready = 0;
+			while (!ready && fgets(line, sizeof line, f) != NULL)
+				ready = strstr(line, "Ready to accept connections") != NULL;
+			fclose(f);
+			if (ready)
+				return 0;
 		}
-		cr_assert(waitpid(r->pid, &status, WNOHANG) == 0, "redis-server exited at start-up (see %s)", log);
+		if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
+			r->pid = 0;
+			return -1;
+		}
 		sleep_ms(10);
 	}
 	cr_assert_fail("redis-server did not start on port %d", port);
+	return -1;
+}
+
+/* port: the TCP port, or 0 for a free one (retried if another process takes
+ * it first); with tls set, the server listens with TLS only, on tls_port. */
+static inline void
+redis_start_args(struct redis_proc *r, int port, int tls, const char *const *extra)
+{
+	int rc = -1, used = 0;
+
+	if (r->dir[0] == '\0') {
+		snprintf(r->dir, sizeof r->dir, "/tmp/mte-redis-XXXXXX");
+		cr_assert(mkdtemp(r->dir) != NULL);
+	}
+	for (int attempt = 0; attempt < 5 && rc != 0; attempt++) {
+		used = port ? port : free_port();
+		rc = redis_try_start(r, used, tls, extra);
+	}
+	cr_assert_eq(rc, 0, "redis-server exited at start-up (see %s/redis.log)", r->dir);
+	if (tls) {
+		r->tls_port = used;
+		r->port = 0;
+	} else {
+		r->port = used;
+	}
 }
 
 static inline void
