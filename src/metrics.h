@@ -17,6 +17,9 @@
  * Every counting function is a no-op until metrics_init() succeeded, and
  * cheap (one or three relaxed atomic adds), so call sites need no "if
  * metrics enabled" test.  Nothing here logs or stores request content.
+ * The counters and the text format (metrics.c) need only libc, so the store
+ * and upstream modules can count without linking the HTTP side
+ * (metrics_http.c: the token check and the route).
  *
  * Series (prefix mte_relay_):
  *   requests_total{route,status}       counter, one per finished request
