@@ -50,6 +50,26 @@ test('a page on an origin listed in CORS_ORIGINS logs in and uploads cross-origi
   }
 });
 
+test('the ES module from the relay imports and works on an allowed origin (the README\'s snippet)', async () => {
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${allowed.origin}${PAGE}?relay=${encodeURIComponent(stack.origin)}`);
+    const got = await page.evaluate(async (relay) => {
+      const mod = await import(`${relay}/public/mte-relay-client.mjs`);
+      await mod.initMteRelayClient({ relayUrl: relay });
+      const res = await mod.mteFetch(`${relay}/api/echo?from=module`, { method: 'PUT', body: 'hello' });
+      return { status: res.status, body: await res.json(), exports: Object.keys(mod).sort() };
+    }, stack.origin);
+    assert.equal(got.status, 200);
+    assert.equal(got.body.method, 'PUT');
+    assert.deepEqual(got.body.query, { from: 'module' });
+    assert.equal(got.body.body.start, 'hello');
+    for (const name of ['initMteRelayClient', 'mteFetch', 'MteRelayError']) assert.ok(got.exports.includes(name), name);
+  } finally {
+    await page.context().close();
+  }
+});
+
 test('a page on an origin not in CORS_ORIGINS fails with the CORS reason shown', async () => {
   const page = await newPage(browser);
   try {
