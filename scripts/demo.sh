@@ -116,10 +116,14 @@ done
 if ! alive "$relay_pid"; then
     wait "$relay_pid" 2>/dev/null && code=0 || code=$?
     relay_pid=""
+    # Status 0: it was stopped by a signal of its own (a Ctrl-C this shell
+    # could not trap, say), and drained cleanly.
     say "the relay exited (status $code); stopping the demo upstream"
-else
-    upstream_pid=""
-    say "the demo upstream exited; stopping the relay"
+    stop_all
+    [ "$code" -eq 0 ] && exit 0
+    exit 1
 fi
+upstream_pid=""
+say "the demo upstream exited; stopping the relay"
 stop_all
 exit 1

@@ -73,7 +73,7 @@ test('demo.sh serves the test page, the Login demo works, SIGTERM stops relay an
   }
 });
 
-test('demo.sh with REDIS_URL keeps the relay state in that Redis', async () => {
+test('demo.sh with REDIS_URL keeps the relay state in that Redis; Ctrl-C stops it', async () => {
   const redis = await startRedis();
   const [port, upstreamPort] = [await freePort(), await freePort()];
   const demo = startDemo({ PORT: String(port), UPSTREAM_PORT: String(upstreamPort), REDIS_URL: redis.url });
@@ -83,8 +83,10 @@ test('demo.sh with REDIS_URL keeps the relay state in that Redis', async () => {
     assert.equal(await redis.cli('DBSIZE'), '0');
     await loginThrough(url.replace('localhost', '127.0.0.1'));
     assert.ok(Number(await redis.cli('DBSIZE')) > 0, 'no pair stored in Redis');
-    demo.child.kill('SIGINT');
+    // Ctrl-C in a terminal: SIGINT to the whole foreground process group.
+    process.kill(-demo.child.pid, 'SIGINT');
     assert.deepEqual(await demo.exit, { code: 0, signal: null });
+    assert.match(demo.out, /demo: stopped/);
   } finally {
     demo.kill();
     await redis.stop();
