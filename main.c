@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "prefork.h"
 #include "server.h"
 #include "store.h"
@@ -82,6 +83,10 @@ main(int argc, char **argv)
 		return CONFIG_EXIT_USAGE;
 	if (rc != STORE_INIT_OK)
 		return 1;
+	if (metrics_init() != 0) {
+		log_msg(LOG_ERROR, "cannot map the shared metrics counters");
+		return 1;
+	}
 	if (drop_privileges(cfg.run_as) != 0)
 		return 1;
 	log_msg(LOG_INFO, "MTE instantiated successfully.");

@@ -13,6 +13,7 @@
 #include "clientid.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 
 #define ECHO_BODY_MAX   (HTTP_REQUEST_LINE_MAX * 6 + 128) /* worst-case escaped message */
@@ -207,6 +208,7 @@ builtin_relay(struct server *s, struct conn *c, const struct http_request *req)
 		    cfg->client_id_secret_previous ? strlen(cfg->client_id_secret_previous) : 0,
 		    cid) != 0) {
 			s->reason = "invalid client id";
+			metrics_count_decode_failure(MDR_CLIENT_ID);
 			conn_respond_error(c, RS_INVALID_CLIENT_ID,
 			    relay_error_message(RS_INVALID_CLIENT_ID), NULL, 0);
 			return;

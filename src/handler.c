@@ -10,6 +10,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "prefork.h"
 #include "route.h"
 #include "store.h"
@@ -72,6 +73,7 @@ server_request_done(void *arg, struct conn *c, const struct http_request *req)
 	    LOG_I("duration_ms", ms), LOG_I("bytes_in", ci->bytes_in),
 	    LOG_I("bytes_out", ci->bytes_out), LOG_S("peer", s->peer),
 	    LOG_S("reason", s->reason ? s->reason : ""));
+	metrics_count_request(s->route, ci->status);
 	s->route = RC_NONE;
 	s->reason = NULL;
 }
@@ -143,8 +145,11 @@ server_handle(struct conn *c, const struct http_request *req, void *arg)
 		s->route = RC_PUBLIC;
 		builtin_public(s, c, req, rarg, rlen);
 		return;
-	case ROUTE_PAIR:
 	case ROUTE_METRICS:
+		s->route = RC_METRICS;
+		builtin_metrics(s, c, req);
+		return;
+	case ROUTE_PAIR:
 	case ROUTE_NONE:
 		break;
 	}

@@ -14,6 +14,7 @@
 #include "crypto/xwing.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 #define PAIR_NONCE_LEN       32
@@ -97,6 +98,7 @@ read_body(struct server *s, struct conn *c, char *buf, size_t cap)
 static void
 bad_request(struct server *s, struct conn *c, const char *why)
 {
+	metrics_count_decode_failure(MDR_PAIR_REQUEST);
 	s->reason = why;
 	conn_respond_error(c, 400, why, NULL, 0);
 }
@@ -131,6 +133,7 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 	    strlen(cfg->client_id_secret), cfg->client_id_secret_previous,
 	    cfg->client_id_secret_previous ? strlen(cfg->client_id_secret_previous) : 0, cid) != 0) {
 		s->reason = "invalid client id";
+		metrics_count_decode_failure(MDR_CLIENT_ID);
 		conn_respond_error(c, RS_INVALID_CLIENT_ID, relay_error_message(RS_INVALID_CLIENT_ID),
 		    NULL, 0);
 		return;
@@ -192,6 +195,7 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 		char ct64[1500], nonce64[48];
 		struct store_pair p;
 		enum store_status st;
+		double t0;
 
 		if (b64url_decode(pk, sizeof pk, pk64, strlen(pk64)) != XWING_PK_LEN) {
 			bad_request(s, c, "publicKey is not valid base64url");
@@ -215,9 +219,12 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 			goto done;
 		}
 		crypto_wipe(ss, sizeof ss);
+		t0 = metrics_clock();
 		st = store_pair_put(&p);
+		metrics_observe_store_latency(metrics_clock() - t0);
 		crypto_wipe(&p, sizeof p);
 		if (st != STORE_OK) {
+			metrics_count_store_error();
 			s->reason = "state store unavailable";
 			conn_respond_error(c, 503, "state store unavailable", NULL, 0);
 			goto done;
@@ -243,6 +250,7 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 	    { "x-mte-relay", signed_id } }, 3, (int64_t)olen) == 0 &&
 	    conn_respond_body(c, out, olen) == 0)
 		conn_respond_end(c);
+	metrics_count_pairing((unsigned)count);
 	LOG_EVENT(LOG_INFO, "paired", LOG_S("request_id", conn_info(c)->id),
 	    LOG_S("client_id", cid), LOG_I("pairs", count));
 done:

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 static volatile sig_atomic_t worker_stop;
 
@@ -318,6 +319,7 @@ prefork_run(int listen_fd, unsigned workers, unsigned drain_timeout_s,
 					slots[i].pid = pid;
 					slots[i].started = t;
 					restarts++;
+					metrics_count_worker_restart();
 					LOG_EVENT(LOG_INFO, "worker replaced", LOG_I("worker", pid),
 					    LOG_I("restarts", restarts));
 				} else {

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "upstream.h"
 
 /* 1 when the Connection field of req lists name (so it is hop-by-hop too). */
@@ -56,7 +57,10 @@ proxy_forward_fields(struct server *s, const struct http_request *req)
 
 	for (i = 0; i < req->header_count; i++) {
 		const struct http_header *h = &req->headers[i];
+		/* A '_' in a name is dropped as nginx does: some upstreams read
+		 * "Transfer_Encoding" as "Transfer-Encoding", undoing our checks. */
 		if (upstream_is_hop_by_hop(h->name.ptr, h->name.len) ||
+		    memchr(h->name.ptr, '_', h->name.len) != NULL ||
 		    named_by_connection(req, h->name.ptr, h->name.len) ||
 		    (h->name.len == 15 && strncasecmp(h->name.ptr, "x-forwarded-for", 15) == 0))
 			continue;
@@ -156,6 +160,7 @@ proxy_pass_through(struct server *s, struct conn *c, const struct http_request *
 	uint64_t len = 0;
 	int nf, head_sent = 0;
 	enum upstream_result r;
+	double t0;
 
 	nf = proxy_forward_fields(s, req);
 	if (nf < 0 || req->method.len >= sizeof method) {
@@ -189,7 +194,9 @@ proxy_pass_through(struct server *s, struct conn *c, const struct http_request *
 	ur.body_arg = c;
 	ur.timeout_s = s->cfg->upstream_timeout;
 
+	t0 = metrics_clock();
 	r = upstream_perform(&ur, &sink, &head_sent);
+	metrics_observe_upstream_latency(metrics_clock() - t0);
 	if (r == UPSTREAM_OK) {
 		conn_respond_end(c);
 		return;

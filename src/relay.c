@@ -14,6 +14,7 @@
 #include "crypto/wipe.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "store.h"
 #include "upstream.h"
@@ -149,10 +150,15 @@ parse_relay_header(const char *v, size_t len, const char **signed_id)
 
 /* An error before acceptance: plain JSON, nothing reached the upstream. */
 static void
-reject(struct server *s, struct conn *c, int status, const char *why)
+reject(struct server *s, struct conn *c, int status, enum metrics_decode_reason mr,
+    const char *why)
 {
 	const char *msg = relay_error_message(status);
 
+	if (status == RS_REPLAYED)
+		metrics_count_replay();
+	else
+		metrics_count_decode_failure(mr);
 	s->reason = why;
 	if (status == RS_DECODE_FAILED || status == RS_INVALID_CLIENT_ID || status == RS_REPLAYED)
 		LOG_EVENT(LOG_WARN, "decode failure", LOG_S("request_id", conn_info(c)->id),
@@ -447,7 +453,10 @@ build_fields(struct server *s, const struct http_request *req, const cJSON *hdrs
 		return -1;
 	for (i = 0, k = 0; i < (size_t)n; i++) {
 		const char *name = s->forward[i].name;
+		/* The browser's own Accept-Encoding is not the application's:
+		 * an encoding the client cannot undo must not come back sealed. */
 		if (strncasecmp(name, "x-mte-relay", 11) == 0 ||
+		    strcasecmp(name, "accept-encoding") == 0 ||
 		    (m.flag_b && strcasecmp(name, "content-type") == 0) ||
 		    cJSON_GetObjectItem(hdrs, name) != NULL)
 			continue;
@@ -458,7 +467,8 @@ build_fields(struct server *s, const struct http_request *req, const cJSON *hdrs
 		if (!cJSON_IsString(h) || !http_is_token(h->string, nl) ||
 		    !http_is_field_value(h->valuestring, strlen(h->valuestring)))
 			return -2;
-		if (upstream_is_hop_by_hop(h->string, nl) || strncasecmp(h->string, "x-mte-relay", 11) == 0)
+		if (upstream_is_hop_by_hop(h->string, nl) || memchr(h->string, '_', nl) != NULL ||
+		    strncasecmp(h->string, "x-mte-relay", 11) == 0)
 			continue;
 		if (k == cap)
 			return -1;
@@ -485,13 +495,14 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	int has_body, w, nf, ml_open;
 	enum store_status st;
 	enum upstream_result r;
+	double t0;
 
 	memset(&m, 0, sizeof m);
 	s->conn = c;
 
 	/* 1. the relay header, the client id, the pair */
 	if (parse_relay_header(rh->value.ptr, rh->value.len, &signed_id) != 0) {
-		reject(s, c, RS_BAD_RELAY_HEADER, "malformed x-mte-relay");
+		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "malformed x-mte-relay");
 		return;
 	}
 	if (clientid_verify(signed_id, CLIENT_ID_SIGNED_LEN, cfg->client_id_secret,
@@ -499,38 +510,41 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	    cfg->client_id_secret_previous ? strlen(cfg->client_id_secret_previous) : 0,
 	    m.cid) != 0) {
 		memcpy(m.cid, signed_id, CLIENT_ID_HEX_LEN);
-		reject(s, c, RS_INVALID_CLIENT_ID, "client id signature invalid");
+		reject(s, c, RS_INVALID_CLIENT_ID, MDR_CLIENT_ID, "client id signature invalid");
 		return;
 	}
 	if (req->method.len >= sizeof m.method) {
-		reject(s, c, RS_BAD_RELAY_HEADER, "method too long");
+		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "method too long");
 		return;
 	}
 	memcpy(m.method, req->method.ptr, req->method.len);
 	if (m.flag_u && !(req->target.len == 1 && req->target.ptr[0] == '/')) {
-		reject(s, c, RS_BAD_RELAY_HEADER, "flag u with a request-target other than /");
+		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "flag u with a request-target other than /");
 		return;
 	}
 	has_body = req->chunked || (req->has_content_length && req->content_length > 0);
 	if (has_body && !m.flag_b) {
-		reject(s, c, RS_BAD_RELAY_HEADER, "body without flag b");
+		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "body without flag b");
 		return;
 	}
 	if (m.flag_b && conn_body_known_length(c, &clen)) {
 		if (seal_plain_len(clen, &plain_len) != 0) {
-			reject(s, c, RS_DECODE_FAILED, "body length is not a sealed body length");
+			reject(s, c, RS_DECODE_FAILED, MDR_BODY_LENGTH, "body length is not a sealed body length");
 			return;
 		}
 		m.wire_known = 1;
 		m.wire_len = clen;
 	}
+	t0 = metrics_clock();
 	st = store_pair_get(m.cid, m.pid, &pair);
+	metrics_observe_store_latency(metrics_clock() - t0);
 	if (st == STORE_NOT_FOUND) {
-		reject(s, c, RS_STATE_NOT_FOUND, "pair not found");
+		reject(s, c, RS_STATE_NOT_FOUND, MDR_PAIR_NOT_FOUND, "pair not found");
 		return;
 	}
 	if (st != STORE_OK) {
 		s->reason = "state store unavailable";
+		metrics_count_store_error();
 		conn_respond_error(c, 503, "state store unavailable", NULL, 0);
 		return;
 	}
@@ -543,7 +557,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	    m.seq_dec, m.flags, m.method, m.flag_u ? 0 : (int)req->target.len, req->target.ptr);
 	if (w < 0 || (size_t)w >= sizeof aad) {
 		crypto_wipe(mk_req, sizeof mk_req);
-		reject(s, c, RS_DECODE_FAILED, "request-target too long");
+		reject(s, c, RS_DECODE_FAILED, MDR_TARGET_TOO_LONG, "request-target too long");
 		return;
 	}
 	aad_len = (size_t)w;
@@ -554,23 +568,27 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	    meta_buf, (size_t)ml);
 	if (ml_open < 0) {
 		crypto_wipe(mk_req, sizeof mk_req);
-		reject(s, c, RS_DECODE_FAILED, eh == NULL ? "missing x-mte-relay-eh" :
+		reject(s, c, RS_DECODE_FAILED, ml < 0 ? MDR_META_MISSING : MDR_META_AUTH,
+		    eh == NULL ? "missing x-mte-relay-eh" :
 		    ml < 0 ? "x-mte-relay-eh is not base64url" : "meta failed authentication");
 		return;
 	}
 
 	/* 3. the replay window: only now is the request accepted */
+	t0 = metrics_clock();
 	st = store_window_accept(m.cid, m.pid, m.seq);
+	metrics_observe_store_latency(metrics_clock() - t0);
 	if (st != STORE_OK) {
 		crypto_wipe(mk_req, sizeof mk_req);
 		crypto_wipe(meta_buf, sizeof meta_buf);
 		if (st == STORE_REPLAY)
-			reject(s, c, RS_REPLAYED, "replayed or stale seq");
+			reject(s, c, RS_REPLAYED, MDR_COUNT, "replayed or stale seq");
 		else if (st == STORE_NOT_FOUND)
-			reject(s, c, RS_STATE_NOT_FOUND, "pair not found");
+			reject(s, c, RS_STATE_NOT_FOUND, MDR_PAIR_NOT_FOUND, "pair not found");
 		else {
 			s->reason = "state store unavailable";
-			conn_respond_error(c, 503, "state store unavailable", NULL, 0);
+			metrics_count_store_error();
+		conn_respond_error(c, 503, "state store unavailable", NULL, 0);
 		}
 		return;
 	}
@@ -587,6 +605,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	    (!m.flag_u && url != NULL) ||
 	    (hdrs != NULL && cJSON_GetArraySize(hdrs) > HTTP_HEADER_COUNT_MAX)) {
 		crypto_wipe(mk_req, sizeof mk_req);
+		metrics_count_decode_failure(MDR_META_INVALID);
 		sealed_error(s, c, 400, "invalid request meta");
 		goto done;
 	}
@@ -639,6 +658,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 				LOG_EVENT(LOG_WARN, "decode failure", LOG_S("request_id", conn_info(c)->id),
 				    LOG_S("client_id", m.cid), LOG_S("pair_id", m.pid),
 				    LOG_S("reason", "body failed authentication"));
+				metrics_count_decode_failure(MDR_BODY_AUTH);
 				sealed_error(s, c, RS_DECODE_FAILED, "failed to decode");
 				goto done;
 			}
@@ -653,13 +673,17 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	ur.nfields = (size_t)nf;
 	ur.timeout_s = cfg->upstream_timeout;
 
+	t0 = metrics_clock();
 	r = upstream_perform(&ur, &sink, &w);
+	metrics_observe_upstream_latency(metrics_clock() - t0);
 	if (m.flag_b)
 		seal_reader_wipe(&reader);
 	if (r == UPSTREAM_OK) {
 		sealed_end(c);
 		goto done;
 	}
+	if (r == UPSTREAM_BODY_FAILED && m.body_failed == -2)
+		metrics_count_decode_failure(MDR_BODY_AUTH);
 	if (r == UPSTREAM_BODY_FAILED && m.body_failed == -2)
 		LOG_EVENT(LOG_WARN, "decode failure", LOG_S("request_id", conn_info(c)->id),
 		    LOG_S("client_id", m.cid), LOG_S("pair_id", m.pid),

@@ -46,6 +46,9 @@ test('GET/POST/PUT/PATCH/DELETE with JSON, query strings and custom headers; the
       assert.equal(j.length, Buffer.byteLength(body));
     }
     assert.equal(j.headers['x-mte-relay'], undefined, 'transport headers are not forwarded upstream');
+    assert.equal(j.headers['x-mte-relay-eh'], undefined);
+    assert.equal(j.headers['accept-encoding'], undefined,
+      "the fetch implementation's own Accept-Encoding is not forwarded (the upstream answers identity)");
     const wire = proxy.requests.at(-1);
     assert.equal(wire.url, '/');
     assert.equal(wire.headers['x-custom-token'], undefined);
