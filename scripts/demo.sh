@@ -77,6 +77,8 @@ wait_http() {
         [ "$tries" -lt 150 ] || die "$what did not answer at $url within 15 seconds"
         sleep 0.1
     done
+    # Something else may answer on a port that was taken: ours must still run.
+    alive "$pid" || die "$what exited during start-up (see its messages above)"
 }
 
 node demo/upstream.mjs --port "$UPSTREAM_PORT" --host 127.0.0.1 &
