@@ -8,7 +8,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
-import { startPeer } from './client-peer.mjs';
+import { startRelay, startUpstream } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const mjs = join(root, 'static', 'mte-relay-client.mjs');
@@ -46,15 +46,24 @@ test('classic script defines mteFetch and initMteRelayClient on globalThis', () 
     'MteRelayError,initMteRelayClient,mteFetch', 'no other globals leak');
 });
 
-test('the bundled mteFetch pairs and round-trips a POST', async () => {
-  const peer = await startPeer(async (req) => ({
-    status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`${req.method} ${req.url} ${req.body}`),
-  }));
+test('the bundled mteFetch pairs and round-trips a POST through the real relay', async () => {
+  const upstream = await startUpstream((req, res, rec) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`${req.method} ${req.url} ${Buffer.concat(rec.body)}`);
+    return true;
+  });
+  const relay = await startRelay({ UPSTREAM: upstream.url });
   try {
     const { mteFetch, initMteRelayClient } = await import(pathToFileURL(mjs).href);
     await initMteRelayClient({ numberOfPairs: 2 });
-    const r = await mteFetch(`${peer.origin}/api/hello?x=1`, { method: 'POST', body: 'world' });
+    const r = await mteFetch(`${relay.url}/api/hello?x=1`, { method: 'POST', body: 'world' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'text/plain');
     assert.equal(await r.text(), 'POST /api/hello?x=1 world');
-    assert.equal(peer.log.filter((e) => e.kind === 'pair')[0].count, 2);
-  } finally { await peer.close(); }
+    assert.equal(upstream.received.length, 1);
+    await relay.waitLog((l) => l.msg === 'paired' && l.pairs === 2);
+  } finally {
+    await relay.stop();
+    await upstream.stop();
+  }
 });

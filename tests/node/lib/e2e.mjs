@@ -100,6 +100,10 @@ export function peakRssKiB(pid) {
  * targets round-robin).  It buffers each request, records it in .requests,
  * lets .onRequest(rec) rewrite it ({method,url,headers,body,chunked}) and
  * .onResponse(rec, resp) replace the answer ({status,headers,body}).
+ * When .onRequest returns an answer ({status,headers,body}) the proxy sends
+ * that instead and the relay never sees the request (rec.answered is set).
+ * An answer with cutAfter: n announces its whole body, sends its first n
+ * bytes and then drops the connection.
  * newConnections: use a new TCP connection for every forwarded request.
  */
 export async function startProxy(targets, { newConnections = false } = {}) {
@@ -111,24 +115,33 @@ export async function startProxy(targets, { newConnections = false } = {}) {
     const rec = { method: req.method, url: req.url, headers: { ...req.headers }, body: Buffer.concat(parts), chunked: false };
     delete rec.headers.connection;
     proxy.requests.push(rec);
-    if (proxy.onRequest) await proxy.onRequest(rec);
-    const t = proxy.next++ % targets.length;
-    proxy.perTarget[t] += 1;
+    const answer = proxy.onRequest ? await proxy.onRequest(rec) : undefined;
     let resp;
-    try {
-      resp = await send(targets[t].url, rec, agents[t]);
-    } catch (e) {
-      res.writeHead(502, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: `proxy: ${e.message}`, code: 502 }));
-      return;
+    if (answer && typeof answer.status === 'number') {
+      rec.answered = true;
+      resp = { headers: {}, body: Buffer.alloc(0), ...answer };
+    } else {
+      const t = proxy.next++ % targets.length;
+      proxy.perTarget[t] += 1;
+      try {
+        resp = await send(targets[t].url, rec, agents[t]);
+      } catch (e) {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: `proxy: ${e.message}`, code: 502 }));
+        return;
+      }
+      proxy.responses.push(resp);
+      if (proxy.onResponse) resp = (await proxy.onResponse(rec, resp)) || resp;
     }
-    proxy.responses.push(resp);
-    if (proxy.onResponse) resp = (await proxy.onResponse(rec, resp)) || resp;
     const h = { ...resp.headers };
     delete h['transfer-encoding'];
     delete h.connection;
     h['content-length'] = String(resp.body.length);
     res.writeHead(resp.status, h);
+    if (typeof resp.cutAfter === 'number') {
+      res.write(resp.body.subarray(0, resp.cutAfter), () => res.destroy());
+      return;
+    }
     res.end(resp.body);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
