@@ -255,7 +255,7 @@ test('the relay writes no file: it serves on a read-only root file system',
         'mount -o remount,ro,bind / && touch /mte-ro-probe 2>/dev/null && exit 99; exec "$0"', RELAY_BIN],
     });
     try {
-      for (const path of ['/api/mte-echo/ro', '/public/mte-relay-client.js', '/metrics', '/p/get'])
+      for (const path of ['/api/mte-echo/ro', '/public/mte-relay-client.js', '/p/get'])
         assert.equal((await get(`${r.url}${path}`)).status, 200, path);
       const body = randomBytes(4 << 20);
       const res = await fetch(`${r.url}/p/upload`, { method: 'POST', body });
@@ -268,3 +268,74 @@ test('the relay writes no file: it serves on a read-only root file system',
       await up.stop();
     }
   });
+
+test('GET /metrics counts the protected path: pairings, store and upstream timings, replays, decode failures', async () => {
+  const { newClient, startAppUpstream, startRedis, startProxy, relayEnv, send } = await import('./lib/e2e.mjs');
+  const redis = await startRedis();
+  const app = await startAppUpstream();
+  const r = await startRelay(relayEnv(app, { REDIS_URL: redis.url, METRICS: 'true' }));
+  const proxy = await startProxy([r]);
+  const isProtected = (rec) => (rec.headers['x-mte-relay'] || '').split(',').length === 4;
+  let redisStopped = false;     // (a second redis.stop() would wait forever)
+  try {
+    const { f } = newClient();
+    for (let i = 0; i < 3; i++) {
+      const res = await f(`${proxy.url}/api/m/${i}`, { method: 'POST', body: `n=${i}` });
+      assert.equal(res.status, 200);
+      await res.text();
+    }
+    // a replay of the last protected request
+    const captured = proxy.requests.filter(isProtected).at(-1);
+    assert.equal((await send(r.url, captured)).status, 570);
+    // a flipped bit in the meta chunk
+    const eh = Buffer.from(captured.headers['x-mte-relay-eh'], 'base64url');
+    eh[3] ^= 1;
+    const flipped = { ...captured, headers: { ...captured.headers, 'x-mte-relay-eh': eh.toString('base64url') } };
+    assert.equal((await send(r.url, flipped)).status, 562);
+    // a relay header that does not parse, and a forged client id
+    assert.equal((await get(`${r.url}/api/x`, { headers: { 'x-mte-relay': 'a,b,c,d' } })).status, 569);
+    assert.equal((await get(`${r.url}/api/x`, { headers: {
+      'x-mte-relay': `${'0'.repeat(32)}.${'0'.repeat(64)},pairpairpairpair0000,1,` } })).status, 566);
+    // an unknown pair under a valid client id
+    const signed = captured.headers['x-mte-relay'].split(',')[0];
+    assert.equal((await get(`${r.url}/api/x`, { headers: {
+      'x-mte-relay': `${signed},unknownpairunknownpair,1,` } })).status, 560);
+
+    let text = '';
+    const want = { 'mte_relay_requests_total{route="protected",status="200"}': 3 };
+    for (let i = 0; i < 50; i++) {          // counts land just after each response
+      text = (await scrape(r)).body.toString();
+      if (sample(text, 'mte_relay_requests_total{route="protected",status="560"}') === 1) break;
+      await sleep(20);
+    }
+    for (const [k, v] of Object.entries(want)) assert.equal(sample(text, k), v, k);
+    assert.equal(sample(text, 'mte_relay_requests_total{route="pair",status="200"}'), 1);
+    assert.equal(sample(text, 'mte_relay_pairings_total'), 1);
+    assert.equal(sample(text, 'mte_relay_replay_rejections_total'), 1);
+    assert.equal(sample(text, 'mte_relay_requests_total{route="protected",status="570"}'), 1);
+    assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="meta_auth"}'), 1);
+    assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="relay_header"}'), 1);
+    assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="client_id"}'), 1);
+    assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="pair_not_found"}'), 1);
+    assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="body_auth"}'), 0);
+    // 3 requests: get + accept each; 1 put; the replay: get + accept; the flip: get;
+    // the unknown pair: get.  Every one of them is timed.
+    assert.equal(sample(text, 'mte_relay_store_duration_seconds_count'), 1 + 3 * 2 + 2 + 1 + 1);
+    assert.equal(sample(text, 'mte_relay_store_errors_total'), 0);
+    assert.equal(sample(text, 'mte_relay_upstream_duration_seconds_count'), 3);
+    assert.ok(sample(text, 'mte_relay_upstream_duration_seconds_sum') > 0);
+
+    // Redis gone: store operations fail and are counted.
+    await redis.stop();
+    redisStopped = true;
+    const { f: f2 } = newClient();
+    await f2(`${r.url}/api/m/down`, { method: 'POST', body: 'x' }).catch(() => {});
+    text = (await scrape(r)).body.toString();
+    assert.ok(sample(text, 'mte_relay_store_errors_total') >= 1);
+  } finally {
+    await proxy.stop();
+    await r.stop();
+    await app.stop();
+    if (!redisStopped) await redis.stop();
+  }
+});
