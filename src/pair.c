@@ -11,6 +11,7 @@
 #include "crypto/kdf.h"
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
+#include "crypto/mlkem.h"
 #include "crypto/xwing.h"
 #include "errors.h"
 #include "log.h"
@@ -108,6 +109,7 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 {
 	static char body[PAIR_BODY_MAX];
 	static char out[PAIR_RESPONSE_MAX];
+	static uint8_t keys[PAIR_ENTRIES_MAX][XWING_PK_LEN];
 	const struct config *cfg = s->cfg;
 	const struct http_header *h;
 	char cid[CLIENT_ID_HEX_LEN + 1], signed_id[CLIENT_ID_SIGNED_LEN + 1];
@@ -140,6 +142,12 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 	}
 	if ((blen = read_body(s, c, body, sizeof body)) < 0)
 		return;
+	/* cJSON ends its strings at a decoded NUL: refuse "\u0000" outright so a
+	 * pairId or personalization can never be cut short silently. */
+	if (json_has_nul_escape(body, (size_t)blen)) {
+		bad_request(s, c, "pairing body must not contain \\u0000");
+		goto done;
+	}
 	root = cJSON_ParseWithLength(body, (size_t)blen);
 	if (root == NULL || !cJSON_IsArray(root)) {
 		bad_request(s, c, "pairing body must be a JSON array");
@@ -180,6 +188,15 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 				bad_request(s, c, "pairId repeated in one request");
 				goto done;
 			}
+		if (b64url_decode(keys[i], XWING_PK_LEN, pk->valuestring, PAIR_PK_B64_LEN) !=
+		    XWING_PK_LEN) {
+			bad_request(s, c, "publicKey is not valid base64url");
+			goto done;
+		}
+		if (mlkem768_ek_check(keys[i], MLKEM768_EK_LEN) != 0) {
+			bad_request(s, c, "publicKey fails the ML-KEM-768 encapsulation key check");
+			goto done;
+		}
 		seen[i++] = pid->valuestring;
 	}
 
@@ -188,23 +205,19 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 	i = 0;
 	cJSON_ArrayForEach(entry, root) {
 		const char *pid = cJSON_GetObjectItemCaseSensitive(entry, "pairId")->valuestring;
-		const char *pk64 = cJSON_GetObjectItemCaseSensitive(entry, "publicKey")->valuestring;
 		const char *pers = cJSON_GetObjectItemCaseSensitive(entry, "personalization")->valuestring;
-		uint8_t pk[XWING_PK_LEN], ct[XWING_CT_LEN], ss[XWING_SS_LEN];
+		uint8_t ct[XWING_CT_LEN], ss[XWING_SS_LEN];
 		uint8_t eseed[XWING_ESEED_LEN], nonce[PAIR_NONCE_LEN];
 		char ct64[1500], nonce64[48];
 		struct store_pair p;
 		enum store_status st;
 		double t0;
 
-		if (b64url_decode(pk, sizeof pk, pk64, strlen(pk64)) != XWING_PK_LEN) {
-			bad_request(s, c, "publicKey is not valid base64url");
-			goto done;
-		}
 		rand_bytes(eseed, sizeof eseed);
-		if (xwing_encaps(ct, ss, pk, sizeof pk, eseed) != 0) {
+		/* The key passed the check above; encaps checks it again anyway. */
+		if (xwing_encaps(ct, ss, keys[i], XWING_PK_LEN, eseed) != 0) {
 			crypto_wipe(eseed, sizeof eseed);
-			bad_request(s, c, "publicKey fails the ML-KEM-768 encapsulation key check");
+			conn_respond_error(c, 500, "pairing failed", NULL, 0);
 			goto done;
 		}
 		crypto_wipe(eseed, sizeof eseed);

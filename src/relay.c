@@ -457,7 +457,6 @@ build_fields(struct server *s, const struct http_request *req, const cJSON *hdrs
 		 * an encoding the client cannot undo must not come back sealed. */
 		if (strncasecmp(name, "x-mte-relay", 11) == 0 ||
 		    strcasecmp(name, "accept-encoding") == 0 ||
-		    (m.flag_b && strcasecmp(name, "content-type") == 0) ||
 		    cJSON_GetObjectItem(hdrs, name) != NULL)
 			continue;
 		s->forward[k++] = s->forward[i];
@@ -595,7 +594,8 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	clientid_sign(m.signed_id, m.cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
 
 	/* From here on every answer is sealed. */
-	meta = cJSON_ParseWithLength((const char *)meta_buf, (size_t)ml_open);
+	meta = json_has_nul_escape((const char *)meta_buf, (size_t)ml_open) ? NULL :
+	    cJSON_ParseWithLength((const char *)meta_buf, (size_t)ml_open);
 	crypto_wipe(meta_buf, (size_t)ml_open);
 	hdrs = meta ? cJSON_GetObjectItemCaseSensitive(meta, "headers") : NULL;
 	url = meta ? cJSON_GetObjectItemCaseSensitive(meta, "url") : NULL;

@@ -1,0 +1,54 @@
+// protocol-regressions.test.mjs - relay bugs found while writing
+// protocol-limits.test.mjs, kept as regression tests: a refused pairing
+// stored earlier entries; a JSON \u0000 cut a pairId short; a clear
+// Content-Type of a sealed body was dropped.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { startRelay, startUpstream } from './lib/harness.mjs';
+import { newIdentity, makeEntry, pairRequest, protectedRequest, randomPairId } from './lib/raw.mjs';
+
+let upstream; let relay;
+before(async () => { upstream = await startUpstream(); relay = await startRelay({ UPSTREAM: upstream.url }); });
+after(async () => { await relay?.stop(); await upstream?.stop(); });
+
+// 560: no pair clientId+pairId in the store; 562: there is one (its keys are unknown to us)
+async function pairState(id, pairId) {
+  const fake = { pairId, kReq: randomBytes(32), kRes: randomBytes(32), seq: 0n };
+  return (await protectedRequest(id, fake, { url: '/x' })).status;
+}
+
+test('a pairing request refused for a later entry stores none of its entries', async () => {
+  const id = await newIdentity(relay.url);
+  const line = execFileSync('gzip', ['-dc', new URL('../../../shared/vectors/mlkem768-modulus-full.txt.gz', import.meta.url).pathname], { maxBuffer: 4 << 20 }).toString().split('\n')[0];
+  const good = makeEntry();
+  const bad = makeEntry();
+  bad.entry.publicKey = Buffer.concat([Buffer.from(line, 'hex'), randomBytes(32)]).toString('base64url');
+  const r = await pairRequest(id, [good.entry, bad.entry]);
+  assert.equal(r.status, 400);
+  assert.equal(await pairState(id, good.entry.pairId), 560, 'docs/PROTOCOL.md: "a key that fails the check gets 400 ... and nothing is stored in that case"');
+});
+
+test('a JSON \\u0000 in pairId or personalization is refused, never cut short', async () => {
+  const id = await newIdentity(relay.url);
+  const p = makeEntry({ pairId: `${randomPairId(16)}\u0000zz` });
+  let r = await pairRequest(id, [p.entry]);
+  assert.equal(r.status, 400, `pairId with NUL answered ${r.status}: ${r.body.toString().slice(0, 60)}`);
+  const s = makeEntry({ personalization: 'ab\u0000cd' });
+  r = await pairRequest(id, [s.entry]);
+  assert.equal(r.status, 400, `personalization with NUL answered ${r.status}`);
+});
+
+test('with encodeHeaders false the clear Content-Type of a sealed body reaches the upstream', async () => {
+  const { newClient } = await import('/work/main/tests/node/lib/e2e.mjs');
+  const { f } = newClient();
+  for (const encodeHeaders of [false, ['x-other']]) {
+    const r = await f(`${relay.url}/p`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } }, { encodeHeaders });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    // the client sends content-type in the clear; src/relay.c build_fields drops a clear
+    // content-type whenever flag b is set, so the upstream gets none
+    assert.equal(j.headers['content-type'], 'application/json', `encodeHeaders ${JSON.stringify(encodeHeaders)}`);
+  }
+});
