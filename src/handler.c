@@ -99,6 +99,9 @@ respond_preflight(struct server *s, struct conn *c, const struct http_request *r
 	struct http_field f[CORS_FIELDS_MAX];
 	size_t n = cors_preflight_fields(s->cfg, req, &s->cors, f, CORS_FIELDS_MAX);
 
+	if (!cors_origin_allowed(s->cfg, req))
+		s->reason = "preflight from an origin not in CORS_ORIGINS";
+
 	if (conn_respond_head(c, 204, f, n, 0) == 0)
 		conn_respond_end(c);
 }

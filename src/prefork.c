@@ -19,6 +19,10 @@
 #include "metrics.h"
 
 static volatile sig_atomic_t worker_stop;
+/* In a worker: its copy of the listening socket, and /dev/null to put in
+ * its place on SIGTERM (dup2 keeps the fd number from being reused). */
+static int worker_listen_fd = -1;
+static int worker_null_fd = -1;
 
 /* Shared with the parent through fork: the parent's own count only. */
 static unsigned long restarts;
@@ -108,8 +112,16 @@ prefork_listen(const char *addr, unsigned port, unsigned *bound_port, char *err,
 static void
 on_worker_term(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	worker_stop = 1;
+	/* Let go of the listening socket at once: when every process has, new
+	 * connections are refused instead of waiting out the drain in the
+	 * backlog.  dup2 is async-signal-safe. */
+	if (worker_listen_fd >= 0 && worker_null_fd >= 0)
+		(void)dup2(worker_null_fd, worker_listen_fd);
+	errno = saved;
 }
 
 int
@@ -193,6 +205,8 @@ spawn(int listen_fd, prefork_worker_fn fn, void *arg)
 		struct sigaction sa;
 		sigset_t mask;
 
+		worker_listen_fd = listen_fd;
+		worker_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_worker_term;     /* no SA_RESTART: waits see EINTR */
 		sigaction(SIGTERM, &sa, NULL);

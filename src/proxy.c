@@ -160,7 +160,6 @@ proxy_pass_through(struct server *s, struct conn *c, const struct http_request *
 	uint64_t len = 0;
 	int nf, head_sent = 0;
 	enum upstream_result r;
-	double t0;
 
 	nf = proxy_forward_fields(s, req);
 	if (nf < 0 || req->method.len >= sizeof method) {
@@ -194,9 +193,7 @@ proxy_pass_through(struct server *s, struct conn *c, const struct http_request *
 	ur.body_arg = c;
 	ur.timeout_s = s->cfg->upstream_timeout;
 
-	t0 = metrics_clock();
 	r = upstream_perform(&ur, &sink, &head_sent);
-	metrics_observe_upstream_latency(metrics_clock() - t0);
 	if (r == UPSTREAM_OK) {
 		conn_respond_end(c);
 		return;

@@ -673,9 +673,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	ur.nfields = (size_t)nf;
 	ur.timeout_s = cfg->upstream_timeout;
 
-	t0 = metrics_clock();
 	r = upstream_perform(&ur, &sink, &w);
-	metrics_observe_upstream_latency(metrics_clock() - t0);
 	if (m.flag_b)
 		seal_reader_wipe(&reader);
 	if (r == UPSTREAM_OK) {

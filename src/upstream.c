@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "metrics.h"
 
 static CURL *easy;
 
@@ -24,6 +25,7 @@ struct xfer {
 	size_t     head_used;
 	size_t     nfields;
 	int64_t    content_length;
+	double     started;             /* for the time to the response head */
 	char       conn_tokens[512];    /* names listed in the upstream's Connection field */
 };
 
@@ -167,6 +169,7 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 			head_fields[out++] = head_fields[i];
 		}
 		x->nfields = out;
+		metrics_observe_upstream_latency(metrics_clock() - x->started);
 		x->head_done = 1;
 		if (x->sink->on_head(x->sink->arg, x->status, head_fields, x->nfields,
 		    x->content_length) != 0) {
@@ -356,7 +359,10 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 			curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
 	}
 
+	x.started = metrics_clock();
 	rc = curl_easy_perform(easy);
+	if (!x.head_done)
+		metrics_observe_upstream_latency(metrics_clock() - x.started);
 	curl_slist_free_all(hdrs);
 	*head_delivered = x.head_done;
 

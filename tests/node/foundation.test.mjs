@@ -276,6 +276,16 @@ test('SIGTERM drains an in-flight slow request, then exits 0', async () => {
   const inflight = rawRequest(r.port, { method: 'GET', path: '/api/slow' });
   await sleep(300);
   r.child.kill('SIGTERM');
+  await r.waitLog((l) => l.msg === 'draining');
+  await sleep(200);
+  // Every process has let go of the listener: new connections are refused
+  // at once instead of waiting out the drain in the backlog.
+  const refused = await new Promise((resolve) => {
+    const sock = connect(r.port, '127.0.0.1');
+    sock.once('connect', () => { sock.destroy(); resolve('connected'); });
+    sock.once('error', (e) => resolve(e.code));
+  });
+  assert.equal(refused, 'ECONNREFUSED');
   const res = await inflight;
   assert.equal(res.status, 200);
   assert.equal(res.body.toString(), 'slow done');

@@ -146,7 +146,7 @@ export async function startRedis(extraArgs = []) {
   const redis = {
     port, url: `redis://127.0.0.1:${port}`, child,
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await new Promise((r) => child.once('exit', r));
       }
