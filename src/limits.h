@@ -21,7 +21,7 @@
                                              * connection alive; more -> close */
 #define CONN_LINGER_MS          1000    /* reading after a closing response, so that
                                          * unread input does not reset it away */
-#define CONN_IDLE_YIELD_MS      250     /* an idle kept-alive connection is closed after
+#define CONN_IDLE_YIELD_MS      1000    /* an idle kept-alive connection is closed after
                                          * this long when other connections wait */
 #define CONN_ERROR_BODY_MAX     512     /* bytes of a JSON error body (message cut) */
 /* end HTTP */

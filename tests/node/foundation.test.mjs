@@ -60,7 +60,8 @@ function rawRequest(port, opts, body) {
   return new Promise((resolve, reject) => {
     const headers = { ...(opts.headers || {}) };
     if (body) headers['content-length'] = String(body.length);
-    const req = request({ host: '127.0.0.1', port, ...opts, headers }, (res) => {
+    // A fresh connection each time: these tests are not about keep-alive.
+    const req = request({ host: '127.0.0.1', port, agent: false, ...opts, headers }, (res) => {
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -35,6 +35,29 @@ static int test_stopping(void)
 	return stop_flag;
 }
 
+/* busy: other connections wait for this worker (set by /busy, or from a
+ * moment set by /busy-soon) */
+static int busy_flag;
+static struct timespec busy_at;
+
+static int test_busy(void)
+{
+	struct timespec now;
+
+	if (busy_flag)
+		return 1;
+	if (busy_at.tv_sec == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > busy_at.tv_sec ||
+	    (now.tv_sec == busy_at.tv_sec && now.tv_nsec >= busy_at.tv_nsec);
+}
+
+static int always_busy(void)
+{
+	return 1;
+}
+
 static size_t hook_fields(void *arg, const struct http_request *req, int status,
     struct http_field *out, size_t cap)
 {
@@ -153,6 +176,13 @@ static void handler(struct conn *c, const struct http_request *req, void *arg)
 	} else if (path_is(req, "/stop")) {
 		stop_flag = 1;
 		respond_text(c, 200, "stopping");
+	} else if (path_is(req, "/busy")) {
+		busy_flag = 1;
+		respond_text(c, 200, "busy");
+	} else if (path_is(req, "/busy-soon")) {
+		clock_gettime(CLOCK_MONOTONIC, &busy_at);
+		busy_at.tv_sec += 1;   /* after this response, before the idle grace ends */
+		respond_text(c, 200, "busy soon");
 	} else if (path_is(req, "/short")) {
 		/* announces 10 bytes, sends 3: the connection must close */
 		if (conn_respond_head(c, 200, NULL, 0, 10) == 0 &&
@@ -182,6 +212,7 @@ static const struct conn_config default_cfg = {
 	.response_fields = hook_fields,
 	.request_done = hook_done,
 	.stopping = test_stopping,
+	.busy = test_busy,
 };
 
 static int fcntl_closed(int fd)
@@ -1017,6 +1048,61 @@ Test(conn, stopping_finishes_request_then_closes)
 	cr_assert_str_eq(r.body, "stopping");
 	cr_assert_str_eq(field(&r, "Connection"), "close");
 	free_resp(&r);
+	expect_eof(cl);
+	finish(cl);
+}
+
+Test(conn, busy_response_announces_close)
+{
+	struct client *cl = start(&default_cfg);
+	struct resp r;
+	send_str(cl, "GET /busy HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	cr_assert_str_eq(r.body, "busy");
+	cr_assert_str_eq(field(&r, "Connection"), "close");
+	free_resp(&r);
+	expect_eof(cl);
+	finish(cl);
+}
+
+Test(conn, busy_never_cuts_a_new_connection)
+{
+	struct conn_config cfg = default_cfg;
+	struct client *cl;
+	struct resp r;
+
+	cfg.busy = always_busy;
+	cl = start(&cfg);
+	/* Longer than CONN_IDLE_YIELD_MS before the first byte: still served. */
+	usleep((CONN_IDLE_YIELD_MS + 500) * 1000);
+	send_str(cl, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(field(&r, "Connection"), "close", "busy: no keep-alive promised");
+	free_resp(&r);
+	expect_eof(cl);
+	finish(cl);
+}
+
+Test(conn, busy_closes_an_idle_kept_alive_connection)
+{
+	struct conn_config cfg = default_cfg;
+	struct client *cl;
+	struct resp r;
+	struct pollfd pfd;
+
+	cfg.idle_timeout_s = 120;   /* the idle timeout cannot be what closes it */
+	cl = start(&cfg);
+	send_str(cl, "GET /busy-soon HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 200);
+	cr_assert_null(field(&r, "Connection"), "not busy yet: kept alive");
+	free_resp(&r);
+	/* Busy from 1 s on, then idle for CONN_IDLE_YIELD_MS: closed long
+	 * before the 120 s idle timeout (the bound is generous on purpose). */
+	pfd.fd = cl->fd;
+	pfd.events = POLLIN;
+	cr_assert_eq(poll(&pfd, 1, 30000), 1, "the idle connection was not yielded");
 	expect_eof(cl);
 	finish(cl);
 }
