@@ -592,6 +592,10 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 		return;
 	}
 	clientid_sign(m.signed_id, m.cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
+	if (log_debug_enabled())
+		LOG_EVENT(LOG_DEBUG, "protected request accepted", LOG_S("request_id", conn_info(c)->id),
+		    LOG_S("client_id", m.cid), LOG_S("pair_id", m.pid), LOG_S("seq", m.seq_dec),
+		    LOG_S("flags", m.flags), LOG_I("wire_body_len", m.wire_known ? (long long)m.wire_len : -1));
 
 	/* From here on every answer is sealed. */
 	meta = json_has_nul_escape((const char *)meta_buf, (size_t)ml_open) ? NULL :
