@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "protocol.h"
 #include "store.h"
 
 #define PAIR_NONCE_LEN       32
@@ -23,35 +24,6 @@
 /* One response entry: pairId + b64u(ct) + b64u(nonce) + JSON punctuation. */
 #define PAIR_RESPONSE_ENTRY  (PAIR_ID_MAX + 1494 + 43 + 64)
 #define PAIR_RESPONSE_MAX    (PAIR_ENTRIES_MAX * PAIR_RESPONSE_ENTRY + 16)
-
-static int
-pair_id_ok(const char *p, size_t n)
-{
-	size_t i;
-
-	if (n < PAIR_ID_MIN || n > PAIR_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-static int
-personalization_ok(const char *p, size_t n)
-{
-	size_t i;
-
-	if (n > PERSONALIZATION_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
-			return 0;
-	return 1;
-}
 
 /* Reads the whole (bounded) body into buf. Returns its length, -1 after an
  * error response was sent. */
@@ -171,11 +143,11 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 			bad_request(s, c, "each entry needs string pairId, publicKey and personalization");
 			goto done;
 		}
-		if (!pair_id_ok(pid->valuestring, strlen(pid->valuestring))) {
+		if (!protocol_pair_id_ok(pid->valuestring, strlen(pid->valuestring))) {
 			bad_request(s, c, "pairId must be 16 to 64 characters of [A-Za-z0-9_-]");
 			goto done;
 		}
-		if (!personalization_ok(pers->valuestring, strlen(pers->valuestring))) {
+		if (!protocol_personalization_ok(pers->valuestring, strlen(pers->valuestring))) {
 			bad_request(s, c, "personalization must be 0 to 128 printable ASCII characters");
 			goto done;
 		}

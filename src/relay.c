@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "protocol.h"
 #include "route.h"
 #include "store.h"
 #include "upstream.h"
@@ -55,53 +56,6 @@ static char     eh_buf[RELAY_EH_MAX];
 static char     aad[SEAL_AAD_MAX];
 static char     meta_json[META_PLAINTEXT_MAX + 1];
 
-static int
-hex_lower(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-static int
-pair_id_chars(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-/* Canonical decimal 1..2^64-1, no sign, no leading zero. */
-static int
-parse_seq(const char *p, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || n > 20 || p[0] == '0')
-		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned d;
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		d = (unsigned)(p[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
 /*
  * Splits "<signed clientId>,<pairId>,<seq>,<flags>".  Returns 0, or -1 when
  * malformed (569).  The signed id's signature is checked by the caller.
@@ -126,12 +80,12 @@ parse_relay_header(const char *v, size_t len, const char **signed_id)
 	if (k != 4)
 		return -1;
 	if (plen[0] != CLIENT_ID_SIGNED_LEN || part[0][CLIENT_ID_HEX_LEN] != '.' ||
-	    !hex_lower(part[0], CLIENT_ID_HEX_LEN) ||
-	    !hex_lower(part[0] + CLIENT_ID_HEX_LEN + 1, 64))
+	    !protocol_is_lower_hex(part[0], CLIENT_ID_HEX_LEN) ||
+	    !protocol_is_lower_hex(part[0] + CLIENT_ID_HEX_LEN + 1, 64))
 		return -1;
-	if (plen[1] < PAIR_ID_MIN || plen[1] > PAIR_ID_MAX || !pair_id_chars(part[1], plen[1]))
+	if (!protocol_pair_id_ok(part[1], plen[1]))
 		return -1;
-	if (parse_seq(part[2], plen[2], &m.seq) != 0)
+	if (protocol_parse_seq(part[2], plen[2], &m.seq) != 0)
 		return -1;
 	if (!(plen[3] == 0 || (plen[3] == 1 && (part[3][0] == 'u' || part[3][0] == 'b')) ||
 	    (plen[3] == 2 && part[3][0] == 'u' && part[3][1] == 'b')))

@@ -1,0 +1,104 @@
+/* test_protocol.c - syntax of pair ids, personalization, seq; the JSON
+ * \u0000 guard. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "protocol.h"
+#include "server.h"
+
+Test(protocol, pair_id_lengths_at_the_limits)
+{
+	char buf[PAIR_ID_MAX + 2];
+
+	memset(buf, 'a', sizeof buf);
+	cr_expect_eq(protocol_pair_id_ok(buf, PAIR_ID_MIN - 1), 0);
+	cr_expect_eq(protocol_pair_id_ok(buf, PAIR_ID_MIN), 1);
+	cr_expect_eq(protocol_pair_id_ok(buf, PAIR_ID_MAX), 1);
+	cr_expect_eq(protocol_pair_id_ok(buf, PAIR_ID_MAX + 1), 0);
+}
+
+Test(protocol, pair_id_characters)
+{
+	static const char good[] = "AZaz09_-AZaz09_-";
+	static const char *bad[] = { "aaaaaaaaaaaaaaa.", "aaaaaaaaaaaaaaa ", "aaaaaaaaaaaaaaa+",
+	    "aaaaaaaaaaaaaaa/", "aaaaaaaaaaaaaaa=", "aaaaaaaaaaaaaaa\xc3" };
+	char withnul[PAIR_ID_MIN] = "aaaaaaaaaaaaaaa";   /* 15 chars and a NUL */
+	size_t i;
+
+	cr_expect_eq(protocol_pair_id_ok(good, strlen(good)), 1);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_expect_eq(protocol_pair_id_ok(bad[i], PAIR_ID_MIN), 0, "%s", bad[i]);
+	cr_expect_eq(protocol_pair_id_ok(withnul, sizeof withnul), 0, "an embedded NUL");
+}
+
+Test(protocol, personalization)
+{
+	char buf[PERSONALIZATION_MAX + 1];
+
+	memset(buf, '~', sizeof buf);
+	cr_expect_eq(protocol_personalization_ok(buf, 0), 1, "empty is allowed");
+	cr_expect_eq(protocol_personalization_ok(buf, PERSONALIZATION_MAX), 1);
+	cr_expect_eq(protocol_personalization_ok(buf, PERSONALIZATION_MAX + 1), 0);
+	cr_expect_eq(protocol_personalization_ok(" !", 2), 1);
+	cr_expect_eq(protocol_personalization_ok("a\x1f", 2), 0);
+	cr_expect_eq(protocol_personalization_ok("a\x7f", 2), 0);
+	cr_expect_eq(protocol_personalization_ok("a\0b", 3), 0);
+}
+
+Test(protocol, seq_canonical_decimal)
+{
+	static const struct { const char *s; int ok; uint64_t v; } cases[] = {
+		{ "1", 1, 1 },
+		{ "10", 1, 10 },
+		{ "18446744073709551615", 1, UINT64_MAX },
+		{ "18446744073709551616", 0, 0 },      /* 2^64 */
+		{ "99999999999999999999", 0, 0 },
+		{ "184467440737095516150", 0, 0 },     /* 21 digits */
+		{ "0", 0, 0 },
+		{ "01", 0, 0 },
+		{ "", 0, 0 },
+		{ "+1", 0, 0 },
+		{ "-1", 0, 0 },
+		{ "1 ", 0, 0 },
+		{ "1a", 0, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t v = 12345;
+		int rc = protocol_parse_seq(cases[i].s, strlen(cases[i].s), &v);
+		cr_expect_eq(rc == 0, cases[i].ok, "\"%s\"", cases[i].s);
+		if (cases[i].ok)
+			cr_expect_eq(v, cases[i].v, "\"%s\"", cases[i].s);
+		else
+			cr_expect_eq(v, 12345, "\"%s\": nothing written", cases[i].s);
+	}
+}
+
+Test(protocol, lower_hex)
+{
+	cr_expect_eq(protocol_is_lower_hex("0123456789abcdef", 16), 1);
+	cr_expect_eq(protocol_is_lower_hex("A", 1), 0);
+	cr_expect_eq(protocol_is_lower_hex("g", 1), 0);
+	cr_expect_eq(protocol_is_lower_hex("", 0), 1);
+}
+
+Test(protocol, json_nul_escape)
+{
+	static const struct { const char *s; int nul; } cases[] = {
+		{ "{\"a\":\"x\\u0000y\"}", 1 },
+		{ "\\u0000", 1 },
+		{ "{\"a\":\"x\\\\u0000y\"}", 0 },      /* an escaped backslash, then text */
+		{ "{\"a\":\"x\\\\\\u0000\"}", 1 },     /* escaped backslash, then the escape */
+		{ "{\"a\":\"\\u00001\"}", 1 },
+		{ "{\"a\":\"\\u0001\"}", 0 },
+		{ "{\"a\":\"\\u000\"}", 0 },
+		{ "\\u000", 0 },
+		{ "", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		cr_expect_eq(json_has_nul_escape(cases[i].s, strlen(cases[i].s)), cases[i].nul,
+		    "%s", cases[i].s);
+}
