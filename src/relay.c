@@ -454,6 +454,15 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	s->conn = c;
 
 	/* 1. the relay header, the client id, the pair */
+	if (rh->value.len > RELAY_HEADER_MAX) {
+		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "x-mte-relay too long");
+		return;
+	}
+	if (http_header_next(req, "x-mte-relay", rh) != NULL ||
+	    (eh != NULL && http_header_next(req, "x-mte-relay-eh", eh) != NULL)) {
+		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "repeated x-mte-relay field");
+		return;
+	}
 	if (parse_relay_header(rh->value.ptr, rh->value.len, &signed_id) != 0) {
 		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "malformed x-mte-relay");
 		return;
@@ -523,6 +532,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 		crypto_wipe(mk_req, sizeof mk_req);
 		reject(s, c, RS_DECODE_FAILED, ml < 0 ? MDR_META_MISSING : MDR_META_AUTH,
 		    eh == NULL ? "missing x-mte-relay-eh" :
+		    eh->value.len > RELAY_EH_MAX ? "x-mte-relay-eh too large" :
 		    ml < 0 ? "x-mte-relay-eh is not base64url" : "meta failed authentication");
 		return;
 	}

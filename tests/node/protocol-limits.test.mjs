@@ -21,7 +21,8 @@ const SECRET = `limits-secret-${randomBytes(12).toString('hex')}`;
 // Every URL, sealed header value and body below carries MARK, so the last
 // test can prove none of them reached a log line.
 const MARK = `mk${randomBytes(6).toString('hex')}`;
-const MODULUS_VECTORS = '/work/shared/vectors/mlkem768-modulus-full.txt.gz';
+// shared/ lies beside the checkout (as in CI): ../shared/vectors from the repo root.
+const MODULUS_VECTORS = new URL('../../../shared/vectors/mlkem768-modulus-full.txt.gz', import.meta.url).pathname;
 
 let upstream; let relay;
 const relays = [];        // every relay started here, for the log checks
@@ -238,6 +239,15 @@ test('RELAY_HEADER_MAX: the longest well-formed header (186 bytes) works; 512 an
   }
   // seq 1 was never accepted by those
   assertOk(await protectedRequest(id, q, { seq: 1, url: `/api/allowed/${MARK}` }), `/api/allowed/${MARK}`);
+});
+
+test('a repeated x-mte-relay or x-mte-relay-eh field gets 569 with the upstream untouched', async () => {
+  const id = await identity();
+  const [p] = await pair(id, 1);
+  const hdr = `${id.signedId},${p.pairId},1,u`;
+  assertError(await untouched(() => protectedRequest(id, p, { seq: 1, relayHeader: [hdr, hdr], url: `/api/allowed/${MARK}` })), 569);
+  const ok = await protectedRequest(id, p, { seq: 2, url: `/api/allowed/${MARK}` });
+  assertOk(ok, `/api/allowed/${MARK}`);
 });
 
 test('relay header syntax: malformed seq, flags, part count or signed id get 569 with the upstream untouched', async () => {

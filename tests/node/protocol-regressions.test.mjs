@@ -41,7 +41,7 @@ test('a JSON \\u0000 in pairId or personalization is refused, never cut short', 
 });
 
 test('with encodeHeaders false the clear Content-Type of a sealed body reaches the upstream', async () => {
-  const { newClient } = await import('/work/main/tests/node/lib/e2e.mjs');
+  const { newClient } = await import('./lib/e2e.mjs');
   const { f } = newClient();
   for (const encodeHeaders of [false, ['x-other']]) {
     const r = await f(`${relay.url}/p`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } }, { encodeHeaders });
