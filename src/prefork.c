@@ -212,10 +212,10 @@ spawn(int listen_fd, prefork_worker_fn fn, void *arg)
 		sigaction(SIGTERM, &sa, NULL);
 		sa.sa_handler = SIG_IGN;
 		sigaction(SIGINT, &sa, NULL);       /* the parent drives shutdown */
+		sigaction(SIGHUP, &sa, NULL);       /* a terminal hang-up is the parent's */
 		sigaction(SIGPIPE, &sa, NULL);
 		sa.sa_handler = SIG_DFL;
 		sigaction(SIGCHLD, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
 		sigemptyset(&mask);
 		sigaddset(&mask, SIGTERM);
 		sigprocmask(SIG_SETMASK, &mask, NULL);

@@ -34,53 +34,80 @@ named_by_connection(const struct http_request *req, const char *name, size_t len
 
 /* Copies n bytes plus NUL into the forward buffer. */
 static const char *
-keep(struct server *s, size_t *used, const char *p, size_t n)
+keep(struct server *s, const char *p, size_t n)
 {
 	char *dst;
 
-	if (n + 1 > sizeof s->forward_buf - *used)
+	if (n + 1 > sizeof s->forward_buf - s->forward_used)
 		return NULL;
-	dst = s->forward_buf + *used;
+	dst = s->forward_buf + s->forward_used;
 	memcpy(dst, p, n);
 	dst[n] = '\0';
-	*used += n + 1;
+	s->forward_used += n + 1;
 	return dst;
 }
 
 int
-proxy_forward_fields(struct server *s, const struct http_request *req)
+proxy_is_relay_field(const struct server *s, const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == 15 && strncasecmp(name, "x-forwarded-for", 15) == 0)
+		return 1;
+	for (i = 0; i < s->cfg->headers_count; i++)
+		if (strlen(s->cfg->headers[i].name) == len &&
+		    strncasecmp(s->cfg->headers[i].name, name, len) == 0)
+			return 1;
+	return 0;
+}
+
+int
+proxy_clear_fields(struct server *s, const struct http_request *req)
 {
 	const size_t cap = sizeof s->forward / sizeof s->forward[0];
-	const struct http_header *xff = http_header_get(req, "x-forwarded-for");
-	size_t i, n = 0, used = 0;
-	char line[HTTP_HEADERS_MAX];
+	size_t i, n = 0;
 
+	s->forward_used = 0;
 	for (i = 0; i < req->header_count; i++) {
 		const struct http_header *h = &req->headers[i];
 		/* A '_' in a name is dropped as nginx does: some upstreams read
-		 * "Transfer_Encoding" as "Transfer-Encoding", undoing our checks. */
+		 * "Transfer_Encoding" as "Transfer-Encoding", undoing our checks.
+		 * The relay's own fields are never taken from the client. */
 		if (upstream_is_hop_by_hop(h->name.ptr, h->name.len) ||
 		    memchr(h->name.ptr, '_', h->name.len) != NULL ||
 		    named_by_connection(req, h->name.ptr, h->name.len) ||
-		    (h->name.len == 15 && strncasecmp(h->name.ptr, "x-forwarded-for", 15) == 0))
+		    proxy_is_relay_field(s, h->name.ptr, h->name.len))
 			continue;
-		if (n + 1 >= cap)
+		if (n == cap)
 			return -1;
-		s->forward[n].name = keep(s, &used, h->name.ptr, h->name.len);
-		s->forward[n].value = keep(s, &used, h->value.ptr, h->value.len);
+		s->forward[n].name = keep(s, h->name.ptr, h->name.len);
+		s->forward[n].value = keep(s, h->value.ptr, h->value.len);
 		if (s->forward[n].name == NULL || s->forward[n].value == NULL)
 			return -1;
 		n++;
 	}
+	return (int)n;
+}
+
+int
+proxy_add_relay_fields(struct server *s, const struct http_request *req, size_t n)
+{
+	const size_t cap = sizeof s->forward / sizeof s->forward[0];
+	const struct http_header *xff = http_header_get(req, "x-forwarded-for");
+	char line[HTTP_HEADERS_MAX];
+	size_t i;
+
 	for (i = 0; i < s->cfg->headers_count; i++) {
-		if (n + 1 >= cap)
+		if (n == cap)
 			return -1;
 		s->forward[n++] = (struct http_field){ s->cfg->headers[i].name,
 		    s->cfg->headers[i].value };
 	}
-	/* X-Forwarded-For: the client's chain, then the peer we saw. */
+	/* X-Forwarded-For: the chain the load balancer sent, then the peer we saw. */
 	if (s->peer[0] != '\0') {
 		int w;
+		if (n == cap)
+			return -1;
 		if (xff != NULL)
 			w = snprintf(line, sizeof line, "%.*s, %s", (int)xff->value.len,
 			    xff->value.ptr, s->peer);
@@ -89,7 +116,7 @@ proxy_forward_fields(struct server *s, const struct http_request *req)
 		if (w < 0 || (size_t)w >= sizeof line)
 			return -1;
 		s->forward[n].name = "X-Forwarded-For";
-		s->forward[n].value = keep(s, &used, line, (size_t)w);
+		s->forward[n].value = keep(s, line, (size_t)w);
 		if (s->forward[n].value == NULL)
 			return -1;
 		n++;
@@ -161,7 +188,9 @@ proxy_pass_through(struct server *s, struct conn *c, const struct http_request *
 	int nf, head_sent = 0;
 	enum upstream_result r;
 
-	nf = proxy_forward_fields(s, req);
+	nf = proxy_clear_fields(s, req);
+	if (nf >= 0)
+		nf = proxy_add_relay_fields(s, req, (size_t)nf);
 	if (nf < 0 || req->method.len >= sizeof method) {
 		s->reason = "request fields too large to forward";
 		conn_respond_error(c, 431, "request header fields too large to forward", NULL, 0);

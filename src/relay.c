@@ -394,13 +394,14 @@ url_ok(const char *u, size_t n)
 }
 
 /* Fields to send upstream: the clear ones the client chose not to seal,
- * minus the relay's own, overridden by the sealed ones. */
+ * minus the relay's own, overridden by the sealed ones, then the fields the
+ * relay adds itself (which neither kind may replace). */
 static int
 build_fields(struct server *s, const struct http_request *req, const cJSON *hdrs)
 {
 	const size_t cap = sizeof s->forward / sizeof s->forward[0];
 	const cJSON *h;
-	int n = proxy_forward_fields(s, req);
+	int n = proxy_clear_fields(s, req);
 	size_t i, k;
 
 	if (n < 0)
@@ -421,13 +422,14 @@ build_fields(struct server *s, const struct http_request *req, const cJSON *hdrs
 		    !http_is_field_value(h->valuestring, strlen(h->valuestring)))
 			return -2;
 		if (upstream_is_hop_by_hop(h->string, nl) || memchr(h->string, '_', nl) != NULL ||
-		    strncasecmp(h->string, "x-mte-relay", 11) == 0)
+		    strncasecmp(h->string, "x-mte-relay", 11) == 0 ||
+		    proxy_is_relay_field(s, h->string, nl))
 			continue;
 		if (k == cap)
 			return -1;
 		s->forward[k++] = (struct http_field){ h->string, h->valuestring };
 	}
-	return (int)k;
+	return proxy_add_relay_fields(s, req, k);
 }
 
 void
@@ -551,7 +553,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 		else {
 			s->reason = "state store unavailable";
 			metrics_count_store_error();
-		conn_respond_error(c, 503, "state store unavailable", NULL, 0);
+			conn_respond_error(c, 503, "state store unavailable", NULL, 0);
 		}
 		return;
 	}
@@ -662,6 +664,8 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	}
 	switch (r) {
 	case UPSTREAM_TIMEOUT:
+		LOG_EVENT(LOG_WARN, "upstream request failed", LOG_S("request_id", conn_info(c)->id),
+		    LOG_S("reason", upstream_result_text(r)));
 		sealed_error(s, c, 504, "upstream timed out");
 		break;
 	case UPSTREAM_BODY_FAILED:

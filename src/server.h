@@ -31,6 +31,7 @@ struct server {
 	/* clear fields, sealed fields, HEADERS and X-Forwarded-For */
 	struct http_field    forward[2 * HTTP_HEADER_COUNT_MAX + CONFIG_LIST_MAX + 2];
 	char                 forward_buf[SERVER_FORWARD_BUF];
+	size_t               forward_used;  /* bytes of forward_buf in use */
 };
 
 /* conn hooks and handler (arg is the struct server). */
@@ -60,11 +61,19 @@ void   relay_handle(struct server *s, struct conn *c, const struct http_request 
 void   proxy_pass_through(struct server *s, struct conn *c, const struct http_request *req);
 
 /*
- * Copies the request's end-to-end fields (hop-by-hop ones and those named by
- * Connection removed), then HEADERS, then X-Forwarded-For, into s->forward
- * as NUL-terminated strings.  Returns the count, or -1 when they do not fit.
+ * Fields sent upstream (proxy.c), built in s->forward with their strings in
+ * s->forward_buf: proxy_clear_fields copies the request's end-to-end fields
+ * (hop-by-hop ones, those named by Connection, names with '_' and the
+ * relay's own fields removed) and returns their count; proxy_add_relay_fields
+ * appends the HEADERS setting and X-Forwarded-For after n fields and returns
+ * the new count.  Both return -1 when the fields do not fit.
  */
-int    proxy_forward_fields(struct server *s, const struct http_request *req);
+int    proxy_clear_fields(struct server *s, const struct http_request *req);
+int    proxy_add_relay_fields(struct server *s, const struct http_request *req, size_t n);
+
+/* 1 when name is a field the relay itself sets upstream (X-Forwarded-For,
+ * the HEADERS setting): a client never supplies it. */
+int    proxy_is_relay_field(const struct server *s, const char *name, size_t len);
 
 /* Answers a failed upstream transfer: 502/504 JSON when no response has
  * started, else cuts the response short.  (proxy.c) */

@@ -272,6 +272,18 @@ test('a worker killed with SIGKILL is logged and replaced; service continues', a
   for (let i = 0; i < 10; i++) assert.equal((await fetch(`${relay.url}/api/mte-echo/ok`)).status, 200);
 });
 
+test('SIGHUP (a terminal hang-up of the process group) stops nothing', async () => {
+  const before = relay.workers();
+  const exits = relay.lines().filter((l) => l.msg === 'worker exited').length;
+  process.kill(relay.child.pid, 'SIGHUP');
+  for (const pid of before) process.kill(pid, 'SIGHUP');
+  // An echo round trip through each worker's accept loop shows they are alive.
+  for (let i = 0; i < 6; i++) assert.equal((await fetch(`${relay.url}/api/mte-echo/hup`)).status, 200);
+  assert.deepEqual(relay.workers().sort(), before.sort());
+  assert.equal(relay.lines().filter((l) => l.msg === 'worker exited').length, exits);
+  assert.equal(relay.exited, null);
+});
+
 test('SIGTERM drains an in-flight slow request, then exits 0', async () => {
   const r = await startRelay({ UPSTREAM: upstream.url, PASS_THROUGH_ROUTES: '/api/*', DRAIN_TIMEOUT: '10' });
   const inflight = rawRequest(r.port, { method: 'GET', path: '/api/slow' });

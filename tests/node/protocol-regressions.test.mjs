@@ -47,8 +47,30 @@ test('with encodeHeaders false the clear Content-Type of a sealed body reaches t
     const r = await f(`${relay.url}/p`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } }, { encodeHeaders });
     assert.equal(r.status, 200);
     const j = await r.json();
-    // the client sends content-type in the clear; src/relay.c build_fields drops a clear
-    // content-type whenever flag b is set, so the upstream gets none
+    // the client sends content-type in the clear; the relay once dropped it
     assert.equal(j.headers['content-type'], 'application/json', `encodeHeaders ${JSON.stringify(encodeHeaders)}`);
+  }
+});
+
+test('a client can neither replace X-Forwarded-For nor a HEADERS field, sealed or clear', async () => {
+  const { newClient } = await import('./lib/e2e.mjs');
+  const r2 = await startRelay({ UPSTREAM: upstream.url, HEADERS: '{"x-relay-auth":"from-relay"}', PASS_THROUGH_ROUTES: '/open/*' });
+  try {
+    const { f } = newClient();
+    const spoof = { 'x-forwarded-for': '6.6.6.6', 'x-relay-auth': 'spoofed' };
+    for (const encodeHeaders of [true, false]) {
+      const r = await f(`${r2.url}/p`, { method: 'POST', body: 'x', headers: spoof }, { encodeHeaders });
+      assert.equal(r.status, 200);
+      const j = await r.json();
+      assert.equal(j.headers['x-relay-auth'], 'from-relay', `encodeHeaders ${encodeHeaders}`);
+      assert.equal(j.headers['x-forwarded-for'], encodeHeaders ? '127.0.0.1' : '6.6.6.6, 127.0.0.1',
+        'a sealed X-Forwarded-For is dropped; a clear one (as a load balancer sets it) starts the chain');
+    }
+    const open = await fetch(`${r2.url}/open/x`, { headers: spoof });
+    const j = await open.json();
+    assert.equal(j.headers['x-relay-auth'], 'from-relay', 'pass-through too');
+    assert.equal(j.headers['x-forwarded-for'], '6.6.6.6, 127.0.0.1');
+  } finally {
+    await r2.stop();
   }
 });
