@@ -15,7 +15,7 @@ VECTORS  ?= $(abspath ../shared/vectors)
 
 WARN     := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
             -Wshadow -Wvla -Wformat=2 -Wno-format-nonliteral
-CPPFLAGS_ALL = -D_GNU_SOURCE -DMTE_RELAY_VERSION='"$(VERSION)"' -Isrc -I. $(CPPFLAGS)
+CPPFLAGS_ALL = -D_GNU_SOURCE -DMTE_RELAY_VERSION='"$(VERSION)"' -iquote src -iquote . $(CPPFLAGS)
 CFLAGS_ALL   = -std=c11 $(OPT) $(SAN) $(WARN) -fno-strict-aliasing -MMD -MP $(CFLAGS)
 LDFLAGS_ALL  = $(SAN) $(LDFLAGS)
 LDLIBS_ALL   = -lbearssl -lhiredis -lcurl -lcjson $(LDLIBS)

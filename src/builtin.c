@@ -17,7 +17,6 @@
 #include "mime.h"
 
 #define ECHO_BODY_MAX   (HTTP_REQUEST_LINE_MAX * 6 + 128) /* worst-case escaped message */
-#define PUBLIC_NAME_MAX 255
 #define PUBLIC_READ_BUF 65536
 
 static const struct http_field json_type = { "Content-Type", "application/json" };

@@ -11,10 +11,9 @@
 
 #include <stddef.h>
 #include "config.h"
+#include "limits.h"
 #include "http.h"
 
-#define CORS_MAX_AGE_S          600     /* preflight cache lifetime we announce */
-#define CORS_REQUEST_HEADERS_MAX 1024   /* bytes of Access-Control-Request-Headers echoed */
 #define CORS_FIELDS_MAX         8       /* fields cors_response_fields/cors_preflight write */
 
 /* Storage for the strings of the fields written below (one request at a time). */

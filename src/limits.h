@@ -14,7 +14,9 @@
 #define HTTP_CHUNK_EXT_MAX      1024    /* bytes of chunk extensions on one chunk line -> 400 */
 #define HTTP_TRAILERS_MAX       8192    /* bytes of trailer section after a chunked body -> 431 */
 #define CONN_BUF_SIZE           (HTTP_HEADERS_MAX + 4096) /* per-connection read buffer */
-#define CONN_WBUF_SIZE          16384   /* per-connection write buffer (head + small bodies) */
+#define CONN_WBUF_SIZE          98304   /* per-connection write buffer (head + small bodies):
+                                         * holds an upstream head of UPSTREAM_HEAD_MAX or a
+                                         * sealed meta of META_PLAINTEXT_MAX, plus ours */
 #define CONN_RESPONSE_HEAD_MAX  CONN_WBUF_SIZE /* bytes of one response head -> 500 */
 #define CONN_RESPONSE_FIELDS_MAX 128    /* fields of one response head, hook's included -> 500 */
 #define CONN_DRAIN_MAX          (256 * 1024) /* unread request body discarded to keep a
@@ -25,6 +27,22 @@
                                          * this long when other connections wait */
 #define CONN_ERROR_BODY_MAX     512     /* bytes of a JSON error body (message cut) */
 /* end HTTP */
+
+/* ---- server: routes, CORS, upstream, workers, logs (src/handler.c, builtin.c,
+ *      cors.c, upstream.c, prefork.c, log.c) ---- */
+#define PUBLIC_NAME_MAX         255     /* bytes of a /public/ file name -> 404 */
+#define CORS_REQUEST_HEADERS_MAX 1024   /* bytes of Access-Control-Request-Headers a
+                                         * preflight grant echoes; longer: not echoed */
+#define CORS_MAX_AGE_S          600     /* preflight cache lifetime announced */
+#define UPSTREAM_CONNECT_TIMEOUT_S 10   /* TCP/TLS connect to the upstream -> 502 */
+#define UPSTREAM_HEAD_MAX       65536   /* bytes of the upstream's response head -> 502 */
+#define UPSTREAM_FIELDS_MAX     100     /* fields of the upstream's response head -> 502 */
+#define PREFORK_BACKLOG         511     /* pending connections the kernel queues */
+#define PREFORK_BACKOFF_MIN_MS  100     /* first respawn delay after a quick worker death */
+#define PREFORK_BACKOFF_MAX_MS  5000    /* respawn delay cap (doubles up to this) */
+#define PREFORK_STABLE_MS       10000   /* a worker alive this long resets the backoff */
+#define LOG_LINE_MAX            4096    /* bytes of one log line; longer strings are cut */
+/* end server */
 
 /* ---- protocol (src/crypto/seal.c, src/relay.c, src/pair.c) ---- */
 #define SEAL_CHUNK_MAX          65536   /* plaintext bytes in one chunk (protocol.md) */
@@ -57,6 +75,8 @@
 #define STORE_BACKOFF_MIN_MS    100     /* first reconnect delay after a failure */
 #define STORE_BACKOFF_MAX_MS    5000    /* reconnect delay cap (doubles up to this) */
 #define STORE_LOCK_TIMEOUT_MS   1000    /* embedded store: wait for the table lock -> 503 */
+#define STORE_ERROR_LOG_INTERVAL_MS 10000 /* at most one "command failed" log line per
+                                           * process in this interval */
 #define STORE_REPLY_MAX         65536   /* bytes of one Redis reply -> error */
 #define STORE_REPLY_ELEMENTS_MAX 16     /* elements of one Redis array reply -> error */
 #define TLS_CA_FILE_MAX         (4 * 1024 * 1024) /* bytes of the CA bundle file */

@@ -27,45 +27,71 @@ struct line {
 	size_t len;
 };
 
-static void
-line_raw(struct line *l, const char *s, size_t n)
+/* Bytes still free for content: "}\n" always fits after it. */
+static size_t
+room(const struct line *l)
 {
-	/* Keep room for the closing "}\n". */
-	if (n > sizeof l->buf - 2 - l->len)
-		n = sizeof l->buf - 2 - l->len;
-	memcpy(l->buf + l->len, s, n);
-	l->len += n;
+	return sizeof l->buf - 2 - l->len;
 }
 
+/* Appends s[0..n) when it fits whole; returns 0, or -1 (nothing written). */
+static int
+line_raw(struct line *l, const char *s, size_t n)
+{
+	if (n > room(l))
+		return -1;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+	return 0;
+}
+
+/*
+ * Appends s as a JSON string.  A value too long for the line is cut at a
+ * character boundary (never inside an escape) and still closed, so every
+ * line stays valid JSON.  Needs room for at least the two quotes.
+ */
 static void
 line_str(struct line *l, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	char esc[6];
 
-	line_raw(l, "\"", 1);
+	(void)line_raw(l, "\"", 1);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t n;
+
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\'; esc[1] = (char)c;
-			line_raw(l, esc, 2);
+			n = 2;
 		} else if (c < 0x20 || c == 0x7f) {
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-			line_raw(l, esc, 6);
+			n = 6;
 		} else {
-			line_raw(l, (const char *)&c, 1);
+			esc[0] = (char)c;
+			n = 1;
 		}
+		/* Keep one byte for the closing quote. */
+		if (n + 1 > room(l))
+			break;
+		(void)line_raw(l, esc, n);
 	}
-	line_raw(l, "\"", 1);
+	(void)line_raw(l, "\"", 1);
 }
 
-static void
-line_key(struct line *l, const char *k)
+/* Starts ,"key": when the key and at least an empty value fit; else 0. */
+static int
+line_key(struct line *l, const char *k, size_t value_min)
 {
-	line_raw(l, ",", 1);
-	line_str(l, k);
-	line_raw(l, ":", 1);
+	size_t need = 4 + strlen(k) + value_min;   /* , " " : */
+
+	if (need > room(l))
+		return 0;
+	(void)line_raw(l, ",\"", 2);
+	(void)line_raw(l, k, strlen(k));
+	(void)line_raw(l, "\":", 2);
+	return 1;
 }
 
 void
@@ -88,22 +114,23 @@ log_event(enum log_level lvl, const char *msg, const struct log_kv *kv, size_t n
 	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 
 	l.len = 0;
-	line_raw(&l, "{\"ts\":", 6);
+	(void)line_raw(&l, "{\"ts\":", 6);
 	line_str(&l, tbuf);
-	line_key(&l, "level");
-	line_str(&l, names[lvl]);
-	line_key(&l, "msg");
-	line_str(&l, msg);
-	line_key(&l, "pid");
+	if (line_key(&l, "level", 2))
+		line_str(&l, names[lvl]);
+	if (line_key(&l, "msg", 2))
+		line_str(&l, msg);
 	snprintf(num, sizeof num, "%ld", (long)getpid());
-	line_raw(&l, num, strlen(num));
+	if (line_key(&l, "pid", strlen(num)))
+		(void)line_raw(&l, num, strlen(num));
 	for (i = 0; i < n; i++) {
-		line_key(&l, kv[i].key);
 		if (kv[i].str != NULL) {
-			line_str(&l, kv[i].str);
+			if (line_key(&l, kv[i].key, 2))
+				line_str(&l, kv[i].str);
 		} else {
 			snprintf(num, sizeof num, "%lld", kv[i].num);
-			line_raw(&l, num, strlen(num));
+			if (line_key(&l, kv[i].key, strlen(num)))
+				(void)line_raw(&l, num, strlen(num));
 		}
 	}
 	l.buf[l.len++] = '}';

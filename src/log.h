@@ -9,6 +9,7 @@
 #define MTE_LOG_H
 
 #include <stddef.h>
+#include "limits.h"
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -43,6 +44,5 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	log_event((lvl), (msg), log_kv_, sizeof log_kv_ / sizeof log_kv_[0]); \
 } while (0)
 
-#define LOG_LINE_MAX 4096
 
 #endif

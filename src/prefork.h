@@ -12,11 +12,8 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include "limits.h"
 
-#define PREFORK_BACKLOG          511
-#define PREFORK_BACKOFF_MIN_MS   100     /* first respawn delay after a quick death */
-#define PREFORK_BACKOFF_MAX_MS   5000
-#define PREFORK_STABLE_MS        10000   /* a worker alive this long resets the backoff */
 
 /*
  * Binds a listening TCP socket on addr ("::" is IPv4 and IPv6 any, falling

@@ -36,6 +36,7 @@ struct relay_msg {
 	uint8_t   mk_res[32];
 	char      signed_id[CLIENT_ID_SIGNED_LEN + 1];
 	int       head_sent;
+	int       seal_failed;           /* the upstream's head could not be sealed */
 	int       sealed_body;           /* the response carries a body item */
 	/* request body */
 	uint64_t  wire_len;              /* when known */
@@ -295,7 +296,11 @@ static int
 sink_head(void *arg, int status, const struct http_field *f, size_t n, int64_t len)
 {
 	struct server *s = arg;
-	return sealed_head(s, s->conn, status, f, n, len);
+
+	if (sealed_head(s, s->conn, status, f, n, len) == 0)
+		return 0;
+	m.seal_failed = !m.head_sent;
+	return -1;
 }
 
 static int
@@ -656,6 +661,13 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 		LOG_EVENT(LOG_WARN, "decode failure", LOG_S("request_id", conn_info(c)->id),
 		    LOG_S("client_id", m.cid), LOG_S("pair_id", m.pid),
 		    LOG_S("reason", "body chunk failed authentication or final chunk missing"));
+	if (m.seal_failed) {
+		/* Nothing was sent: the upstream's head does not fit in a meta item. */
+		LOG_EVENT(LOG_WARN, "upstream request failed", LOG_S("request_id", conn_info(c)->id),
+		    LOG_S("reason", "upstream response head too large to seal"));
+		sealed_error(s, c, 502, "upstream response head too large to seal");
+		goto done;
+	}
 	if (m.head_sent) {
 		/* Cut short without the final chunk: the client reports truncation. */
 		s->reason = upstream_result_text(r);

@@ -44,7 +44,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define STORE_ERROR_LOG_INTERVAL_MS 10000
 #define KEY_MAX (sizeof "mte:{" + STORE_SERVER_ID_MAX + 1 + STORE_CLIENT_ID_LEN + sizeof "}:pairs" + PAIR_ID_MAX)
 
 /*

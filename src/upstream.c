@@ -23,6 +23,8 @@ struct xfer {
 	int        sink_failed;
 	int        bad_response;
 	size_t     head_used;
+	size_t     head_bytes;          /* raw bytes of the head so far */
+	size_t     field_lines;         /* field lines of the head so far */
 	size_t     nfields;
 	int64_t    content_length;
 	double     started;             /* for the time to the response head */
@@ -145,6 +147,8 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 		x->status = 0;
 		x->nfields = 0;
 		x->head_used = 0;
+		x->head_bytes = n;
+		x->field_lines = 0;
 		x->content_length = -1;
 		x->conn_tokens[0] = '\0';
 		if (sp == NULL || (size_t)(line + n - sp) < 4)
@@ -157,6 +161,10 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 		return n;
 	}
 	if (x->status == 0)
+		goto bad;
+	/* The limits count the head as sent: status line, fields, blank line. */
+	x->head_bytes += n;
+	if (x->head_bytes > UPSTREAM_HEAD_MAX)
 		goto bad;
 	if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
 		if (x->status < 200)
@@ -178,6 +186,8 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 		}
 		return n;
 	}
+	if (++x->field_lines > UPSTREAM_FIELDS_MAX)
+		goto bad;
 	colon = memchr(line, ':', n);
 	if (colon == NULL || colon == line)
 		goto bad;

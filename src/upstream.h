@@ -14,10 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "http.h"
+#include "limits.h"
 
-#define UPSTREAM_CONNECT_TIMEOUT_S  10      /* TCP/TLS connect to the upstream */
-#define UPSTREAM_HEAD_MAX           65536   /* bytes of the upstream's response head -> 502 */
-#define UPSTREAM_FIELDS_MAX         100     /* fields of the upstream's response head -> 502 */
 
 enum upstream_result {
 	UPSTREAM_OK = 0,
