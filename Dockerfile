@@ -1,8 +1,9 @@
 # mte-relay container image (ECS / any OCI runtime).
 #
 #   docker build -t mte-relay .
-#   docker run --rm -p 8080:8080 -e UPSTREAM=http://api.internal:3000 \
-#       -e CORS_ORIGINS=https://app.example.com -e CLIENT_ID_SECRET=... mte-relay
+#   export CLIENT_ID_SECRET=...   # from your secret store, not the command line
+#   docker run --rm --stop-timeout 30 -p 8080:8080 -e UPSTREAM=http://api.internal:3000 \
+#       -e CORS_ORIGINS=https://app.example.com -e CLIENT_ID_SECRET mte-relay
 #
 # Configuration comes from the environment only (see deploy/mte-relay.env.example
 # and docs/OPERATIONS.md); secrets may be files via NAME_FILE.
