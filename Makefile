@@ -3,6 +3,7 @@
 #   make demo     set up, build, run the relay against the demo upstream
 #   make fuzz     run the HTTP parser fuzzer (FUZZ_SECONDS, default 60)
 #   make bench-crypto
+#   make bench-relay
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -32,7 +33,7 @@ CLIENT_SRC    := $(sort $(wildcard client/*.js client/*.mjs client/*.ts client/s
 CLIENT_ASSETS := $(if $(wildcard client/build.mjs),static/mte-relay-client.js static/mte-relay-client.mjs static/mte-relay-client.d.ts)
 ASSETS        := $(sort $(filter-out $(CLIENT_ASSETS),$(wildcard static/*)) $(CLIENT_ASSETS))
 
-.PHONY: all setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto install static clean
+.PHONY: all setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay install static clean
 all: $(BIN)
 
 setup:
@@ -137,6 +138,10 @@ fuzz:
 
 bench-crypto: $(BIN)
 	@sh tests/bench/bench-crypto.sh
+
+# End-to-end figures: direct, pass-through and protected (tests/bench/bench-relay.mjs).
+bench-relay: $(BIN)
+	@MTE_RELAY_BIN=$(abspath $(BIN)) node tests/bench/bench-relay.mjs
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
