@@ -208,6 +208,12 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 		st = store_pair_put(&p);
 		metrics_observe_store_latency(metrics_clock() - t0);
 		crypto_wipe(&p, sizeof p);
+		if (st == STORE_EXISTS) {
+			/* Pair ids are random: only a replay attempt or a broken client
+			 * repeats a live one.  Entries before it stay stored. */
+			bad_request(s, c, "pairId already in use");
+			goto done;
+		}
 		if (st != STORE_OK) {
 			metrics_count_store_error();
 			s->reason = "state store unavailable";

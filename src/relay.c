@@ -157,7 +157,7 @@ cors_field(const char *name)
 static int
 meta_add(cJSON *obj, const char *name, const char *value)
 {
-	char lname[256], joined[HTTP_HEADERS_MAX];
+	static char lname[UPSTREAM_HEAD_MAX], joined[UPSTREAM_HEAD_MAX];
 	cJSON *old;
 	size_t i, n = strlen(name);
 
@@ -188,7 +188,7 @@ sealed_head(struct server *s, struct conn *c, int status, const struct http_fiel
 	struct http_field out[UPSTREAM_FIELDS_MAX + 4];
 	char relay_hdr[RELAY_HEADER_MAX + 1];
 	cJSON *root, *hdrs;
-	uint8_t sealed_meta[META_PLAINTEXT_MAX + SEAL_TAG_LEN];
+	static uint8_t sealed_meta[META_PLAINTEXT_MAX + SEAL_TAG_LEN];
 	uint64_t wire_len = 0;
 	int64_t framing;
 	size_t i, no = 0, aad_len;
@@ -383,6 +383,22 @@ body_read(void *arg, void *buf, size_t cap)
 
 /* ---- meta ---- */
 
+/* Zeroes every string of a parsed meta before it is freed. */
+static void
+json_wipe(cJSON *j)
+{
+	cJSON *e;
+
+	if (j == NULL)
+		return;
+	if (j->string != NULL)
+		crypto_wipe(j->string, strlen(j->string));
+	if (cJSON_IsString(j) && j->valuestring != NULL)
+		crypto_wipe(j->valuestring, strlen(j->valuestring));
+	cJSON_ArrayForEach(e, j)
+		json_wipe(e);
+}
+
 static int
 url_ok(const char *u, size_t n)
 {
@@ -398,11 +414,59 @@ url_ok(const char *u, size_t n)
 	return route_path_is_clean(u, q ? (size_t)(q - u) : n);
 }
 
-/* Fields to send upstream: the clear ones the client chose not to seal,
- * minus the relay's own, overridden by the sealed ones, then the fields the
- * relay adds itself (which neither kind may replace). */
+/*
+ * Clear request fields that browsers and proxies add on their own, which a
+ * page cannot seal: forwarded from the clear request as they are.  Any other
+ * clear field is forwarded only when the sealed meta names it in "clear", so
+ * a hop between page and relay cannot add fields to an accepted request.
+ */
 static int
-build_fields(struct server *s, const struct http_request *req, const cJSON *hdrs)
+clear_allowed(const char *name, const cJSON *clear)
+{
+	static const char *const browser[] = {
+		"accept", "accept-language", "cache-control", "cookie", "dnt", "if-match",
+		"if-modified-since", "if-none-match", "if-range", "if-unmodified-since",
+		"origin", "pragma", "range", "referer", "traceparent", "tracestate",
+		"user-agent", "x-amzn-trace-id", "x-forwarded-host", "x-forwarded-port",
+		"x-forwarded-proto", "x-request-id",
+	};
+	const cJSON *e;
+	size_t i;
+
+	if (strncasecmp(name, "sec-", 4) == 0)
+		return 1;   /* sec-fetch-*, sec-ch-ua*: set by the browser only */
+	for (i = 0; i < sizeof browser / sizeof browser[0]; i++)
+		if (strcasecmp(name, browser[i]) == 0)
+			return 1;
+	cJSON_ArrayForEach(e, clear)
+		if (strcasecmp(name, e->valuestring) == 0)
+			return 1;
+	return 0;
+}
+
+/* The meta's optional "clear": an array of at most HTTP_HEADER_COUNT_MAX
+ * field names (tokens) that the client sent in the clear on purpose. */
+static int
+clear_list_ok(const cJSON *clear)
+{
+	const cJSON *e;
+
+	if (clear == NULL)
+		return 1;
+	if (!cJSON_IsArray(clear) || cJSON_GetArraySize(clear) > HTTP_HEADER_COUNT_MAX)
+		return 0;
+	cJSON_ArrayForEach(e, clear)
+		if (!cJSON_IsString(e) || !http_is_token(e->valuestring, strlen(e->valuestring)))
+			return 0;
+	return 1;
+}
+
+/* Fields to send upstream: the clear ones allowed above, minus the relay's
+ * own, overridden by the sealed ones, then the fields the relay adds itself
+ * (which neither kind may replace). */
+static int
+build_fields(struct server *s, const struct http_request *req, const cJSON *hdrs,
+    const cJSON *clear)
 {
 	const size_t cap = sizeof s->forward / sizeof s->forward[0];
 	const cJSON *h;
@@ -417,6 +481,7 @@ build_fields(struct server *s, const struct http_request *req, const cJSON *hdrs
 		 * an encoding the client cannot undo must not come back sealed. */
 		if (strncasecmp(name, "x-mte-relay", 11) == 0 ||
 		    strcasecmp(name, "accept-encoding") == 0 ||
+		    !clear_allowed(name, clear) ||
 		    cJSON_GetObjectItem(hdrs, name) != NULL)
 			continue;
 		s->forward[k++] = s->forward[i];
@@ -448,7 +513,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	struct upstream_request ur;
 	struct upstream_sink sink = { sink_head, sink_body, s };
 	uint8_t mk_req[32];
-	cJSON *meta = NULL, *hdrs, *url;
+	cJSON *meta = NULL, *hdrs, *url, *clear;
 	uint64_t clen = 0, plain_len = 0;
 	size_t target_len, aad_len;
 	ssize_t ml;
@@ -491,18 +556,15 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "flag u with a request-target other than /");
 		return;
 	}
+	if (req->absolute_form) {
+		/* The target is forwarded as it is: it must be a path. */
+		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "absolute-form request-target");
+		return;
+	}
 	has_body = req->chunked || (req->has_content_length && req->content_length > 0);
 	if (has_body && !m.flag_b) {
 		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "body without flag b");
 		return;
-	}
-	if (m.flag_b && conn_body_known_length(c, &clen)) {
-		if (seal_plain_len(clen, &plain_len) != 0) {
-			reject(s, c, RS_DECODE_FAILED, MDR_BODY_LENGTH, "body length is not a sealed body length");
-			return;
-		}
-		m.wire_known = 1;
-		m.wire_len = clen;
 	}
 	t0 = metrics_clock();
 	st = store_pair_get(m.cid, m.pid, &pair);
@@ -516,6 +578,16 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 		metrics_count_store_error();
 		conn_respond_error(c, 503, "state store unavailable", NULL, 0);
 		return;
+	}
+	if (m.flag_b && conn_body_known_length(c, &clen)) {
+		/* A length no sealed body has: nothing to open (562, as a failed meta). */
+		if (clen > INT64_MAX || seal_plain_len(clen, &plain_len) != 0) {
+			crypto_wipe(&pair, sizeof pair);
+			reject(s, c, RS_DECODE_FAILED, MDR_BODY_LENGTH, "body length is not a sealed body length");
+			return;
+		}
+		m.wire_known = 1;
+		m.wire_len = clen;
 	}
 
 	/* 2. open the meta chunk: authenticates seq, flags, method and target */
@@ -574,7 +646,9 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	crypto_wipe(meta_buf, (size_t)ml_open);
 	hdrs = meta ? cJSON_GetObjectItemCaseSensitive(meta, "headers") : NULL;
 	url = meta ? cJSON_GetObjectItemCaseSensitive(meta, "url") : NULL;
+	clear = meta ? cJSON_GetObjectItemCaseSensitive(meta, "clear") : NULL;
 	if (meta == NULL || !cJSON_IsObject(meta) || (hdrs != NULL && !cJSON_IsObject(hdrs)) ||
+	    !clear_list_ok(clear) ||
 	    (m.flag_u && (!cJSON_IsString(url) ||
 	    !url_ok(url->valuestring, strlen(url->valuestring)))) ||
 	    (!m.flag_u && url != NULL) ||
@@ -604,7 +678,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 			goto done;
 		}
 	}
-	nf = build_fields(s, req, hdrs);
+	nf = build_fields(s, req, hdrs, clear);
 	if (nf < 0) {
 		crypto_wipe(mk_req, sizeof mk_req);
 		sealed_error(s, c, 400, nf == -2 ? "invalid header in request meta" :
@@ -702,5 +776,9 @@ done:
 	if (m.sealed_body)
 		seal_writer_wipe(&writer);
 	crypto_wipe(m.mk_res, sizeof m.mk_res);
+	/* Decrypted request fields and body, and response fields before sealing. */
+	json_wipe(meta);
 	cJSON_Delete(meta);
+	crypto_wipe(plain, sizeof plain);
+	crypto_wipe(meta_json, sizeof meta_json);
 }

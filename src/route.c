@@ -109,13 +109,16 @@ route_path_is_clean(const char *path, size_t len)
 				return 0;
 		}
 	}
-	/* Dot segments, plain or encoded ("%2e"). */
+	/* Dot segments, plain or encoded ("%2e"), also with ";params" after
+	 * them: servlet containers read "/..;/" as "/../". */
 	for (start = 1; start <= len; ) {
 		size_t n = seg_len(path + start, len - start), k, dots = 0, other = 0;
-		for (k = 0; k < n; ) {
+		const char *semi = memchr(path + start, ';', n);
+		size_t m = semi ? (size_t)(semi - (path + start)) : n;
+		for (k = 0; k < m; ) {
 			if (path[start + k] == '.') {
 				dots++; k++;
-			} else if (path[start + k] == '%' && k + 2 < n &&
+			} else if (path[start + k] == '%' && k + 2 < m &&
 			    path[start + k + 1] == '2' && lower(path[start + k + 2]) == 'e') {
 				dots++; k += 3;
 			} else {

@@ -44,7 +44,8 @@ enum store_status {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,        /* no such pair (never stored, expired, evicted, deleted) */
 	STORE_REPLAY,           /* seq replayed, older than the window, or 0 */
-	STORE_UNAVAILABLE       /* backend down, slow, or answering errors: HTTP 503 */
+	STORE_UNAVAILABLE,      /* backend down, slow, or answering errors: HTTP 503 */
+	STORE_EXISTS            /* put: a live pair with these ids exists already */
 };
 
 #define STORE_CLIENT_ID_LEN  CLIENT_ID_HEX_LEN      /* 32 hex characters */
@@ -114,13 +115,15 @@ int store_worker_init(void);
  */
 
 /*
- * Stores p (replacing a pair with the same ids) with an empty replay window
- * (hi = 0) and a time-to-live of state_ttl.  Then, if the client has more
+ * Stores p with an empty replay window (hi = 0) and a time-to-live of
+ * state_ttl.  A live pair with the same ids is never replaced (STORE_EXISTS,
+ * nothing changed): resetting its window would let a request seen once be
+ * accepted again.  Then, if the client has more
  * than max_pairs_per_client pairs, deletes its oldest pairs (by put order;
  * the new pair is never deleted).  Atomic in both backends (Redis: one Lua
  * script).  The embedded store evicts its least recently used pair (by
- * put/accept) when full.  STORE_OK, STORE_NOT_FOUND (malformed ids) or
- * STORE_UNAVAILABLE.
+ * put/accept) when full.  STORE_OK, STORE_EXISTS, STORE_NOT_FOUND (malformed
+ * ids) or STORE_UNAVAILABLE.
  */
 enum store_status store_pair_put(const struct store_pair *p);
 

@@ -141,6 +141,7 @@ static const char SCRIPT_ACCEPT[] =
  * {server_id:client_id}, hence its cluster slot.
  */
 static const char SCRIPT_PUT[] =
+"if redis.call('EXISTS',KEYS[1])==1 then return -2 end\n"
 "local t=redis.call('TIME')\n"
 "local score=tonumber(t[1])*1000000+tonumber(t[2])\n"
 "local last=redis.call('ZRANGE',KEYS[2],-1,-1,'WITHSCORES')\n"
@@ -894,6 +895,10 @@ redis_put(const struct store_pair *p)
 	lens[6] = sizeof p->k_res;
 	if (run(12, argv, lens, SCRIPT_PUT, &r) != 0)
 		return STORE_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == -2) {
+		rreply_free(r);
+		return STORE_EXISTS;    /* never reset a live pair's window */
+	}
 	if (r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
 		unexpected(r, "unexpected reply to the put script");
 		return STORE_UNAVAILABLE;

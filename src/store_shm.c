@@ -393,9 +393,9 @@ shm_put(const struct store_pair *p)
 		return STORE_UNAVAILABLE;
 	h = lookup(p->client_id, p->pair_id, now);
 	if (h) {
-		s = SL(h);
-		set_state(s, SLOT_WRITING);
-		lru_unlink(h);
+		/* Never reset a live pair's window (see store_pair_put). */
+		table_unlock();
+		return STORE_EXISTS;
 	} else {
 		uint32_t b = pair_bucket(p->client_id, p->pair_id), cb = client_bucket(p->client_id);
 		h = slot_alloc();

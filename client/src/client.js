@@ -432,6 +432,10 @@ export function createClient(env = {}) {
     const aad = requestAad(identity.clientId, pair.pairId, seq, flags, req.method, opts.encodeUrls ? '' : target);
 
     const metaObj = opts.encodeUrls ? { url: target, headers: opts.metaHeaders } : { headers: opts.metaHeaders };
+    // The names sent in the clear on purpose: the relay forwards no other
+    // clear field than those browsers add themselves, so a hop on the way
+    // cannot add fields to the request.
+    if (opts.clearHeaders.length) metaObj.clear = [...new Set(opts.clearHeaders.map(([name]) => name))];
     const metaPlain = utf8Encode(JSON.stringify(metaObj));
     if (metaPlain.length > MAX_META_PLAIN) {
       throw new MteRelayError(ErrorCodes.UNSUPPORTED, `mteFetch: the encrypted URL and headers take ${metaPlain.length} bytes, more than ${MAX_META_PLAIN}`);

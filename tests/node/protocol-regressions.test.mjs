@@ -74,3 +74,47 @@ test('a client can neither replace X-Forwarded-For nor a HEADERS field, sealed o
     await r2.stop();
   }
 });
+
+test('a hop between page and relay cannot add clear fields to an accepted request', async () => {
+  const { pair } = await import('./lib/raw.mjs');
+  const id = await newIdentity(relay.url);
+  const [p] = await pair(id, 1);
+  const added = { 'x-http-method-override': 'DELETE', 'x-user': 'admin', cookie: 'session=abc',
+    'user-agent': 'test-agent', 'x-app': 'clear-on-purpose' };
+  const r = await protectedRequest(id, p, { method: 'POST', url: '/added', body: 'x', clear: added });
+  assert.equal(r.status, 200);
+  let got = upstream.received.at(-1).headers;
+  assert.equal(got['x-http-method-override'], undefined, 'an added field is dropped');
+  assert.equal(got['x-user'], undefined);
+  assert.equal(got['x-app'], undefined, 'not named in the sealed meta: dropped');
+  assert.equal(got.cookie, 'session=abc', 'browser-set fields pass');
+  assert.equal(got['user-agent'], 'test-agent');
+  // Named in the sealed "clear" list: the client sent it in the clear on purpose.
+  const meta = JSON.stringify({ url: '/named', headers: {}, clear: ['x-app'] });
+  const r2 = await protectedRequest(id, p, { method: 'POST', url: '/named', meta, body: 'y', clear: added });
+  assert.equal(r2.status, 200);
+  got = upstream.received.at(-1).headers;
+  assert.equal(upstream.received.at(-1).url, '/named');
+  assert.equal(got['x-app'], 'clear-on-purpose');
+  assert.equal(got['x-user'], undefined);
+  // A malformed clear list is a sealed 400.
+  const bad = await protectedRequest(id, p, { url: '/bad', meta: JSON.stringify({ url: '/bad', headers: {}, clear: ['bad name'] }) });
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.opened()).status, 400);
+});
+
+test('pairing again with a live pairId is refused, so a seen request cannot be replayed into a fresh window', async () => {
+  const { pair } = await import('./lib/raw.mjs');
+  const id = await newIdentity(relay.url);
+  const [p] = await pair(id, 1);
+  const first = await protectedRequest(id, p, { seq: 1, url: '/once' });
+  assert.equal(first.status, 200);
+  const again = makeEntry({ pairId: p.pairId });
+  const r = await pairRequest(id, [again.entry]);
+  assert.equal(r.status, 400);
+  assert.match(JSON.parse(r.body).error, /pairId already in use/);
+  const before = upstream.received.filter((q) => q.url === '/once').length;
+  const replay = await protectedRequest(id, p, { seq: 1, url: '/once' });
+  assert.equal(replay.status, 570);
+  assert.equal(upstream.received.filter((q) => q.url === '/once').length, before);
+});

@@ -75,8 +75,10 @@ Test(route, pattern_check)
 
 Test(route, clean_paths)
 {
-	static const char *good[] = { "/", "/a", "/a/b.c", "/...", "/a/.x", "/a%20b", "/a/..b" };
+	static const char *good[] = { "/", "/a", "/a/b.c", "/...", "/a/.x", "/a%20b", "/a/..b",
+	    "/a;v=1/b", "/a/..x;y" };
 	static const char *bad[] = { "", "a", "/..", "/a/../b", "/a/./b", "/.", "/%2e%2e/x",
+	    "/pub/..;/admin", "/pub/.%2e;x/admin", "/a/.;/b", "/..;",
 	    "/%2E./x", "/a%2fb", "/a%5Cb", "/a\\b", "/a%00", "/a/.%2e" };
 	size_t i;
 

@@ -232,17 +232,20 @@ CONTRACT(put_get_delete, 20)
 	cr_assert_eq(store_health(), STORE_OK);
 }
 
-CONTRACT(put_replaces_keys_and_window, 20)
+CONTRACT(put_never_replaces_a_live_pair, 20)
 {
-	struct store_pair p, q;
+	struct store_pair p, q, first;
 
-	make_pair(&p, CID_A, PID1, 0x11);
-	cr_assert_eq(store_pair_put(&p), STORE_OK);
+	make_pair(&first, CID_A, PID1, 0x11);
+	cr_assert_eq(store_pair_put(&first), STORE_OK);
 	cr_assert_eq(store_window_accept(CID_A, PID1, 7), STORE_OK);
 	make_pair(&p, CID_A, PID1, 0x99);
-	cr_assert_eq(store_pair_put(&p), STORE_OK);
+	cr_assert_eq(store_pair_put(&p), STORE_EXISTS, "resetting the window would readmit seq 7");
 	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK);
-	assert_pair_eq(&p, &q);
+	assert_pair_eq(&first, &q);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 7), STORE_REPLAY, "the window was kept");
+	cr_assert_eq(store_pair_delete(CID_A, PID1), STORE_OK);
+	cr_assert_eq(store_pair_put(&p), STORE_OK, "a deleted pair id can be stored again");
 	cr_assert_eq(store_window_accept(CID_A, PID1, 7), STORE_OK, "a new pair starts with an empty window");
 }
 
@@ -468,16 +471,17 @@ CONTRACT(per_client_cap_evicts_oldest, 20)
 		cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK, "pair %d kept", i);
 	}
 	pid_n(pid, sizeof pid, 2);
-	put_one(CID_A, pid);                         /* 2 is now the newest: order 3, 4, 2 */
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);
+	cr_assert_eq(store_pair_put(&q), STORE_EXISTS, "a live pair is never put again");
 	pid_n(pid, sizeof pid, 5);
-	put_one(CID_A, pid);                         /* evicts 3 */
-	pid_n(pid, sizeof pid, 3);
+	put_one(CID_A, pid);                         /* 2, 3, 4 -> evicts 2 */
+	pid_n(pid, sizeof pid, 2);
 	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_NOT_FOUND);
-	pid_n(pid, sizeof pid, 4);
+	pid_n(pid, sizeof pid, 3);
 	cr_assert_eq(store_pair_delete(CID_A, pid), STORE_OK);
 	pid_n(pid, sizeof pid, 6);
-	put_one(CID_A, pid);                         /* 2, 5, 6: no eviction needed */
-	for (int i = 2; i <= 6; i += 3) {
+	put_one(CID_A, pid);                         /* 4, 5, 6: no eviction needed */
+	for (int i = 4; i <= 6; i++) {
 		pid_n(pid, sizeof pid, i);
 		cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK, "pair %d kept", i);
 	}
