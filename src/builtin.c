@@ -134,8 +134,9 @@ void
 builtin_echo(struct server *s, struct conn *c, const struct http_request *req,
     const char *msg, size_t msg_len)
 {
-	char decoded[HTTP_REQUEST_LINE_MAX], escaped[HTTP_REQUEST_LINE_MAX * 6 + 8];
-	char body[ECHO_BODY_MAX], ts[64];
+	static char decoded[HTTP_REQUEST_LINE_MAX], escaped[HTTP_REQUEST_LINE_MAX * 6 + 8];
+	static char body[ECHO_BODY_MAX];
+	char ts[64];
 	struct timespec now;
 	struct tm tm;
 	long dlen, elen;
@@ -291,7 +292,8 @@ public_from_dir(struct server *s, struct conn *c, const struct http_request *req
 		return 1;
 	}
 	for (left = st.st_size; left > 0; ) {
-		ssize_t got = read(fd, buf, sizeof buf);
+		/* Never more than announced, even if the file grows meanwhile. */
+		ssize_t got = read(fd, buf, (size_t)left < sizeof buf ? (size_t)left : sizeof buf);
 		if (got <= 0)
 			break;  /* file shrank: conn closes a short response */
 		if (conn_respond_body(c, buf, (size_t)got) != 0)

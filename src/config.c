@@ -13,6 +13,9 @@
  * are never echoed.
  */
 #include "config.h"
+#include "crypto/wipe.h"
+#include "protocol.h"
+#include "store.h"
 #include "log.h"
 #include "route.h"
 
@@ -493,6 +496,20 @@ parse_redis_url(struct ctx *c, const struct setting *s, const struct value *v)
 		REPORT(c, s, v, NULL, why, "must be a redis:// or rediss:// URL with a host");
 		return;
 	}
+	/* The store's own parser has the last word (percent-decoding, the user
+	 * and password limits), so --check-config agrees with start-up.  Its
+	 * messages never hold the password. */
+	{
+		static struct store_redis_url parsed;
+		char err[256];
+
+		if (store_redis_url_parse(v->text, &parsed, err, sizeof err) != 0) {
+			crypto_wipe(&parsed, sizeof parsed);
+			REPORT(c, s, v, NULL, err, "must be a redis:// or rediss:// URL with a host");
+			return;
+		}
+		crypto_wipe(&parsed, sizeof parsed);
+	}
 	set_string(c, s, v->text, strlen(v->text));
 }
 
@@ -745,7 +762,9 @@ parse_headers(struct ctx *c, const struct setting *s, const struct value *v)
 	size_t n = 0, i;
 	char why[96];
 
-	root = cJSON_ParseWithOpts(v->text, &end, 1);
+	/* cJSON ends strings at a decoded NUL: a name or value would be cut. */
+	root = json_has_nul_escape(v->text, strlen(v->text)) ? NULL :
+	    cJSON_ParseWithOpts(v->text, &end, 1);
 	if (root == NULL) {
 		snprintf(why, sizeof why, "invalid JSON at byte %zu",
 		    end != NULL && end >= v->text ? (size_t)(end - v->text) : (size_t)0);

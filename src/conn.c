@@ -83,6 +83,42 @@ static enum wait_result wait_fd(struct conn *c, short events, int64_t deadline,
 	}
 }
 
+/* ---- the transfer-rate guard ----
+ * A worker serves one connection at a time, so a peer that sends its body or
+ * reads the response a byte at a time would hold it for as long as each byte
+ * comes within the idle timeout.  The time spent waiting for the peer within
+ * a request is summed; each time it reaches the rate window, the bytes moved
+ * meanwhile must average at least the minimum rate, else the transfer fails.
+ * Only waiting counts, so a slow upstream never makes a client look slow. */
+
+static unsigned rate_window_ms(const struct conn *c)
+{
+	return c->cfg->rate_window_ms ? c->cfg->rate_window_ms : CONN_RATE_WINDOW_MS;
+}
+
+/* The deadline of the next wait: the idle timeout or the end of the window. */
+static int64_t rate_deadline(const struct conn *c)
+{
+	int64_t idle = deadline_after(c->cfg->idle_timeout_s);
+	int64_t window = now_ms() + (int64_t)(rate_window_ms(c) - c->rate_wait_ms);
+	return window < idle ? window : idle;
+}
+
+/* Adds a wait that began at start; false when the window closed too slow. */
+static bool rate_account(struct conn *c, int64_t start)
+{
+	unsigned min = c->cfg->min_rate_bps ? c->cfg->min_rate_bps : CONN_MIN_RATE_BPS;
+	int64_t waited = now_ms() - start;
+
+	c->rate_wait_ms += waited > 0 ? (uint64_t)waited : 0;
+	if (c->rate_wait_ms < rate_window_ms(c))
+		return true;
+	bool ok = c->rate_bytes * 1000 >= (uint64_t)min * c->rate_wait_ms;
+	c->rate_wait_ms = 0;
+	c->rate_bytes = 0;
+	return ok;
+}
+
 /* ---- writing ---- */
 
 /* Writes all of iov[0..cnt) (modifies iov).  Each stall is bounded by the
@@ -103,14 +139,18 @@ static int send_iov(struct conn *c, struct iovec *iov, int cnt)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				if (wait_fd(c, POLLOUT, deadline_after(c->cfg->idle_timeout_s),
-				    false, INT64_MAX) == WAIT_READY)
-					continue;
+				int64_t start = now_ms();
+				enum wait_result w = wait_fd(c, POLLOUT, rate_deadline(c), false, INT64_MAX);
+				bool rate = rate_account(c, start);
+				if (rate && (w == WAIT_READY ||
+				    (w == WAIT_TIMEOUT && c->rate_wait_ms == 0)))
+					continue;   /* ready, or only the rate window ended */
 			}
 			c->dead = true;
 			return -1;
 		}
 		c->info.bytes_out += (uint64_t)n;
+		c->rate_bytes += (uint64_t)n;
 		size_t left = (size_t)n;
 		while (cnt > 0 && left >= iov->iov_len) {
 			left -= iov->iov_len;
@@ -401,8 +441,12 @@ static ssize_t body_fail(struct conn *c, int status)
 static ssize_t body_recv(struct conn *c, char *dst, size_t cap)
 {
 	for (;;) {
-		enum wait_result w = wait_fd(c, POLLIN,
-		    deadline_after(c->cfg->idle_timeout_s), false, INT64_MAX);
+		int64_t start = now_ms();
+		enum wait_result w = wait_fd(c, POLLIN, rate_deadline(c), false, INT64_MAX);
+		if (!rate_account(c, start))
+			return body_fail(c, 408);           /* too slow on average */
+		if (w == WAIT_TIMEOUT && c->rate_wait_ms == 0)
+			continue;                           /* only the rate window ended */
 		if (w == WAIT_TIMEOUT)
 			return body_fail(c, 408);
 		if (w != WAIT_READY) {
@@ -410,8 +454,10 @@ static ssize_t body_recv(struct conn *c, char *dst, size_t cap)
 			return body_fail(c, 499);
 		}
 		ssize_t n = recv(c->fd, dst, cap, MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
+			c->rate_bytes += (uint64_t)n;
 			return n;
+		}
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		c->dead = true;         /* peer gone before the end of the body */
@@ -515,6 +561,8 @@ static void new_request(struct conn *c)
 		c->rpos = 0;
 	}
 	c->have_req = false;
+	c->rate_wait_ms = 0;
+	c->rate_bytes = 0;
 	c->head_request = false;
 	c->head_len = 0;
 	c->body_left = 0;

@@ -66,6 +66,8 @@ struct conn_config {
 	                                     * and a kept-alive connection idle for
 	                                     * CONN_IDLE_YIELD_MS is closed; a new
 	                                     * connection is never cut for it */
+	unsigned        min_rate_bps;       /* 0: CONN_MIN_RATE_BPS; body and response */
+	unsigned        rate_window_ms;     /* 0: CONN_RATE_WINDOW_MS; see conn.c */
 };
 
 /* Per-request facts for logging, valid from the request's first byte until
@@ -167,6 +169,8 @@ struct conn {
 	bool                      close_after;  /* close when this response is done */
 	bool                      dead;         /* socket unusable */
 	bool                      head_request; /* HEAD: no body in the response */
+	uint64_t                  rate_wait_ms; /* waiting for the peer in this window */
+	uint64_t                  rate_bytes;   /* bytes moved in this window */
 	/* reading: rbuf[0..head_len) is the head (slices point there),
 	 * rbuf[rpos..rend) unread bytes (body, pipelined requests). */
 	size_t                    head_len;

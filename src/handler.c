@@ -24,21 +24,6 @@ static const char *const route_names[] = {
 };
 
 int
-json_has_nul_escape(const char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i++) {
-		if (buf[i] != '\\')
-			continue;
-		if (buf[i + 1] == 'u' && len - i >= 6 && memcmp(buf + i + 2, "0000", 4) == 0)
-			return 1;
-		i++;    /* skip the escaped character, so an escaped backslash before u0000 is text */
-	}
-	return 0;
-}
-
-int
 server_is_get_or_head(const struct http_request *req)
 {
 	return (req->method.len == 3 && memcmp(req->method.ptr, "GET", 3) == 0) ||

@@ -25,6 +25,9 @@
                                          * unread input does not reset it away */
 #define CONN_IDLE_YIELD_MS      1000    /* an idle kept-alive connection is closed after
                                          * this long when other connections wait */
+#define CONN_MIN_RATE_BPS       1024    /* bytes/s a request body or response must average
+                                         * while the worker waits on the peer -> 408 / close */
+#define CONN_RATE_WINDOW_MS     10000   /* waiting time over which that average is taken */
 #define CONN_ERROR_BODY_MAX     512     /* bytes of a JSON error body (message cut) */
 /* end HTTP */
 

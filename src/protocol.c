@@ -1,6 +1,8 @@
 /* protocol.c - syntax of the protocol's text fields (see protocol.h). */
 #include "protocol.h"
 
+#include <string.h>
+
 int
 protocol_pair_id_ok(const char *p, size_t n)
 {
@@ -60,4 +62,19 @@ protocol_is_lower_hex(const char *p, size_t n)
 		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
 			return 0;
 	return 1;
+}
+
+int
+json_has_nul_escape(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (buf[i] != '\\')
+			continue;
+		if (buf[i + 1] == 'u' && len - i >= 6 && memcmp(buf + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;    /* skip the escaped character, so an escaped backslash before u0000 is text */
+	}
+	return 0;
 }

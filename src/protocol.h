@@ -25,4 +25,11 @@ int protocol_parse_seq(const char *p, size_t n, uint64_t *seq);
 /* 1 when p[0..n) is all lower-case hex digits. */
 int protocol_is_lower_hex(const char *p, size_t n);
 
+/*
+ * 1 when the JSON text buf[0..len) holds the escape \u0000 (a NUL once
+ * decoded).  cJSON's strings end at a NUL, so such a value would be cut
+ * short without notice; callers refuse it instead.
+ */
+int    json_has_nul_escape(const char *buf, size_t len);
+
 #endif

@@ -75,6 +75,7 @@ proxy_clear_fields(struct server *s, const struct http_request *req)
 		 * The relay's own fields are never taken from the client. */
 		if (upstream_is_hop_by_hop(h->name.ptr, h->name.len) ||
 		    memchr(h->name.ptr, '_', h->name.len) != NULL ||
+		    (h->name.len >= 11 && strncasecmp(h->name.ptr, "x-mte-relay", 11) == 0) ||
 		    named_by_connection(req, h->name.ptr, h->name.len) ||
 		    proxy_is_relay_field(s, h->name.ptr, h->name.len))
 			continue;
@@ -93,9 +94,9 @@ int
 proxy_add_relay_fields(struct server *s, const struct http_request *req, size_t n)
 {
 	const size_t cap = sizeof s->forward / sizeof s->forward[0];
-	const struct http_header *xff = http_header_get(req, "x-forwarded-for");
-	char line[HTTP_HEADERS_MAX];
-	size_t i;
+	static char line[HTTP_HEADERS_MAX];
+	const struct http_header *xff = NULL;
+	size_t i, len = 0;
 
 	for (i = 0; i < s->cfg->headers_count; i++) {
 		if (n == cap)
@@ -108,15 +109,21 @@ proxy_add_relay_fields(struct server *s, const struct http_request *req, size_t 
 		int w;
 		if (n == cap)
 			return -1;
-		if (xff != NULL)
-			w = snprintf(line, sizeof line, "%.*s, %s", (int)xff->value.len,
-			    xff->value.ptr, s->peer);
-		else
-			w = snprintf(line, sizeof line, "%s", s->peer);
-		if (w < 0 || (size_t)w >= sizeof line)
+		/* Every X-Forwarded-For line, in order (some proxies add their own
+		 * line instead of extending the first). */
+		while ((xff = http_header_next(req, "x-forwarded-for", xff)) != NULL) {
+			w = snprintf(line + len, sizeof line - len, "%.*s, ", (int)xff->value.len,
+			    xff->value.ptr);
+			if (w < 0 || (size_t)w >= sizeof line - len)
+				return -1;
+			len += (size_t)w;
+		}
+		w = snprintf(line + len, sizeof line - len, "%s", s->peer);
+		if (w < 0 || (size_t)w >= sizeof line - len)
 			return -1;
+		len += (size_t)w;
 		s->forward[n].name = "X-Forwarded-For";
-		s->forward[n].value = keep(s, line, (size_t)w);
+		s->forward[n].value = keep(s, line, len);
 		if (s->forward[n].value == NULL)
 			return -1;
 		n++;
@@ -215,6 +222,11 @@ proxy_pass_through(struct server *s, struct conn *c, const struct http_request *
 		ur.has_body = 1;
 		ur.body_len = -1;
 	} else if (conn_body_known_length(c, &len) && req->has_content_length) {
+		if (len > INT64_MAX) {
+			s->reason = "request body too large";
+			conn_respond_error(c, 413, "request body too large", NULL, 0);
+			return;
+		}
 		ur.has_body = 1;
 		ur.body_len = (int64_t)len;
 	}

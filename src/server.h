@@ -79,13 +79,6 @@ int    proxy_is_relay_field(const struct server *s, const char *name, size_t len
  * started, else cuts the response short.  (proxy.c) */
 void   proxy_fail(struct server *s, struct conn *c, enum upstream_result r, int head_sent);
 
-/*
- * 1 when the JSON text buf[0..len) holds the escape \u0000 (a NUL once
- * decoded).  cJSON's strings end at a NUL, so such a value would be cut
- * short without notice; callers refuse it instead.  (handler.c)
- */
-int    json_has_nul_escape(const char *buf, size_t len);
-
 /* 1 when the method is GET or HEAD. */
 int    server_is_get_or_head(const struct http_request *req);
 

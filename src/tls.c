@@ -443,7 +443,20 @@ tls_client_start(struct tls_client *c, int fd, const struct tls_trust *trust,
 {
 	unsigned char seed[32];
 
+	/* TLS 1.2 with forward-secret AEAD suites only: init_full would also
+	 * offer TLS 1.0/1.1, RSA key exchange, CBC and 3DES. */
+	static const uint16_t suites[] = {
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	};
+
 	br_ssl_client_init_full(&c->cc, &c->xc, trust->anchors, trust->count);
+	br_ssl_engine_set_versions(&c->cc.eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(&c->cc.eng, suites, sizeof suites / sizeof suites[0]);
 	br_ssl_engine_set_buffer(&c->cc.eng, c->iobuf, sizeof c->iobuf, 1);
 	rand_bytes(seed, sizeof seed);
 	br_ssl_engine_inject_entropy(&c->cc.eng, seed, sizeof seed);

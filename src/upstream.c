@@ -207,6 +207,8 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 				goto bad;
 			v = v * 10 + (uint64_t)(value[i] - '0');
 		}
+		if (v > INT64_MAX)
+			goto bad;
 		x->content_length = (int64_t)v;
 		return n;
 	}
@@ -277,7 +279,7 @@ upstream_result_text(enum upstream_result r)
 static struct curl_slist *
 add_field(struct curl_slist *list, const char *name, const char *value, int *fail)
 {
-	char line[HTTP_HEADERS_MAX];
+	static char line[HTTP_HEADERS_MAX];
 	struct curl_slist *next;
 	int n;
 

@@ -358,6 +358,9 @@ Test(config, bad_headers_json)
 	    "must not set a connection or protocol header");
 	expect_error(NONE, L("HEADERS={\"x-mte-relay\":\"1\"}", BASE), "protocol header");
 	expect_error(NONE, L("HEADERS={\"X-A\":\"1\",\"x-a\":\"2\"}", BASE), "duplicate header");
+	/* cJSON would cut "x-a\u0000b" to "x-a": refused instead */
+	expect_error(NONE, L("HEADERS={\"x-a\\u0000b\":\"v\"}", BASE), "HEADERS must be a JSON object");
+	expect_error(NONE, L("HEADERS={\"x-a\":\"v\\u0000w\"}", BASE), "HEADERS must be a JSON object");
 }
 
 Test(config, headers_parsed)
@@ -470,6 +473,9 @@ Test(config, redis_url)
 	expect_error(NONE, L("REDIS_URL=redis://user@h", BASE), "a user name needs a password");
 	expect_ok(&r, NONE, L("REDIS_URL=redis://:pw@h/65535", "SERVER_ID=x", BASE));
 	done(&r);
+	/* What the store's own parser refuses, --check-config refuses too. */
+	expect_error(NONE, L("REDIS_URL=redis://:%zz@h", BASE), "REDIS_URL must be");
+	expect_error(NONE, L("REDIS_URL=redis://u:p%00x@h", BASE), "REDIS_URL must be");
 }
 
 Test(config, secrets_never_echoed)

@@ -129,6 +129,16 @@ static void handler(struct conn *c, const struct http_request *req, void *arg)
 		respond_text(c, 200, text);
 	} else if (path_is(req, "/noread")) {
 		respond_text(c, 200, "ok");
+	} else if (path_is(req, "/huge")) {
+		/* 64 MiB: more than any socket buffer holds for a peer that reads nothing */
+		static char big[1 << 16];
+		memset(big, 'h', sizeof big);
+		if (conn_respond_head(c, 200, NULL, 0, (int64_t)sizeof big * 1024) != 0)
+			return;
+		for (int i = 0; i < 1024; i++)
+			if (conn_respond_body(c, big, sizeof big) != 0)
+				_exit(0);   /* gave up on the slow reader: what the test wants */
+		_exit(4);
 	} else if (path_is(req, "/noresp")) {
 		return;
 	} else if (path_is(req, "/error")) {
@@ -1105,6 +1115,76 @@ Test(conn, busy_closes_an_idle_kept_alive_connection)
 	cr_assert_eq(poll(&pfd, 1, 30000), 1, "the idle connection was not yielded");
 	expect_eof(cl);
 	finish(cl);
+}
+
+/* The rate guard: 1000 B/s averaged over 500 ms of waiting on the peer. */
+static const struct conn_config rate_cfg = {
+	.header_timeout_s = 10,
+	.idle_timeout_s = 30,
+	.response_fields = hook_fields,
+	.min_rate_bps = 1000,
+	.rate_window_ms = 500,
+};
+
+Test(conn, slow_body_below_the_minimum_rate_is_408)
+{
+	struct client *cl = start(&rate_cfg);
+	struct resp r;
+
+	send_str(cl, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+	/* 1 byte every 100 ms, well inside the 30 s idle timeout: about 10 B/s */
+	for (int i = 0; i < 20; i++) {
+		struct pollfd p = { .fd = cl->fd, .events = POLLIN };
+		if (poll(&p, 1, 100) == 1)
+			break;      /* the answer came */
+		send_str(cl, "x");
+	}
+	read_resp(cl, &r, false);
+	expect_json_error(&r, 408, "Request Timeout");
+	free_resp(&r);
+	expect_eof(cl);
+	finish(cl);
+}
+
+Test(conn, body_above_the_minimum_rate_is_served)
+{
+	struct client *cl = start(&rate_cfg);
+	struct resp r;
+	char piece[200];
+
+	memset(piece, 'y', sizeof piece);
+	send_str(cl, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n");
+	for (int i = 0; i < 10; i++) {      /* 200 bytes every 50 ms: about 4000 B/s */
+		send_all(cl, piece, sizeof piece);
+		usleep(50000);
+	}
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.body, "len=2000") != NULL, "%s", r.body);
+	free_resp(&r);
+	finish(cl);
+}
+
+Test(conn, a_peer_that_does_not_read_is_dropped)
+{
+	struct client *cl = start(&rate_cfg);
+	struct pollfd p;
+	int st;
+
+	send_str(cl, "GET /huge HTTP/1.1\r\nHost: t\r\n\r\n");
+	/* Read nothing: the worker must give up long before the 30 s idle timeout. */
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(cl->pid, &st, WNOHANG) == cl->pid) {
+			cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the handler saw the write fail");
+			close(cl->fd);
+			free(cl->buf);
+			free(cl);
+			return;
+		}
+		p.fd = -1;
+		poll(&p, 0, 100);
+	}
+	cr_assert_fail("the server still writes to a peer that reads nothing after 10 s");
 }
 
 Test(conn, leading_crlf_between_requests)

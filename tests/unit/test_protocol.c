@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "protocol.h"
-#include "server.h"
 
 Test(protocol, pair_id_lengths_at_the_limits)
 {
