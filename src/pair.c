@@ -169,6 +169,17 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 			bad_request(s, c, "publicKey fails the ML-KEM-768 encapsulation key check");
 			goto done;
 		}
+		/* A live pair is never put again (store_pair_put); saying so before
+		 * anything is stored keeps the request all-or-nothing. */
+		{
+			struct store_pair live;
+			enum store_status ls = store_pair_get(cid, pid->valuestring, &live);
+			crypto_wipe(&live, sizeof live);
+			if (ls == STORE_OK) {
+				bad_request(s, c, "pairId already in use");
+				goto done;
+			}
+		}
 		seen[i++] = pid->valuestring;
 	}
 
@@ -210,7 +221,7 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 		crypto_wipe(&p, sizeof p);
 		if (st == STORE_EXISTS) {
 			/* Pair ids are random: only a replay attempt or a broken client
-			 * repeats a live one.  Entries before it stay stored. */
+			 * repeats a live one (here: one that raced the check above). */
 			bad_request(s, c, "pairId already in use");
 			goto done;
 		}
