@@ -1294,8 +1294,9 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 {
 	struct given env[NSETTINGS], flg[NSETTINGS];
 	struct ctx c = { cfg, err, 0 };
+	const struct setting *secret_flag[NSETTINGS];
 	int i, server_id_default = 0;
-	size_t k;
+	size_t k, secret_flags = 0;
 
 	memset(env, 0, sizeof env);
 	memset(flg, 0, sizeof flg);
@@ -1388,6 +1389,9 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 		struct value v = { NULL, NULL, NULL, 0, NULL };
 		int r = pick(&c, s, &flg[k], 1, &v);
 
+		/* Every local user can read a process's arguments (/proc/PID/cmdline). */
+		if (r > 0 && (s->attrs & A_SECRET) && !v.from_file)
+			secret_flag[secret_flags++] = s;
 		if (r == 0)
 			r = pick(&c, s, &env[k], 0, &v);
 		if (r < 0)
@@ -1428,6 +1432,13 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 		return CONFIG_EXIT_USAGE;
 	}
 	warnings(cfg, server_id_default);
+	for (k = 0; k < secret_flags; k++) {
+		char msg[256];
+		snprintf(msg, sizeof msg, "--%s puts a secret in the process list, where every local "
+		    "user can read it: use %s or --%s-file", secret_flag[k]->flag, secret_flag[k]->name,
+		    secret_flag[k]->flag);
+		warn_setting(secret_flag[k]->name, msg);
+	}
 	return 0;
 }
 

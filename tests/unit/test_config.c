@@ -734,6 +734,28 @@ Test(config, free_resets)
 
 /* ---- warnings ---- */
 
+Test(config, secret_given_as_a_flag_is_warned_about)
+{
+	struct run r;
+	char *log;
+
+	log = run_capturing_log(&r, L("--client-id-secret=flag-secret-0123456789abcdef0123456789",
+	    "--upstream=http://a"), L("CORS_ORIGINS=https://b"));
+	cr_expect_eq(r.rc, 0, "%s", r.err);
+	cr_expect_not_null(strstr(log, "--client-id-secret puts a secret in the process list"), "%s", log);
+	cr_expect_null(strstr(log, "flag-secret-0123"), "the secret is never logged");
+	cr_expect_null(strstr(log, "--upstream puts"), "only secrets are warned about");
+	free(log);
+	done(&r);
+
+	log = run_capturing_log(&r, NONE, L("CLIENT_ID_SECRET=env-secret-0123456789abcdef0123456789",
+	    "UPSTREAM=http://a", "CORS_ORIGINS=https://b"));
+	cr_expect_eq(r.rc, 0, "%s", r.err);
+	cr_expect_null(strstr(log, "process list"), "from the environment: no warning");
+	free(log);
+	done(&r);
+}
+
 Test(config, warnings_logged)
 {
 	struct run r;
