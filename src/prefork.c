@@ -24,19 +24,13 @@ static volatile sig_atomic_t worker_stop;
 static int worker_listen_fd = -1;
 static int worker_null_fd = -1;
 
-/* Shared with the parent through fork: the parent's own count only. */
+/* Workers the parent has replaced, for its log lines (metrics count them too). */
 static unsigned long restarts;
 
 int
 prefork_stopping(void)
 {
 	return worker_stop != 0;
-}
-
-unsigned long
-prefork_restarts(void)
-{
-	return restarts;
 }
 
 static int

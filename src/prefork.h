@@ -48,7 +48,5 @@ int  prefork_stopping(void);
  */
 int  prefork_accept(int listen_fd, char *peer, size_t peer_cap);
 
-/* Total number of workers the parent has replaced (for metrics). */
-unsigned long prefork_restarts(void);
 
 #endif

@@ -11,7 +11,6 @@
 #include "cors.h"
 #include "upstream.h"
 
-#define SERVER_EXTRA_FIELDS_MAX  (CORS_FIELDS_MAX + CONFIG_LIST_MAX)
 #define SERVER_FORWARD_BUF       (HTTP_HEADERS_MAX + 1024) /* NUL-terminated copies of
                                                             * forwarded request fields */
 
