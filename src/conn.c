@@ -30,7 +30,8 @@
 
 /* ---- time ---- */
 
-static int64_t now_ms(void)
+static int64_t
+now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -38,17 +39,20 @@ static int64_t now_ms(void)
 }
 
 /* Deadline for a timeout in seconds from now; 0 = none (INT64_MAX). */
-static int64_t deadline_after(unsigned seconds)
+static int64_t
+deadline_after(unsigned seconds)
 {
 	return seconds == 0 ? INT64_MAX : now_ms() + (int64_t)seconds * 1000;
 }
 
-static int stopping(const struct conn *c)
+static int
+stopping(const struct conn *c)
 {
 	return c->cfg->stopping != NULL && c->cfg->stopping();
 }
 
-static int busy(const struct conn *c)
+static int
+busy(const struct conn *c)
 {
 	return c->cfg->busy != NULL && c->cfg->busy();
 }
@@ -58,7 +62,8 @@ enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_STOP, WAIT_ERROR };
 /* Waits for events on the socket until deadline (monotonic ms).  With
  * check_stop, gives up when the worker is asked to stop, or, from yield_at
  * on, when other connections wait for this worker. */
-static enum wait_result wait_fd(struct conn *c, short events, int64_t deadline,
+static enum wait_result
+wait_fd(struct conn *c, short events, int64_t deadline,
     bool check_stop, int64_t yield_at)
 {
 	for (;;) {
@@ -91,13 +96,15 @@ static enum wait_result wait_fd(struct conn *c, short events, int64_t deadline,
  * meanwhile must average at least the minimum rate, else the transfer fails.
  * Only waiting counts, so a slow upstream never makes a client look slow. */
 
-static unsigned rate_window_ms(const struct conn *c)
+static unsigned
+rate_window_ms(const struct conn *c)
 {
 	return c->cfg->rate_window_ms ? c->cfg->rate_window_ms : CONN_RATE_WINDOW_MS;
 }
 
 /* The deadline of the next wait: the idle timeout or the end of the window. */
-static int64_t rate_deadline(const struct conn *c)
+static int64_t
+rate_deadline(const struct conn *c)
 {
 	int64_t idle = deadline_after(c->cfg->idle_timeout_s);
 	int64_t window = now_ms() + (int64_t)(rate_window_ms(c) - c->rate_wait_ms);
@@ -105,7 +112,8 @@ static int64_t rate_deadline(const struct conn *c)
 }
 
 /* Adds a wait that began at start; false when the window closed too slow. */
-static bool rate_account(struct conn *c, int64_t start)
+static bool
+rate_account(struct conn *c, int64_t start)
 {
 	unsigned min = c->cfg->min_rate_bps ? c->cfg->min_rate_bps : CONN_MIN_RATE_BPS;
 	int64_t waited = now_ms() - start;
@@ -123,7 +131,8 @@ static bool rate_account(struct conn *c, int64_t start)
 
 /* Writes all of iov[0..cnt) (modifies iov).  Each stall is bounded by the
  * idle timeout.  On failure the connection is dead. */
-static int send_iov(struct conn *c, struct iovec *iov, int cnt)
+static int
+send_iov(struct conn *c, struct iovec *iov, int cnt)
 {
 	if (c->dead)
 		return -1;
@@ -166,7 +175,8 @@ static int send_iov(struct conn *c, struct iovec *iov, int cnt)
 }
 
 /* Sends the held head (if any) followed by up to three more pieces. */
-static int send_pieces(struct conn *c, const void *a, size_t alen,
+static int
+send_pieces(struct conn *c, const void *a, size_t alen,
     const void *b, size_t blen, const void *d, size_t dlen)
 {
 	struct iovec iov[4] = {
@@ -180,7 +190,8 @@ static int send_pieces(struct conn *c, const void *a, size_t alen,
 }
 
 /* "Date: Sun, 06 Nov 1994 08:49:37 GMT" value (RFC 9110 5.6.7), locale-free. */
-static void format_date(char *out, size_t cap)
+static void
+format_date(char *out, size_t cap)
 {
 	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -199,7 +210,8 @@ static void format_date(char *out, size_t cap)
 
 /* Formats the head into obuf.  with_hook = false is the fallback used when
  * the hook's fields do not fit or are invalid. */
-static int format_head(struct conn *c, int status, const struct http_field *fields,
+static int
+format_head(struct conn *c, int status, const struct http_field *fields,
     size_t n, int64_t framing, enum http_connection connection, bool with_hook)
 {
 	struct http_field all[CONN_RESPONSE_FIELDS_MAX];
@@ -224,7 +236,8 @@ static int format_head(struct conn *c, int status, const struct http_field *fiel
 	    all, k, framing, connection);
 }
 
-static int respond_head(struct conn *c, int status, const struct http_field *fields,
+static int
+respond_head(struct conn *c, int status, const struct http_field *fields,
     size_t n, int64_t content_length, bool fallback)
 {
 	if (c->dead || c->status != 0 || status < 200 || status > 999)
@@ -277,13 +290,15 @@ static int respond_head(struct conn *c, int status, const struct http_field *fie
 	return 0;
 }
 
-int conn_respond_head(struct conn *c, int status, const struct http_field *fields,
+int
+conn_respond_head(struct conn *c, int status, const struct http_field *fields,
     size_t n, int64_t content_length)
 {
 	return respond_head(c, status, fields, n, content_length, false);
 }
 
-int conn_respond_body(struct conn *c, const void *buf, size_t len)
+int
+conn_respond_body(struct conn *c, const void *buf, size_t len)
 {
 	if (c->dead || c->status == 0 || c->resp_ended)
 		return -1;
@@ -302,7 +317,8 @@ int conn_respond_body(struct conn *c, const void *buf, size_t len)
 	return send_pieces(c, buf, len, NULL, 0, NULL, 0);
 }
 
-int conn_respond_end(struct conn *c)
+int
+conn_respond_end(struct conn *c)
 {
 	if (c->dead || c->status == 0)
 		return -1;
@@ -321,7 +337,8 @@ int conn_respond_end(struct conn *c)
 }
 
 /* Appends s JSON-escaped to out (cap bytes, NUL kept); cuts at the end. */
-static size_t json_escape(char *out, size_t cap, size_t len, const char *s)
+static size_t
+json_escape(char *out, size_t cap, size_t len, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const size_t start = len;
@@ -359,7 +376,8 @@ static size_t json_escape(char *out, size_t cap, size_t len, const char *s)
 	return len;
 }
 
-static int respond_error(struct conn *c, int status, const char *msg,
+static int
+respond_error(struct conn *c, int status, const char *msg,
     const struct http_field *extra, size_t n, bool fallback)
 {
 	char body[CONN_ERROR_BODY_MAX];
@@ -386,38 +404,44 @@ static int respond_error(struct conn *c, int status, const char *msg,
 	return conn_respond_end(c);
 }
 
-int conn_respond_error(struct conn *c, int status, const char *msg,
+int
+conn_respond_error(struct conn *c, int status, const char *msg,
     const struct http_field *extra, size_t n)
 {
 	return respond_error(c, status, msg, extra, n, false);
 }
 
 /* An error conn answers on its own: JSON body, then close. */
-static void send_error(struct conn *c, int status, const char *detail)
+static void
+send_error(struct conn *c, int status, const char *detail)
 {
 	c->close_after = true;
 	if (c->status == 0)
 		(void)respond_error(c, status, detail, NULL, 0, true);
 }
 
-void conn_set_close(struct conn *c)
+void
+conn_set_close(struct conn *c)
 {
 	c->close_after = true;
 }
 
-int conn_responded(const struct conn *c)
+int
+conn_responded(const struct conn *c)
 {
 	return c->status != 0;
 }
 
-const struct conn_info *conn_info(const struct conn *c)
+const struct conn_info
+*conn_info(const struct conn *c)
 {
 	return &c->info;
 }
 
 /* ---- reading the body ---- */
 
-int conn_body_known_length(const struct conn *c, uint64_t *len)
+int
+conn_body_known_length(const struct conn *c, uint64_t *len)
 {
 	if (c->body_chunked)
 		return 0;
@@ -425,12 +449,14 @@ int conn_body_known_length(const struct conn *c, uint64_t *len)
 	return 1;
 }
 
-int conn_body_error(const struct conn *c)
+int
+conn_body_error(const struct conn *c)
 {
 	return c->body_error;
 }
 
-static ssize_t body_fail(struct conn *c, int status)
+static ssize_t
+body_fail(struct conn *c, int status)
 {
 	c->body_error = status;
 	c->close_after = true;
@@ -438,7 +464,8 @@ static ssize_t body_fail(struct conn *c, int status)
 }
 
 /* Receives into dst; > 0 bytes, or -1 after setting the body error. */
-static ssize_t body_recv(struct conn *c, char *dst, size_t cap)
+static ssize_t
+body_recv(struct conn *c, char *dst, size_t cap)
 {
 	for (;;) {
 		int64_t start = now_ms();
@@ -465,7 +492,8 @@ static ssize_t body_recv(struct conn *c, char *dst, size_t cap)
 	}
 }
 
-static void send_continue(struct conn *c)
+static void
+send_continue(struct conn *c)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	c->continue_pending = false;
@@ -475,7 +503,8 @@ static void send_continue(struct conn *c)
 	(void)send_iov(c, &iov, 1);
 }
 
-static ssize_t body_read_length(struct conn *c, char *buf, size_t cap)
+static ssize_t
+body_read_length(struct conn *c, char *buf, size_t cap)
 {
 	size_t want = cap;
 	if (want > c->body_left)
@@ -499,7 +528,8 @@ static ssize_t body_read_length(struct conn *c, char *buf, size_t cap)
 	return n;
 }
 
-static ssize_t body_read_chunked(struct conn *c, char *buf, size_t cap)
+static ssize_t
+body_read_chunked(struct conn *c, char *buf, size_t cap)
 {
 	for (;;) {
 		if (c->rpos < c->rend) {
@@ -534,7 +564,8 @@ static ssize_t body_read_chunked(struct conn *c, char *buf, size_t cap)
 	}
 }
 
-ssize_t conn_body_read(struct conn *c, void *buf, size_t cap)
+ssize_t
+conn_body_read(struct conn *c, void *buf, size_t cap)
 {
 	if (!c->have_req || c->body_error != 0 || cap == 0)
 		return -1;
@@ -550,7 +581,8 @@ ssize_t conn_body_read(struct conn *c, void *buf, size_t cap)
 
 /* ---- the loop ---- */
 
-static void new_request(struct conn *c)
+static void
+new_request(struct conn *c)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char id[8];
@@ -591,7 +623,8 @@ enum head_result { HEAD_OK, HEAD_CLOSE, HEAD_ERROR };
  * idle timeout, stopping, nothing received).  HEAD_ERROR: answered (408,
  * parse error) or died mid-head; *started tells whether bytes arrived.
  */
-static enum head_result read_head(struct conn *c, bool first, bool *started)
+static enum head_result
+read_head(struct conn *c, bool first, bool *started)
 {
 	const struct conn_config *cfg = c->cfg;
 	unsigned wait_s = cfg->idle_timeout_s;
@@ -660,7 +693,8 @@ static enum head_result read_head(struct conn *c, bool first, bool *started)
 }
 
 /* Reads and discards the rest of the request body, up to CONN_DRAIN_MAX. */
-static void drain_body(struct conn *c)
+static void
+drain_body(struct conn *c)
 {
 	char sink[4096];
 	uint64_t drained = 0;
@@ -681,7 +715,8 @@ static void drain_body(struct conn *c)
  * then read what comes for CONN_LINGER_MS, so that the kernel does not
  * answer unread input with a reset that destroys the response in flight.
  */
-static void linger_close(struct conn *c)
+static void
+linger_close(struct conn *c)
 {
 	char sink[4096];
 	size_t total = 0;
@@ -699,7 +734,8 @@ static void linger_close(struct conn *c)
 	}
 }
 
-static void serve_request(struct conn *c, conn_handler_fn fn, void *arg)
+static void
+serve_request(struct conn *c, conn_handler_fn fn, void *arg)
 {
 	struct http_request *req = &c->req;
 
@@ -745,7 +781,8 @@ static void serve_request(struct conn *c, conn_handler_fn fn, void *arg)
 		drain_body(c);
 }
 
-void conn_serve(struct conn *c, int fd, const struct conn_config *cfg,
+void
+conn_serve(struct conn *c, int fd, const struct conn_config *cfg,
     conn_handler_fn fn, void *arg)
 {
 	int one = 1;

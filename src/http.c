@@ -85,7 +85,8 @@ static const struct {
 	[E_TRAILER_LARGE]     = { 431, "trailer section too large" },
 };
 
-static int req_fail(struct http_request *req, enum http_err e)
+static int
+req_fail(struct http_request *req, enum http_err e)
 {
 	req->error = http_errs[e].status;
 	req->error_detail = http_errs[e].detail;
@@ -96,7 +97,8 @@ static int chunked_fail(struct http_chunked *st, enum http_err e);
 
 /* ---- character classes (RFC 9110 5.6.2, 5.5) ---- */
 
-static int is_tchar(unsigned char c)
+static int
+is_tchar(unsigned char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 		return 1;
@@ -110,22 +112,26 @@ static int is_tchar(unsigned char c)
 }
 
 /* field-vchar / SP / HTAB: VCHAR, obs-text, SP, HTAB; no other CTL, no DEL */
-static int is_value_char(unsigned char c)
+static int
+is_value_char(unsigned char c)
 {
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-static int is_ows(unsigned char c)
+static int
+is_ows(unsigned char c)
 {
 	return c == ' ' || c == '\t';
 }
 
-static int lower(unsigned char c)
+static int
+lower(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
 }
 
-static int hex_value(unsigned char c)
+static int
+hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -135,7 +141,8 @@ static int hex_value(unsigned char c)
 	return -1;
 }
 
-static int mem_eq_ci(const char *a, size_t alen, const char *lit)
+static int
+mem_eq_ci(const char *a, size_t alen, const char *lit)
 {
 	size_t n = strlen(lit);
 	if (alen != n)
@@ -146,14 +153,16 @@ static int mem_eq_ci(const char *a, size_t alen, const char *lit)
 	return 1;
 }
 
-int http_slice_eq_ci(struct http_slice s, const char *lit)
+int
+http_slice_eq_ci(struct http_slice s, const char *lit)
 {
 	if (s.ptr == NULL)
 		return 0;
 	return mem_eq_ci(s.ptr, s.len, lit);
 }
 
-int http_is_token(const char *name, size_t len)
+int
+http_is_token(const char *name, size_t len)
 {
 	if (len == 0)
 		return 0;
@@ -163,7 +172,8 @@ int http_is_token(const char *name, size_t len)
 	return 1;
 }
 
-int http_is_field_value(const char *value, size_t len)
+int
+http_is_field_value(const char *value, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (!is_value_char((unsigned char)value[i]))
@@ -172,14 +182,16 @@ int http_is_field_value(const char *value, size_t len)
 }
 
 /* uri-host [":" port] characters: unreserved, sub-delims, ':', '[', ']', '%' */
-static int is_host_char(unsigned char c)
+static int
+is_host_char(unsigned char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
 		return 1;
 	return strchr("-._~!$&'()*+,;=:[]%", c) != NULL && c != '\0';
 }
 
-static int host_valid(const char *p, size_t n)
+static int
+host_valid(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!is_host_char((unsigned char)p[i]))
@@ -195,7 +207,8 @@ static int host_valid(const char *p, size_t n)
  */
 typedef int (*list_fn)(const char *p, size_t n, void *ctx);
 
-static int list_each(const char *p, size_t n, list_fn fn, void *ctx)
+static int
+list_each(const char *p, size_t n, list_fn fn, void *ctx)
 {
 	size_t i = 0;
 	for (;;) {
@@ -221,7 +234,8 @@ struct cl_ctx {
 	bool     have;
 };
 
-static int cl_element(const char *p, size_t n, void *vctx)
+static int
+cl_element(const char *p, size_t n, void *vctx)
 {
 	struct cl_ctx *ctx = vctx;
 	uint64_t v = 0;
@@ -247,7 +261,8 @@ struct conn_ctx {
 	bool keep_alive;
 };
 
-static int connection_element(const char *p, size_t n, void *vctx)
+static int
+connection_element(const char *p, size_t n, void *vctx)
 {
 	struct conn_ctx *ctx = vctx;
 	if (mem_eq_ci(p, n, "close"))
@@ -266,7 +281,8 @@ struct head_facts {
 };
 
 /* Derives framing facts from one field; returns 0 or an E_ code + 1. */
-static int field_facts(struct http_request *req, struct head_facts *f,
+static int
+field_facts(struct http_request *req, struct head_facts *f,
     const struct http_header *h)
 {
 	const char *v = h->value.ptr;
@@ -300,7 +316,8 @@ static int field_facts(struct http_request *req, struct head_facts *f,
 }
 
 /* Splits the target into path and query; checks its form. */
-static int parse_target(struct http_request *req)
+static int
+parse_target(struct http_request *req)
 {
 	const char *t = req->target.ptr;
 	size_t n = req->target.len;
@@ -352,7 +369,8 @@ static int parse_target(struct http_request *req)
 }
 
 /* Parses buf[0..len), len <= HTTP_HEADERS_MAX. */
-static int parse_head(const char *buf, size_t len, struct http_request *req)
+static int
+parse_head(const char *buf, size_t len, struct http_request *req)
 {
 	size_t p = 0;
 	int r;
@@ -507,7 +525,8 @@ static int parse_head(const char *buf, size_t len, struct http_request *req)
 	return (int)p;
 }
 
-int http_parse_request(const char *buf, size_t len, struct http_request *req)
+int
+http_parse_request(const char *buf, size_t len, struct http_request *req)
 {
 	/* Everything but the (large) headers array, which header_count guards. */
 	memset(req, 0, offsetof(struct http_request, headers));
@@ -521,7 +540,8 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	return r;
 }
 
-const struct http_header *http_header_next(const struct http_request *req,
+const struct http_header
+*http_header_next(const struct http_request *req,
     const char *name, const struct http_header *prev)
 {
 	size_t i = prev == NULL ? 0 : (size_t)(prev - req->headers) + 1;
@@ -531,7 +551,8 @@ const struct http_header *http_header_next(const struct http_request *req,
 	return NULL;
 }
 
-const struct http_header *http_header_get(const struct http_request *req,
+const struct http_header
+*http_header_get(const struct http_request *req,
     const char *name)
 {
 	return http_header_next(req, name, NULL);
@@ -556,7 +577,8 @@ enum {
 	CH_ERROR,
 };
 
-static int chunked_fail(struct http_chunked *st, enum http_err e)
+static int
+chunked_fail(struct http_chunked *st, enum http_err e)
 {
 	st->state = CH_ERROR;
 	st->error = http_errs[e].status;
@@ -564,19 +586,22 @@ static int chunked_fail(struct http_chunked *st, enum http_err e)
 	return HTTP_MALFORMED;
 }
 
-void http_chunked_init(struct http_chunked *st)
+void
+http_chunked_init(struct http_chunked *st)
 {
 	memset(st, 0, sizeof *st);
 	st->state = CH_SIZE;
 }
 
 /* Counts one byte of the trailer section against its limit. */
-static int trailer_byte(struct http_chunked *st)
+static int
+trailer_byte(struct http_chunked *st)
 {
 	return ++st->trailer_len > HTTP_TRAILERS_MAX;
 }
 
-int http_chunked_decode(struct http_chunked *st, const char *in, size_t in_len,
+int
+http_chunked_decode(struct http_chunked *st, const char *in, size_t in_len,
     size_t *consumed, char *out, size_t out_cap, size_t *produced)
 {
 	size_t i = 0, o = 0;
@@ -761,7 +786,8 @@ out:
 
 /* ---- responses ---- */
 
-const char *http_status_reason(int status)
+const char
+*http_status_reason(int status)
 {
 	switch (status) {
 	case 100: return "Continue";
@@ -837,7 +863,8 @@ struct out {
 	bool   full;
 };
 
-static void out_put(struct out *o, const char *s, size_t n)
+static void
+out_put(struct out *o, const char *s, size_t n)
 {
 	if (o->full || n > o->cap - o->len) {
 		o->full = true;
@@ -847,12 +874,14 @@ static void out_put(struct out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static void out_str(struct out *o, const char *s)
+static void
+out_str(struct out *o, const char *s)
 {
 	out_put(o, s, strlen(s));
 }
 
-static int is_framing_field(const char *name)
+static int
+is_framing_field(const char *name)
 {
 	static const char *const names[] = {
 		"content-length", "transfer-encoding", "connection", "keep-alive",
@@ -865,7 +894,8 @@ static int is_framing_field(const char *name)
 	return 0;
 }
 
-int http_format_response_head(char *buf, size_t cap, int status,
+int
+http_format_response_head(char *buf, size_t cap, int status,
     const struct http_field *fields, size_t n, int64_t content_length,
     enum http_connection connection)
 {

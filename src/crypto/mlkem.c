@@ -72,7 +72,8 @@ static const int16_t zetas[128] = {
 /* modular arithmetic                                                  */
 
 /* For |a| < q * 2^15 returns a * 2^-16 mod q in (-q, q). */
-static int16_t mont_reduce(int32_t a)
+static int16_t
+mont_reduce(int32_t a)
 {
     /* low 16 bits of a * q^-1, computed unsigned (uint16 operands would promote to int and overflow) */
     int16_t t = (int16_t)(uint16_t)((uint32_t)a * (uint32_t)QINV);
@@ -80,34 +81,39 @@ static int16_t mont_reduce(int32_t a)
 }
 
 /* a * b * 2^-16 mod q, in (-q, q), for |a * b| < q * 2^15. */
-static int16_t fqmul(int16_t a, int16_t b)
+static int16_t
+fqmul(int16_t a, int16_t b)
 {
     return mont_reduce((int32_t)a * b);
 }
 
 /* The representative of a mod q in [-(q-1)/2, (q-1)/2] (any int16 a). */
-static int16_t barrett_reduce(int16_t a)
+static int16_t
+barrett_reduce(int16_t a)
 {
     int16_t t = (int16_t)(((int32_t)BARRETT_V * a + (1 << 25)) >> 26);
     return (int16_t)(a - t * Q);
 }
 
 /* The representative of a mod q in [0, q) (any int16 a). */
-static int16_t freeze(int16_t a)
+static int16_t
+freeze(int16_t a)
 {
     a = barrett_reduce(a);
     return (int16_t)(a + ((a >> 15) & Q));
 }
 
 /* For x in [0, q): Compress_d(x) = round(2^d * x / q) mod 2^d, d <= 11. */
-static uint32_t compress(int16_t x, unsigned d)
+static uint32_t
+compress(int16_t x, unsigned d)
 {
     uint64_t t = ((uint64_t)(uint16_t)x << d) + Q / 2;
     return (uint32_t)((t * DIV_Q_M) >> 40) & ((1u << d) - 1);
 }
 
 /* Decompress_d(y) = round(q * y / 2^d). */
-static int16_t decompress(uint32_t y, unsigned d)
+static int16_t
+decompress(uint32_t y, unsigned d)
 {
     return (int16_t)((y * Q + (1u << (d - 1))) >> d);
 }
@@ -120,7 +126,8 @@ static int16_t decompress(uint32_t y, unsigned d)
  * constant len so each inlined copy has fixed trip counts the compiler can
  * vectorise.
  */
-static inline void ntt_layer(int16_t r[N], unsigned len, unsigned k)
+static inline void
+ntt_layer(int16_t r[N], unsigned len, unsigned k)
 {
     for (unsigned start = 0; start < N; start += 2 * len) {
         int16_t zeta = zetas[k++];
@@ -133,7 +140,8 @@ static inline void ntt_layer(int16_t r[N], unsigned len, unsigned k)
 }
 
 /* Forward NTT in place (FIPS 203 Algorithm 9); input |x| <= q, output |x| <= (q-1)/2. */
-static void poly_ntt(poly *p)
+static void
+poly_ntt(poly *p)
 {
     /* each layer adds less than q to the magnitude: 8q < 2^15 after seven */
     ntt_layer(p->c, 128, 1);
@@ -148,7 +156,8 @@ static void poly_ntt(poly *p)
 }
 
 /* One Gentleman-Sande layer of the inverse NTT; zetas are used from index k down. */
-static inline void invntt_layer(int16_t r[N], unsigned len, unsigned k)
+static inline void
+invntt_layer(int16_t r[N], unsigned len, unsigned k)
 {
     for (unsigned start = 0; start < N; start += 2 * len) {
         int16_t zeta = zetas[k--];
@@ -161,7 +170,8 @@ static inline void invntt_layer(int16_t r[N], unsigned len, unsigned k)
 }
 
 /* Inverse NTT in place (FIPS 203 Algorithm 10) times 2^16; input |x| < q, output |x| < q. */
-static void poly_invntt_tomont(poly *p)
+static void
+poly_invntt_tomont(poly *p)
 {
     invntt_layer(p->c, 2, 127);
     invntt_layer(p->c, 4, 63);
@@ -178,7 +188,8 @@ static void poly_invntt_tomont(poly *p)
  * r = sum_j a[j] o b[j] * 2^-16 (MultiplyNTTs summed over the vector), output |x| < q.
  * Inputs: |a| < q, |b| <= q/2, so each 32-bit accumulator stays below q * 2^15.
  */
-static void poly_basemul_acc(poly *r, const poly *const a[K], const polyvec *b)
+static void
+poly_basemul_acc(poly *r, const poly *const a[K], const polyvec *b)
 {
     for (unsigned i = 0; i < N / 4; i++) {
         int16_t zeta = zetas[64 + i];
@@ -198,33 +209,38 @@ static void poly_basemul_acc(poly *r, const poly *const a[K], const polyvec *b)
     }
 }
 
-static void poly_add(poly *r, const poly *a)
+static void
+poly_add(poly *r, const poly *a)
 {
     for (unsigned i = 0; i < N; i++)
         r->c[i] = (int16_t)(r->c[i] + a->c[i]);
 }
 
-static void poly_sub(poly *r, const poly *a)
+static void
+poly_sub(poly *r, const poly *a)
 {
     for (unsigned i = 0; i < N; i++)
         r->c[i] = (int16_t)(r->c[i] - a->c[i]);
 }
 
-static void poly_freeze(poly *r)
+static void
+poly_freeze(poly *r)
 {
     for (unsigned i = 0; i < N; i++)
         r->c[i] = freeze(r->c[i]);
 }
 
 /* Multiplies by 2^32 * 2^-16 = 2^16 mod q; output |x| < q. */
-static void poly_tomont(poly *r)
+static void
+poly_tomont(poly *r)
 {
     for (unsigned i = 0; i < N; i++)
         r->c[i] = fqmul(r->c[i], MONT_R2);
 }
 
 /* ByteEncode12; coefficients must be in [0, q). */
-static void poly_tobytes(uint8_t out[POLY_BYTES], const poly *a)
+static void
+poly_tobytes(uint8_t out[POLY_BYTES], const poly *a)
 {
     for (unsigned i = 0; i < N / 2; i++) {
         uint16_t t0 = (uint16_t)a->c[2 * i], t1 = (uint16_t)a->c[2 * i + 1];
@@ -235,7 +251,8 @@ static void poly_tobytes(uint8_t out[POLY_BYTES], const poly *a)
 }
 
 /* ByteDecode12, reducing each 12-bit value mod q (FIPS 203 §4.2.1); output in [0, q). */
-static void poly_frombytes(poly *r, const uint8_t in[POLY_BYTES])
+static void
+poly_frombytes(poly *r, const uint8_t in[POLY_BYTES])
 {
     for (unsigned i = 0; i < N / 2; i++) {
         int16_t t0 = (int16_t)(in[3 * i] | ((in[3 * i + 1] & 0x0f) << 8));
@@ -248,7 +265,8 @@ static void poly_frombytes(poly *r, const uint8_t in[POLY_BYTES])
 }
 
 /* ByteEncode10(Compress10(u)) for one polynomial with coefficients in [0, q): 320 bytes. */
-static void poly_compress_du(uint8_t out[32 * DU], const poly *a)
+static void
+poly_compress_du(uint8_t out[32 * DU], const poly *a)
 {
     for (unsigned i = 0; i < N / 4; i++) {
         uint32_t t[4];
@@ -262,7 +280,8 @@ static void poly_compress_du(uint8_t out[32 * DU], const poly *a)
     }
 }
 
-static void poly_decompress_du(poly *r, const uint8_t in[32 * DU])
+static void
+poly_decompress_du(poly *r, const uint8_t in[32 * DU])
 {
     for (unsigned i = 0; i < N / 4; i++) {
         const uint8_t *b = in + 5 * i;
@@ -278,13 +297,15 @@ static void poly_decompress_du(poly *r, const uint8_t in[32 * DU])
 }
 
 /* ByteEncode4(Compress4(v)), coefficients in [0, q): 128 bytes. */
-static void poly_compress_dv(uint8_t out[32 * DV], const poly *a)
+static void
+poly_compress_dv(uint8_t out[32 * DV], const poly *a)
 {
     for (unsigned i = 0; i < N / 2; i++)
         out[i] = (uint8_t)(compress(a->c[2 * i], DV) | (compress(a->c[2 * i + 1], DV) << 4));
 }
 
-static void poly_decompress_dv(poly *r, const uint8_t in[32 * DV])
+static void
+poly_decompress_dv(poly *r, const uint8_t in[32 * DV])
 {
     for (unsigned i = 0; i < N / 2; i++) {
         r->c[2 * i] = decompress(in[i] & 0x0f, DV);
@@ -293,7 +314,8 @@ static void poly_decompress_dv(poly *r, const uint8_t in[32 * DV])
 }
 
 /* Decompress1(ByteDecode1(m)): bit -> 0 or (q+1)/2, by mask. */
-static void poly_frommsg(poly *r, const uint8_t m[32])
+static void
+poly_frommsg(poly *r, const uint8_t m[32])
 {
     for (unsigned i = 0; i < 32; i++)
         for (unsigned j = 0; j < 8; j++) {
@@ -303,7 +325,8 @@ static void poly_frommsg(poly *r, const uint8_t m[32])
 }
 
 /* ByteEncode1(Compress1(a)), coefficients in [0, q). */
-static void poly_tomsg(uint8_t m[32], const poly *a)
+static void
+poly_tomsg(uint8_t m[32], const poly *a)
 {
     for (unsigned i = 0; i < 32; i++) {
         uint8_t byte = 0;
@@ -314,7 +337,8 @@ static void poly_tomsg(uint8_t m[32], const poly *a)
 }
 
 /* SamplePolyCBD_2 (FIPS 203 Algorithm 8) from 128 bytes: coefficients in [-2, 2]. */
-static void poly_cbd2(poly *r, const uint8_t buf[64 * ETA])
+static void
+poly_cbd2(poly *r, const uint8_t buf[64 * ETA])
 {
     for (unsigned i = 0; i < N / 8; i++) {
         const uint8_t *b = buf + 4 * i;
@@ -330,7 +354,8 @@ static void poly_cbd2(poly *r, const uint8_t buf[64 * ETA])
 }
 
 /* CBD_2(PRF_2(sigma, nonce)): PRF is SHAKE256(sigma || nonce, 128). */
-static void poly_getnoise(poly *r, const uint8_t sigma[32], uint8_t nonce)
+static void
+poly_getnoise(poly *r, const uint8_t sigma[32], uint8_t nonce)
 {
     uint8_t in[33], buf[64 * ETA];
 
@@ -347,7 +372,8 @@ static void poly_getnoise(poly *r, const uint8_t sigma[32], uint8_t nonce)
  * sampling of 12-bit values below q.  rho is public, so the data-dependent
  * loop is fine.  Output in [0, q).
  */
-static void poly_sample_ntt(poly *r, const uint8_t rho[32], uint8_t j, uint8_t i)
+static void
+poly_sample_ntt(poly *r, const uint8_t rho[32], uint8_t j, uint8_t i)
 {
     uint8_t seed[34], buf[3 * SHAKE128_RATE];
     struct keccak_ctx xof;
@@ -379,7 +405,8 @@ static void poly_sample_ntt(poly *r, const uint8_t rho[32], uint8_t j, uint8_t i
 }
 
 /* A_hat[i][j] = SampleNTT(rho || j || i). */
-static void gen_matrix(poly a[K][K], const uint8_t rho[32])
+static void
+gen_matrix(poly a[K][K], const uint8_t rho[32])
 {
     for (unsigned i = 0; i < K; i++)
         for (unsigned j = 0; j < K; j++)
@@ -399,7 +426,8 @@ struct pke_pub {
  * K-PKE.KeyGen (FIPS 203 Algorithm 13) from d: fills pub, s (s_hat in [0, q))
  * and writes ek.  rho is public and is declassified for the ct checker.
  */
-static void pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_LEN],
+static void
+pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_LEN],
                        const uint8_t d[32])
 {
     uint8_t in[33], g[64];  /* g = rho || sigma */
@@ -437,7 +465,8 @@ static void pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_L
 }
 
 /* Decodes a checked-or-trusted ek into pub (t_hat mod q, matrix from rho). */
-static void pke_pub_from_ek(struct pke_pub *pub, const uint8_t ek[MLKEM768_EK_LEN])
+static void
+pke_pub_from_ek(struct pke_pub *pub, const uint8_t ek[MLKEM768_EK_LEN])
 {
     for (unsigned i = 0; i < K; i++)
         poly_frombytes(&pub->t.v[i], ek + i * POLY_BYTES);
@@ -445,7 +474,8 @@ static void pke_pub_from_ek(struct pke_pub *pub, const uint8_t ek[MLKEM768_EK_LE
 }
 
 /* K-PKE.Encrypt (FIPS 203 Algorithm 14) with randomness r. */
-static void pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
+static void
+pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
                         const uint8_t m[32], const uint8_t r[32])
 {
     polyvec y, e1, u;
@@ -488,7 +518,8 @@ static void pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
 }
 
 /* K-PKE.Decrypt (FIPS 203 Algorithm 15); s is s_hat with |x| < q. */
-static void pke_decrypt(uint8_t m[32], const polyvec *s, const uint8_t c[MLKEM768_CT_LEN])
+static void
+pke_decrypt(uint8_t m[32], const polyvec *s, const uint8_t c[MLKEM768_CT_LEN])
 {
     polyvec u;
     poly v, w;
@@ -515,7 +546,8 @@ static void pke_decrypt(uint8_t m[32], const polyvec *s, const uint8_t c[MLKEM76
 /* constant-time helpers                                               */
 
 /* Hides a value from the optimiser so mask logic is not turned into branches. */
-static uint8_t value_barrier_u8(uint8_t x)
+static uint8_t
+value_barrier_u8(uint8_t x)
 {
 #if defined(__GNUC__) || defined(__clang__)
     __asm__("" : "+r"(x));
@@ -524,7 +556,8 @@ static uint8_t value_barrier_u8(uint8_t x)
 }
 
 /* 0xff if a[0..n) != b[0..n), else 0x00, in time depending only on n. */
-static uint8_t ct_neq_mask(const uint8_t *a, const uint8_t *b, size_t n)
+static uint8_t
+ct_neq_mask(const uint8_t *a, const uint8_t *b, size_t n)
 {
     uint8_t diff = 0;
 
@@ -536,7 +569,8 @@ static uint8_t ct_neq_mask(const uint8_t *a, const uint8_t *b, size_t n)
 }
 
 /* r = mask ? x : r, byte-wise, mask in {0x00, 0xff}. */
-static void ct_cmov(uint8_t *r, const uint8_t *x, size_t n, uint8_t mask)
+static void
+ct_cmov(uint8_t *r, const uint8_t *x, size_t n, uint8_t mask)
 {
     mask = value_barrier_u8(mask);
     for (size_t i = 0; i < n; i++)
@@ -550,7 +584,8 @@ static void ct_cmov(uint8_t *r, const uint8_t *x, size_t n, uint8_t mask)
  * ML-KEM.Decaps_internal (FIPS 203 Algorithm 18) on expanded key parts:
  * s (s_hat), pub (from ek), h = H(ek), z.
  */
-static void decaps_core(uint8_t k[32], const polyvec *s, const struct pke_pub *pub,
+static void
+decaps_core(uint8_t k[32], const polyvec *s, const struct pke_pub *pub,
                         const uint8_t h[32], const uint8_t z[32],
                         const uint8_t c[MLKEM768_CT_LEN])
 {
@@ -577,7 +612,8 @@ static void decaps_core(uint8_t k[32], const polyvec *s, const struct pke_pub *p
     crypto_wipe(&j, sizeof j);
 }
 
-void mlkem768_keygen_internal(uint8_t ek[MLKEM768_EK_LEN], uint8_t dk[MLKEM768_DK_LEN],
+void
+mlkem768_keygen_internal(uint8_t ek[MLKEM768_EK_LEN], uint8_t dk[MLKEM768_DK_LEN],
                               const uint8_t d[MLKEM768_SYM_LEN],
                               const uint8_t z[MLKEM768_SYM_LEN])
 {
@@ -594,7 +630,8 @@ void mlkem768_keygen_internal(uint8_t ek[MLKEM768_EK_LEN], uint8_t dk[MLKEM768_D
     crypto_wipe(&s, sizeof s);      /* pub is public (ek), no wipe needed */
 }
 
-int mlkem768_ek_check(const uint8_t *ek, size_t ek_len)
+int
+mlkem768_ek_check(const uint8_t *ek, size_t ek_len)
 {
     if (ek == NULL || ek_len != MLKEM768_EK_LEN)
         return -1;
@@ -608,7 +645,8 @@ int mlkem768_ek_check(const uint8_t *ek, size_t ek_len)
     return 0;
 }
 
-int mlkem768_dk_check(const uint8_t *dk, size_t dk_len)
+int
+mlkem768_dk_check(const uint8_t *dk, size_t dk_len)
 {
     uint8_t h[32];
 
@@ -618,7 +656,8 @@ int mlkem768_dk_check(const uint8_t *dk, size_t dk_len)
     return ct_neq_mask(h, dk + VEC_BYTES + MLKEM768_EK_LEN, 32) ? -1 : 0;
 }
 
-int mlkem768_encaps_internal(uint8_t c[MLKEM768_CT_LEN], uint8_t k[MLKEM768_SS_LEN],
+int
+mlkem768_encaps_internal(uint8_t c[MLKEM768_CT_LEN], uint8_t k[MLKEM768_SS_LEN],
                              const uint8_t *ek, size_t ek_len,
                              const uint8_t m[MLKEM768_SYM_LEN])
 {
@@ -639,7 +678,8 @@ int mlkem768_encaps_internal(uint8_t c[MLKEM768_CT_LEN], uint8_t k[MLKEM768_SS_L
     return 0;
 }
 
-int mlkem768_decaps(uint8_t k[MLKEM768_SS_LEN], const uint8_t *dk, size_t dk_len,
+int
+mlkem768_decaps(uint8_t k[MLKEM768_SS_LEN], const uint8_t *dk, size_t dk_len,
                     const uint8_t *c, size_t c_len)
 {
     struct pke_pub pub;
@@ -658,7 +698,8 @@ int mlkem768_decaps(uint8_t k[MLKEM768_SS_LEN], const uint8_t *dk, size_t dk_len
     return 0;
 }
 
-int mlkem768_decaps_seed(uint8_t k[MLKEM768_SS_LEN], const uint8_t *seed, size_t seed_len,
+int
+mlkem768_decaps_seed(uint8_t k[MLKEM768_SS_LEN], const uint8_t *seed, size_t seed_len,
                          const uint8_t *c, size_t c_len)
 {
     struct pke_pub pub;

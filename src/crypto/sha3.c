@@ -25,33 +25,38 @@ static const uint64_t keccak_rc[24] = {
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* lanes are little-endian: on such hosts a lane is its bytes in memory order */
-static uint64_t load64_le(const uint8_t *p)
+static uint64_t
+load64_le(const uint8_t *p)
 {
     uint64_t v;
     memcpy(&v, p, 8);
     return v;
 }
 
-static void store64_le(uint8_t *p, uint64_t v)
+static void
+store64_le(uint8_t *p, uint64_t v)
 {
     memcpy(p, &v, 8);
 }
 #else
-static uint64_t load64_le(const uint8_t *p)
+static uint64_t
+load64_le(const uint8_t *p)
 {
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
            (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
            (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
-static void store64_le(uint8_t *p, uint64_t v)
+static void
+store64_le(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 #endif
 
-void keccak_f1600(uint64_t s[25])
+void
+keccak_f1600(uint64_t s[25])
 {
     uint64_t a00 = s[0],  a01 = s[1],  a02 = s[2],  a03 = s[3],  a04 = s[4];
     uint64_t a10 = s[5],  a11 = s[6],  a12 = s[7],  a13 = s[8],  a14 = s[9];
@@ -144,7 +149,8 @@ void keccak_f1600(uint64_t s[25])
     s[20] = a40; s[21] = a41; s[22] = a42; s[23] = a43; s[24] = a44;
 }
 
-static void keccak_init(struct keccak_ctx *c, unsigned rate, uint8_t dsbyte)
+static void
+keccak_init(struct keccak_ctx *c, unsigned rate, uint8_t dsbyte)
 {
     memset(c->s, 0, sizeof c->s);
     c->rate = rate;
@@ -153,18 +159,39 @@ static void keccak_init(struct keccak_ctx *c, unsigned rate, uint8_t dsbyte)
     c->squeezing = 0;
 }
 
-void sha3_256_init(struct keccak_ctx *c) { keccak_init(c, SHA3_256_RATE, 0x06); }
-void sha3_512_init(struct keccak_ctx *c) { keccak_init(c, SHA3_512_RATE, 0x06); }
-void shake128_init(struct keccak_ctx *c) { keccak_init(c, SHAKE128_RATE, 0x1f); }
-void shake256_init(struct keccak_ctx *c) { keccak_init(c, SHAKE256_RATE, 0x1f); }
+void
+sha3_256_init(struct keccak_ctx *c)
+{
+    keccak_init(c, SHA3_256_RATE, 0x06);
+}
+
+void
+sha3_512_init(struct keccak_ctx *c)
+{
+    keccak_init(c, SHA3_512_RATE, 0x06);
+}
+
+void
+shake128_init(struct keccak_ctx *c)
+{
+    keccak_init(c, SHAKE128_RATE, 0x1f);
+}
+
+void
+shake256_init(struct keccak_ctx *c)
+{
+    keccak_init(c, SHAKE256_RATE, 0x1f);
+}
 
 /* XOR one byte into the state at byte offset i (lanes are little-endian). */
-static void xor_byte(uint64_t s[25], unsigned i, uint8_t b)
+static void
+xor_byte(uint64_t s[25], unsigned i, uint8_t b)
 {
     s[i / 8] ^= (uint64_t)b << (8 * (i % 8));
 }
 
-void keccak_absorb(struct keccak_ctx *c, const void *in, size_t len)
+void
+keccak_absorb(struct keccak_ctx *c, const void *in, size_t len)
 {
     const uint8_t *p = in;
 
@@ -193,7 +220,8 @@ void keccak_absorb(struct keccak_ctx *c, const void *in, size_t len)
     }
 }
 
-void keccak_finalize(struct keccak_ctx *c)
+void
+keccak_finalize(struct keccak_ctx *c)
 {
     if (c->squeezing)
         return;
@@ -205,7 +233,8 @@ void keccak_finalize(struct keccak_ctx *c)
     c->squeezing = 1;
 }
 
-void keccak_squeeze(struct keccak_ctx *c, void *out, size_t len)
+void
+keccak_squeeze(struct keccak_ctx *c, void *out, size_t len)
 {
     uint8_t *o = out;
 
@@ -230,12 +259,14 @@ void keccak_squeeze(struct keccak_ctx *c, void *out, size_t len)
     }
 }
 
-void keccak_squeeze_blocks(struct keccak_ctx *c, uint8_t *out, size_t nblocks)
+void
+keccak_squeeze_blocks(struct keccak_ctx *c, uint8_t *out, size_t nblocks)
 {
     keccak_squeeze(c, out, nblocks * c->rate);
 }
 
-void sha3_256(uint8_t out[SHA3_256_LEN], const void *in, size_t len)
+void
+sha3_256(uint8_t out[SHA3_256_LEN], const void *in, size_t len)
 {
     struct keccak_ctx c;
     sha3_256_init(&c);
@@ -244,7 +275,8 @@ void sha3_256(uint8_t out[SHA3_256_LEN], const void *in, size_t len)
     crypto_wipe(&c, sizeof c);
 }
 
-void sha3_512(uint8_t out[SHA3_512_LEN], const void *in, size_t len)
+void
+sha3_512(uint8_t out[SHA3_512_LEN], const void *in, size_t len)
 {
     struct keccak_ctx c;
     sha3_512_init(&c);
@@ -253,7 +285,8 @@ void sha3_512(uint8_t out[SHA3_512_LEN], const void *in, size_t len)
     crypto_wipe(&c, sizeof c);
 }
 
-void shake128(uint8_t *out, size_t outlen, const void *in, size_t len)
+void
+shake128(uint8_t *out, size_t outlen, const void *in, size_t len)
 {
     struct keccak_ctx c;
     shake128_init(&c);
@@ -262,7 +295,8 @@ void shake128(uint8_t *out, size_t outlen, const void *in, size_t len)
     crypto_wipe(&c, sizeof c);
 }
 
-void shake256(uint8_t *out, size_t outlen, const void *in, size_t len)
+void
+shake256(uint8_t *out, size_t outlen, const void *in, size_t len)
 {
     struct keccak_ctx c;
     shake256_init(&c);

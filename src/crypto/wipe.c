@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-void crypto_wipe(void *p, size_t n)
+void
+crypto_wipe(void *p, size_t n)
 {
     if (n == 0)
         return;

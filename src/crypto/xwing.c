@@ -18,7 +18,8 @@ static const uint8_t xwing_label[6] = { 0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c };
 static const uint8_t x25519_base[X25519_LEN] = { 9 };
 
 /* BearSSL's preferred Curve25519 code (the constant-time m31 ladder here). */
-static const br_ec_impl *x25519_impl(void)
+static const br_ec_impl
+*x25519_impl(void)
 {
     const br_ec_impl *impl = br_ec_get_default();
 
@@ -34,7 +35,8 @@ static const br_ec_impl *x25519_impl(void)
  * the RFC 7748 §5.2 vector; the X-Wing vectors in test_xwing.c pin it too).  The all-zero result of a low-order u is
  * not rejected: X-Wing does not need that check.  out may alias u.
  */
-static void x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
+static void
+x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
                    const uint8_t u[X25519_LEN])
 {
     memmove(out, u, X25519_LEN);
@@ -43,7 +45,8 @@ static void x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
 }
 
 /* SHA3-256(ss_M || ss_X || ct_X || pk_X || label). */
-static void combiner(uint8_t ss[XWING_SS_LEN], const uint8_t ss_m[32], const uint8_t ss_x[32],
+static void
+combiner(uint8_t ss[XWING_SS_LEN], const uint8_t ss_m[32], const uint8_t ss_x[32],
                      const uint8_t ct_x[32], const uint8_t pk_x[32])
 {
     struct keccak_ctx h;
@@ -58,7 +61,8 @@ static void combiner(uint8_t ss[XWING_SS_LEN], const uint8_t ss_m[32], const uin
     crypto_wipe(&h, sizeof h);
 }
 
-void xwing_keygen(uint8_t pk[XWING_PK_LEN], const uint8_t seed[XWING_SEED_LEN])
+void
+xwing_keygen(uint8_t pk[XWING_PK_LEN], const uint8_t seed[XWING_SEED_LEN])
 {
     uint8_t expanded[96], dk_m[MLKEM768_DK_LEN];
 
@@ -69,7 +73,8 @@ void xwing_keygen(uint8_t pk[XWING_PK_LEN], const uint8_t seed[XWING_SEED_LEN])
     crypto_wipe(dk_m, sizeof dk_m);
 }
 
-int xwing_encaps(uint8_t ct[XWING_CT_LEN], uint8_t ss[XWING_SS_LEN],
+int
+xwing_encaps(uint8_t ct[XWING_CT_LEN], uint8_t ss[XWING_SS_LEN],
                  const uint8_t *pk, size_t pk_len, const uint8_t eseed[XWING_ESEED_LEN])
 {
     uint8_t ct_m[MLKEM768_CT_LEN], ss_m[32], ss_x[32], ct_x[32];
@@ -92,7 +97,8 @@ int xwing_encaps(uint8_t ct[XWING_CT_LEN], uint8_t ss[XWING_SS_LEN],
     return 0;
 }
 
-int xwing_decaps(uint8_t ss[XWING_SS_LEN], const uint8_t *ct, size_t ct_len,
+int
+xwing_decaps(uint8_t ss[XWING_SS_LEN], const uint8_t *ct, size_t ct_len,
                  const uint8_t seed[XWING_SEED_LEN])
 {
     uint8_t expanded[96], ss_m[32], ss_x[32], pk_x[32];
