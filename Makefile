@@ -21,7 +21,7 @@ CFLAGS_ALL   = -std=c11 $(OPT) $(SAN) $(WARN) -fno-strict-aliasing -MMD -MP $(CF
 LDFLAGS_ALL  = $(SAN) $(LDFLAGS)
 LDLIBS_ALL   = -lbearssl -lhiredis -lcurl -lcjson $(LDLIBS)
 
-LIB_SRC  := $(sort $(wildcard src/*.c src/crypto/*.c))
+LIB_SRC  := $(sort $(wildcard src/*.c src/store/*.c src/crypto/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -84,7 +84,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 # (its declassification hooks) into an archive, so only what is used is linked.
 CT_SRC := $(sort $(wildcard tests/ct/*.c))
 CT_BIN := $(CT_SRC:tests/ct/%.c=$(BUILD)/tests/ct/%)
-CT_OBJ := $(patsubst %.c,$(BUILD)/ct/%.o,$(sort $(wildcard src/crypto/*.c)) src/log.c src/clientid.c)
+CT_OBJ := $(patsubst %.c,$(BUILD)/ct/%.o,$(sort $(wildcard src/crypto/*.c)) src/log.c src/clientid.c src/hex.c src/json.c)
 CT_LIB := $(BUILD)/ct/libcrypto-ct.a
 
 $(BUILD)/ct/%.o: %.c

@@ -12,9 +12,11 @@
 #include "assets.h"
 #include "clientid.h"
 #include "errors.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "mime.h"
+#include "percent.h"
 
 #define ECHO_BODY_MAX   (HTTP_REQUEST_LINE_MAX * 6 + 128) /* worst-case escaped message */
 #define PUBLIC_READ_BUF 65536
@@ -42,39 +44,6 @@ method_not_allowed(struct conn *c, const struct http_request *req, const char *a
 	conn_respond_error(c, 405, "method not allowed",
 	    (struct http_field[]){ { "Allow", allow } }, 1);
 	return 1;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes in[0..len) into out (len bytes at most). Returns length or -1. */
-static long
-percent_decode(const char *in, size_t len, char *out)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len; i++) {
-		if (in[i] == '%') {
-			int hi, lo;
-			if (i + 2 >= len)
-				return -1;
-			hi = hexval((unsigned char)in[i + 1]);
-			lo = hexval((unsigned char)in[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	return (long)o;
 }
 
 /* 1 when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
@@ -108,24 +77,12 @@ utf8_valid(const unsigned char *s, size_t n)
 static long
 json_escape(char *out, size_t cap, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t i, o = 0;
 
 	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (o + 6 >= cap)
+		if (o + JSON_ESCAPE_MAX >= cap)
 			return -1;
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			memcpy(out + o, "\\u00", 4);
-			out[o + 4] = hex[ch >> 4];
-			out[o + 5] = hex[ch & 15];
-			o += 6;
-		} else {
-			out[o++] = (char)ch;
-		}
+		o += json_escape_byte(out + o, (unsigned char)s[i]);
 	}
 	return (long)o;
 }
@@ -153,7 +110,7 @@ builtin_echo(struct server *s, struct conn *c, const struct http_request *req,
 		n = snprintf(body, sizeof body, "{\"echo\":true,\"time\":\"%s\"}", ts);
 	} else {
 		if (msg_len > sizeof decoded ||
-		    (dlen = percent_decode(msg, msg_len, decoded)) < 0 ||
+		    (dlen = percent_decode(decoded, sizeof decoded, msg, msg_len, 0)) < 0 ||
 		    !utf8_valid((const unsigned char *)decoded, (size_t)dlen) ||
 		    (elen = json_escape(escaped, sizeof escaped, decoded, (size_t)dlen)) < 0) {
 			s->reason = "bad echo message";
@@ -335,4 +292,47 @@ builtin_public(struct server *s, struct conn *c, const struct http_request *req,
 	respond_bytes(c, 200, (struct http_field[]){ { "Content-Type", a->content_type },
 	    { "ETag", a->etag }, { "Cache-Control", "no-cache" },
 	    { "X-Content-Type-Options", "nosniff" } }, 4, a->data, a->len);
+}
+
+/*
+ * GET /metrics (HEAD too): 405 for other methods; 401 JSON with
+ * WWW-Authenticate when METRICS_TOKEN is set and the request lacks it (or has
+ * more than one Authorization field); else 200 text/plain; version=0.0.4.
+ * The dispatcher calls it only when METRICS is true.
+ */
+void
+builtin_metrics(struct server *s, struct conn *c, const struct http_request *req)
+{
+	static char body[METRICS_BODY_MAX];     /* static: too large for the stack */
+	static const struct http_field fields[] = {
+		{ "Content-Type", "text/plain; version=0.0.4; charset=utf-8" },
+		{ "Cache-Control", "no-store" },
+	};
+	const struct http_header *a;
+	int n;
+
+	if (!server_is_get_or_head(req)) {
+		s->reason = "method not allowed";
+		conn_respond_error(c, 405, "method not allowed",
+		    (struct http_field[]){ { "Allow", "GET, HEAD" } }, 1);
+		return;
+	}
+	a = http_header_get(req, "authorization");
+	if (s->cfg->metrics_token != NULL &&
+	    (a == NULL || http_header_next(req, "authorization", a) != NULL ||
+	    !metrics_token_ok(s->cfg->metrics_token, a->value.ptr, a->value.len))) {
+		s->reason = "metrics token missing or wrong";
+		conn_respond_error(c, 401, "unauthorized",
+		    (struct http_field[]){ { "WWW-Authenticate", "Bearer realm=\"metrics\"" } }, 1);
+		return;
+	}
+	n = metrics_render(body, sizeof body);
+	if (n < 0) {
+		s->reason = "metrics text too large";
+		conn_respond_error(c, 500, "metrics text too large", NULL, 0);
+		return;
+	}
+	if (conn_respond_head(c, 200, fields, sizeof fields / sizeof fields[0], n) == 0 &&
+	    conn_respond_body(c, body, (size_t)n) == 0)
+		conn_respond_end(c);
 }

@@ -8,6 +8,7 @@
 
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
+#include "hex.h"
 #include "log.h"
 
 /*
@@ -24,47 +25,6 @@
 
 #define MAC_LEN     32
 #define ID_BYTES    (CLIENT_ID_HEX_LEN / 2)
-
-/* Hex digit of a nibble without a table or a branch: the MAC is a bearer
- * credential, so its encoding should not depend on memory indexes. */
-static char
-hex_digit(unsigned n)
-{
-	/* n in 0..15; (9 - n) >> 8 is all ones exactly when n > 9 */
-	unsigned gt9 = ((9u - n) >> 8) & 1u;
-
-	return (char)('0' + n + gt9 * ('a' - '0' - 10));
-}
-
-static void
-hex_encode(char *out, const uint8_t *in, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = hex_digit(in[i] >> 4);
-		out[2 * i + 1] = hex_digit(in[i] & 15u);
-	}
-}
-
-/* Value of a lower-case hex digit, or -1 (upper case is not accepted). */
-static int
-lower_hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* 1 when s[0..n) are all lower-case hex; stops at the first other char. */
-static int
-is_lower_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (lower_hex_value((unsigned char)s[i]) < 0)
-			return 0;
-	return 1;
-}
 
 static void
 mac_of(uint8_t mac[MAC_LEN], const char *secret, size_t secret_len, const char *id)
@@ -126,10 +86,18 @@ clientid_sign(char out[CLIENT_ID_SIGNED_LEN + 1], const char *client_id_hex,
               const char *secret, size_t secret_len)
 {
 	out[0] = '\0';
-	if (client_id_hex == NULL || secret_len == 0 || !is_lower_hex(client_id_hex, CLIENT_ID_HEX_LEN))
+	if (client_id_hex == NULL || secret_len == 0 || !hex_is_lower(client_id_hex, CLIENT_ID_HEX_LEN))
 		return -1;
 	sign_checked(out, client_id_hex, secret, secret_len);
 	return 0;
+}
+
+int
+clientid_syntax_ok(const char *signed_id, size_t len)
+{
+	return signed_id != NULL && len == CLIENT_ID_SIGNED_LEN &&
+	    hex_is_lower(signed_id, CLIENT_ID_HEX_LEN) && signed_id[CLIENT_ID_HEX_LEN] == '.' &&
+	    hex_is_lower(signed_id + CLIENT_ID_HEX_LEN + 1, 2 * MAC_LEN);
 }
 
 int
@@ -142,19 +110,12 @@ clientid_verify(const char *signed_id, size_t len, const char *secret, size_t se
 	uint32_t ok;
 
 	client_id_out[0] = '\0';
-	if (signed_id == NULL || len != CLIENT_ID_SIGNED_LEN || secret_len == 0)
-		return -1;
-	if (!is_lower_hex(signed_id, CLIENT_ID_HEX_LEN) || signed_id[CLIENT_ID_HEX_LEN] != '.')
+	if (secret_len == 0 || !clientid_syntax_ok(signed_id, len))
 		return -1;
 	/* The presented MAC is public input: decoding it may branch. */
 	hex_mac = signed_id + CLIENT_ID_HEX_LEN + 1;
-	for (size_t i = 0; i < MAC_LEN; i++) {
-		int hi = lower_hex_value((unsigned char)hex_mac[2 * i]);
-		int lo = lower_hex_value((unsigned char)hex_mac[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		got[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (hex_decode_lower(got, hex_mac, MAC_LEN) != 0)
+		return -1;
 
 	mac_of(want, secret, secret_len, signed_id);
 	ok = mac_equal(got, want);
@@ -169,4 +130,12 @@ clientid_verify(const char *signed_id, size_t len, const char *secret, size_t se
 	memcpy(client_id_out, signed_id, CLIENT_ID_HEX_LEN);
 	client_id_out[CLIENT_ID_HEX_LEN] = '\0';
 	return 0;
+}
+
+int
+clientid_check(const char *signed_id, size_t len, const char *secret, const char *previous,
+               char client_id_out[CLIENT_ID_HEX_LEN + 1])
+{
+	return clientid_verify(signed_id, len, secret, strlen(secret), previous,
+	    previous != NULL ? strlen(previous) : 0, client_id_out);
 }

@@ -48,4 +48,14 @@ int clientid_verify(const char *signed_id, size_t len, const char *secret, size_
                     const char *prev_secret, size_t prev_len,
                     char client_id_out[CLIENT_ID_HEX_LEN + 1]);
 
+/* 1 when signed_id[0..len) has the signed form's syntax (length, case,
+ * the '.'); says nothing of the MAC. */
+int clientid_syntax_ok(const char *signed_id, size_t len);
+
+/* clientid_verify under NUL-terminated secrets, as configured: secret (the
+ * current CLIENT_ID_SECRET) and previous (CLIENT_ID_SECRET_PREVIOUS or
+ * NULL).  The one call every route makes. */
+int clientid_check(const char *signed_id, size_t len, const char *secret, const char *previous,
+                   char client_id_out[CLIENT_ID_HEX_LEN + 1]);
+
 #endif

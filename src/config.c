@@ -14,6 +14,7 @@
  */
 #include "config.h"
 #include "crypto/wipe.h"
+#include "json.h"
 #include "protocol.h"
 #include "store.h"
 #include "log.h"

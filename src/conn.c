@@ -24,25 +24,20 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crypto/rand.h"
+#include "hex.h"
+#include "json.h"
 
 #define POLL_SLICE_MS   250     /* how often a wait re-checks cfg->stopping and cfg->busy */
 
 /* ---- time ---- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Deadline for a timeout in seconds from now; 0 = none (INT64_MAX). */
 static int64_t
 deadline_after(unsigned seconds)
 {
-	return seconds == 0 ? INT64_MAX : now_ms() + (int64_t)seconds * 1000;
+	return seconds == 0 ? INT64_MAX : clock_ms() + (int64_t)seconds * 1000;
 }
 
 static int
@@ -69,7 +64,7 @@ wait_fd(struct conn *c, short events, int64_t deadline,
 	for (;;) {
 		if (check_stop && stopping(c))
 			return WAIT_STOP;
-		int64_t now = now_ms();
+		int64_t now = clock_ms();
 		if (check_stop && now >= yield_at && busy(c))
 			return WAIT_STOP;
 		if (now >= deadline)
@@ -107,7 +102,7 @@ static int64_t
 rate_deadline(const struct conn *c)
 {
 	int64_t idle = deadline_after(c->cfg->idle_timeout_s);
-	int64_t window = now_ms() + (int64_t)(rate_window_ms(c) - c->rate_wait_ms);
+	int64_t window = clock_ms() + (int64_t)(rate_window_ms(c) - c->rate_wait_ms);
 	return window < idle ? window : idle;
 }
 
@@ -116,7 +111,7 @@ static bool
 rate_account(struct conn *c, int64_t start)
 {
 	unsigned min = c->cfg->min_rate_bps ? c->cfg->min_rate_bps : CONN_MIN_RATE_BPS;
-	int64_t waited = now_ms() - start;
+	int64_t waited = clock_ms() - start;
 
 	c->rate_wait_ms += waited > 0 ? (uint64_t)waited : 0;
 	if (c->rate_wait_ms < rate_window_ms(c))
@@ -148,7 +143,7 @@ send_iov(struct conn *c, struct iovec *iov, int cnt)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				int64_t start = now_ms();
+				int64_t start = clock_ms();
 				enum wait_result w = wait_fd(c, POLLOUT, rate_deadline(c), false, INT64_MAX);
 				bool rate = rate_account(c, start);
 				if (rate && (w == WAIT_READY ||
@@ -340,22 +335,10 @@ conn_respond_end(struct conn *c)
 static size_t
 json_escape(char *out, size_t cap, size_t len, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
 	const size_t start = len;
 	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		char tmp[6];
-		size_t n = 0;
-		if (ch == '"' || ch == '\\') {
-			tmp[n++] = '\\';
-			tmp[n++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			tmp[n++] = '\\'; tmp[n++] = 'u'; tmp[n++] = '0'; tmp[n++] = '0';
-			tmp[n++] = hex[ch >> 4];
-			tmp[n++] = hex[ch & 15];
-		} else {
-			tmp[n++] = (char)ch;
-		}
+		char tmp[JSON_ESCAPE_MAX];
+		size_t n = json_escape_byte(tmp, (unsigned char)*s);
 		if (len + n >= cap) {
 			/* cut: drop a UTF-8 sequence the cut may have split */
 			size_t k = len;
@@ -468,7 +451,7 @@ static ssize_t
 body_recv(struct conn *c, char *dst, size_t cap)
 {
 	for (;;) {
-		int64_t start = now_ms();
+		int64_t start = clock_ms();
 		enum wait_result w = wait_fd(c, POLLIN, rate_deadline(c), false, INT64_MAX);
 		if (!rate_account(c, start))
 			return body_fail(c, 408);           /* too slow on average */
@@ -584,8 +567,7 @@ conn_body_read(struct conn *c, void *buf, size_t cap)
 static void
 new_request(struct conn *c)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char id[8];
+	uint8_t id[8];
 
 	if (c->rpos > 0) {
 		memmove(c->rbuf, c->rbuf + c->rpos, c->rend - c->rpos);
@@ -609,11 +591,8 @@ new_request(struct conn *c)
 	c->olen = 0;
 	memset(&c->info, 0, sizeof c->info);
 	rand_bytes(id, sizeof id);
-	for (size_t i = 0; i < sizeof id; i++) {
-		c->info.id[2 * i] = hex[id[i] >> 4];
-		c->info.id[2 * i + 1] = hex[id[i] & 15];
-	}
-	c->info.id[16] = '\0';
+	hex_encode(c->info.id, id, sizeof id);
+	c->info.id[2 * sizeof id] = '\0';
 }
 
 enum head_result { HEAD_OK, HEAD_CLOSE, HEAD_ERROR };
@@ -632,7 +611,7 @@ read_head(struct conn *c, bool first, bool *started)
 	    (wait_s == 0 || cfg->header_timeout_s < wait_s))
 		wait_s = cfg->header_timeout_s;
 	int64_t deadline = deadline_after(wait_s);
-	int64_t idle_since = now_ms();
+	int64_t idle_since = clock_ms();
 	bool parse = c->rend > 0;
 
 	*started = false;
@@ -720,7 +699,7 @@ linger_close(struct conn *c)
 {
 	char sink[4096];
 	size_t total = 0;
-	int64_t deadline = now_ms() + CONN_LINGER_MS;
+	int64_t deadline = clock_ms() + CONN_LINGER_MS;
 	if (shutdown(c->fd, SHUT_WR) == 0) {
 		while (total <= CONN_DRAIN_MAX &&
 		    wait_fd(c, POLLIN, deadline, false, INT64_MAX) == WAIT_READY) {

@@ -7,6 +7,7 @@
  * seen so far: an error is reported at the first offending byte.
  */
 #include "http.h"
+#include "hex.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -128,17 +129,6 @@ static int
 lower(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-}
-
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (unsigned char)lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 static int

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <errno.h>
 
+#include "json.h"
+
 static enum log_level log_min = LOG_INFO;
 
 void
@@ -53,25 +55,12 @@ line_raw(struct line *l, const char *s, size_t n)
 static void
 line_str(struct line *l, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	char esc[6];
+	char esc[JSON_ESCAPE_MAX];
 
 	(void)line_raw(l, "\"", 1);
 	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		size_t n;
+		size_t n = json_escape_byte(esc, (unsigned char)*s);
 
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\'; esc[1] = (char)c;
-			n = 2;
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-			n = 6;
-		} else {
-			esc[0] = (char)c;
-			n = 1;
-		}
 		/* Keep one byte for the closing quote. */
 		if (n + 1 > room(l))
 			break;

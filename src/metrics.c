@@ -207,15 +207,6 @@ metrics_observe_upstream_latency(double seconds)
 		observe(&region->upstream, upstream_bounds, UPSTREAM_BUCKETS - 1, seconds);
 }
 
-double
-metrics_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- rendering ---- */
 
 struct out {

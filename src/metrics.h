@@ -19,7 +19,7 @@
  * metrics enabled" test.  Nothing here logs or stores request content.
  * The counters and the text format (metrics.c) need only libc, so the store
  * and upstream modules can count without linking the HTTP side
- * (metrics_http.c: the token check and the route).
+ * (metrics_token.c: the token check; the route is builtin.c's).
  *
  * Series (prefix mte_relay_):
  *   requests_total{route,status}       counter, one per finished request
@@ -38,7 +38,7 @@
 
 #include <stddef.h>
 #include "limits.h"
-#include "server.h"
+#include "route.h"
 
 /* Why a protected (or pairing) request could not be decoded.  Label values
  * in parentheses. */
@@ -94,9 +94,6 @@ void metrics_observe_upstream_latency(double seconds);
 /* Counts one replaced worker.  Called by the parent. */
 void metrics_count_worker_restart(void);
 
-/* Monotonic clock in seconds, for measuring the durations above. */
-double metrics_clock(void);
-
 /*
  * Writes the Prometheus text exposition format (version 0.0.4) into buf,
  * NUL-terminated.  Returns its length (< cap), or -1 when cap is too small;
@@ -114,13 +111,5 @@ int  metrics_render(char *buf, size_t cap);
  * lengths show in the timing.
  */
 int  metrics_token_ok(const char *token, const char *authz, size_t len);
-
-/*
- * GET /metrics (HEAD too): 405 for other methods; 401 JSON with
- * WWW-Authenticate when METRICS_TOKEN is set and the request lacks it (or has
- * more than one Authorization field); else 200 text/plain; version=0.0.4.
- * The dispatcher calls it only when METRICS is true.
- */
-void builtin_metrics(struct server *s, struct conn *c, const struct http_request *req);
 
 #endif

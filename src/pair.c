@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "json.h"
 #include "protocol.h"
 #include "store.h"
 
@@ -194,7 +195,6 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 		char ct64[1500], nonce64[48];
 		struct store_pair p;
 		enum store_status st;
-		double t0;
 
 		rand_bytes(eseed, sizeof eseed);
 		/* The key passed the check above; encaps checks it again anyway. */
@@ -215,9 +215,7 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 			goto done;
 		}
 		crypto_wipe(ss, sizeof ss);
-		t0 = metrics_clock();
 		st = store_pair_put(&p);
-		metrics_observe_store_latency(metrics_clock() - t0);
 		crypto_wipe(&p, sizeof p);
 		if (st == STORE_EXISTS) {
 			/* Pair ids are random: only a replay attempt or a broken client
@@ -226,7 +224,6 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 			goto done;
 		}
 		if (st != STORE_OK) {
-			metrics_count_store_error();
 			s->reason = "state store unavailable";
 			conn_respond_error(c, 503, "state store unavailable", NULL, 0);
 			goto done;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -171,14 +172,6 @@ prefork_accept(int listen_fd, char *peer, size_t peer_cap)
 	}
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct slot {
 	pid_t     pid;          /* 0: empty */
 	long long started;      /* ms */
@@ -235,7 +228,7 @@ log_exit(pid_t pid, int status, int expected)
 static void
 drain(struct slot *slots, unsigned n, unsigned drain_timeout_s, const sigset_t *set)
 {
-	long long deadline = now_ms() + (long long)drain_timeout_s * 1000;
+	long long deadline = clock_ms() + (long long)drain_timeout_s * 1000;
 	unsigned i, alive = 0;
 
 	for (i = 0; i < n; i++)
@@ -246,7 +239,7 @@ drain(struct slot *slots, unsigned n, unsigned drain_timeout_s, const sigset_t *
 	LOG_EVENT(LOG_INFO, "draining", LOG_I("workers", alive),
 	    LOG_I("drain_timeout_s", drain_timeout_s));
 	while (alive > 0) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_ms();
 		struct timespec ts;
 		siginfo_t si;
 		int status;
@@ -302,17 +295,17 @@ prefork_run(int listen_fd, unsigned workers, unsigned drain_timeout_s,
 
 	for (i = 0; i < workers; i++) {
 		slots[i].pid = spawn(listen_fd, fn, arg);
-		slots[i].started = now_ms();
+		slots[i].started = clock_ms();
 		slots[i].backoff_ms = 0;
 		if (slots[i].pid < 0) {
 			slots[i].pid = 0;
-			slots[i].respawn_at = now_ms() + PREFORK_BACKOFF_MIN_MS;
+			slots[i].respawn_at = clock_ms() + PREFORK_BACKOFF_MIN_MS;
 		}
 	}
 	LOG_EVENT(LOG_INFO, "workers started", LOG_I("workers", workers));
 
 	for (;;) {
-		long long t = now_ms(), wait_ms = -1;
+		long long t = clock_ms(), wait_ms = -1;
 		struct timespec ts;
 		siginfo_t si;
 		int sig, status;
@@ -361,7 +354,7 @@ prefork_run(int listen_fd, unsigned workers, unsigned drain_timeout_s,
 			for (i = 0; i < workers; i++) {
 				if (slots[i].pid != pid)
 					continue;
-				t = now_ms();
+				t = clock_ms();
 				log_exit(pid, status, 0);
 				slots[i].pid = 0;
 				/* Quick deaths back off exponentially; a stable worker resets it. */

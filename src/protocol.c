@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "hex.h"
+
 int
 protocol_pair_id_ok(const char *p, size_t n)
 {
@@ -54,27 +56,7 @@ protocol_parse_seq(const char *p, size_t n, uint64_t *seq)
 }
 
 int
-protocol_is_lower_hex(const char *p, size_t n)
+protocol_client_id_ok(const char *p, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-int
-json_has_nul_escape(const char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i++) {
-		if (buf[i] != '\\')
-			continue;
-		if (buf[i + 1] == 'u' && len - i >= 6 && memcmp(buf + i + 2, "0000", 4) == 0)
-			return 1;
-		i++;    /* skip the escaped character, so an escaped backslash before u0000 is text */
-	}
-	return 0;
+	return n == CLIENT_ID_HEX_LEN && hex_is_lower(p, n);
 }

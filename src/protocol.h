@@ -1,6 +1,6 @@
 /*
  * protocol.h - the syntax of the protocol's text fields (protocol.md):
- * pair ids, personalization strings, sequence numbers.  Pure functions over
+ * client ids, pair ids, personalization strings, sequence numbers.  Pure functions over
  * caller buffers; shared by pairing and protected requests so that both
  * accept exactly the same strings.
  */
@@ -22,14 +22,9 @@ int protocol_personalization_ok(const char *p, size_t n);
  * p[0..n) into *seq.  Returns 0, or -1 (nothing written) when malformed. */
 int protocol_parse_seq(const char *p, size_t n, uint64_t *seq);
 
-/* 1 when p[0..n) is all lower-case hex digits. */
-int protocol_is_lower_hex(const char *p, size_t n);
-
-/*
- * 1 when the JSON text buf[0..len) holds the escape \u0000 (a NUL once
- * decoded).  cJSON's strings end at a NUL, so such a value would be cut
- * short without notice; callers refuse it instead.
- */
-int    json_has_nul_escape(const char *buf, size_t len);
+/* 1 when p[0..n) is a client id: exactly CLIENT_ID_HEX_LEN lower-case hex
+ * digits.  Ids are lower case everywhere (pairing, protected requests, the
+ * store's keys): an upper-case id is a different, invalid string. */
+int protocol_client_id_ok(const char *p, size_t n);
 
 #endif

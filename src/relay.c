@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "json.h"
 #include "protocol.h"
 #include "route.h"
 #include "store.h"
@@ -80,9 +81,7 @@ parse_relay_header(const char *v, size_t len, const char **signed_id)
 	}
 	if (k != 4)
 		return -1;
-	if (plen[0] != CLIENT_ID_SIGNED_LEN || part[0][CLIENT_ID_HEX_LEN] != '.' ||
-	    !protocol_is_lower_hex(part[0], CLIENT_ID_HEX_LEN) ||
-	    !protocol_is_lower_hex(part[0] + CLIENT_ID_HEX_LEN + 1, 64))
+	if (!clientid_syntax_ok(part[0], plen[0]))
 		return -1;
 	if (!protocol_pair_id_ok(part[1], plen[1]))
 		return -1;
@@ -383,22 +382,6 @@ body_read(void *arg, void *buf, size_t cap)
 
 /* ---- meta ---- */
 
-/* Zeroes every string of a parsed meta before it is freed. */
-static void
-json_wipe(cJSON *j)
-{
-	cJSON *e;
-
-	if (j == NULL)
-		return;
-	if (j->string != NULL)
-		crypto_wipe(j->string, strlen(j->string));
-	if (cJSON_IsString(j) && j->valuestring != NULL)
-		crypto_wipe(j->valuestring, strlen(j->valuestring));
-	cJSON_ArrayForEach(e, j)
-		json_wipe(e);
-}
-
 static int
 url_ok(const char *u, size_t n)
 {
@@ -520,7 +503,6 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	int has_body, w, nf, ml_open;
 	enum store_status st;
 	enum upstream_result r;
-	double t0;
 
 	memset(&m, 0, sizeof m);
 	s->conn = c;
@@ -566,16 +548,13 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 		reject(s, c, RS_BAD_RELAY_HEADER, MDR_RELAY_HEADER, "body without flag b");
 		return;
 	}
-	t0 = metrics_clock();
 	st = store_pair_get(m.cid, m.pid, &pair);
-	metrics_observe_store_latency(metrics_clock() - t0);
 	if (st == STORE_NOT_FOUND) {
 		reject(s, c, RS_STATE_NOT_FOUND, MDR_PAIR_NOT_FOUND, "pair not found");
 		return;
 	}
 	if (st != STORE_OK) {
 		s->reason = "state store unavailable";
-		metrics_count_store_error();
 		conn_respond_error(c, 503, "state store unavailable", NULL, 0);
 		return;
 	}
@@ -617,9 +596,7 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 	}
 
 	/* 3. the replay window: only now is the request accepted */
-	t0 = metrics_clock();
 	st = store_window_accept(m.cid, m.pid, m.seq);
-	metrics_observe_store_latency(metrics_clock() - t0);
 	if (st != STORE_OK) {
 		crypto_wipe(mk_req, sizeof mk_req);
 		crypto_wipe(meta_buf, sizeof meta_buf);
@@ -629,7 +606,6 @@ relay_handle(struct server *s, struct conn *c, const struct http_request *req)
 			reject(s, c, RS_STATE_NOT_FOUND, MDR_PAIR_NOT_FOUND, "pair not found");
 		else {
 			s->reason = "state store unavailable";
-			metrics_count_store_error();
 			conn_respond_error(c, 503, "state store unavailable", NULL, 0);
 		}
 		return;

@@ -46,4 +46,10 @@ enum route_builtin {
 enum route_builtin route_builtin(const char *path, size_t len,
     const char **arg, size_t *arg_len);
 
+/* What a request turned out to be: the route label of logs and metrics. */
+enum route_class {
+	RC_NONE = 0, RC_PREFLIGHT, RC_ECHO, RC_RELAY, RC_PAIR, RC_ERRORS, RC_PUBLIC,
+	RC_METRICS, RC_PROTECTED, RC_PASS_THROUGH, RC_UNROUTED,
+};
+
 #endif

@@ -9,16 +9,11 @@
 #include "config.h"
 #include "conn.h"
 #include "cors.h"
+#include "route.h"
 #include "upstream.h"
 
 #define SERVER_FORWARD_BUF       (HTTP_HEADERS_MAX + 1024) /* NUL-terminated copies of
                                                             * forwarded request fields */
-
-/* What a request turned out to be, for logs and metrics. */
-enum route_class {
-	RC_NONE = 0, RC_PREFLIGHT, RC_ECHO, RC_RELAY, RC_PAIR, RC_ERRORS, RC_PUBLIC,
-	RC_METRICS, RC_PROTECTED, RC_PASS_THROUGH, RC_UNROUTED,
-};
 
 struct server {
 	const struct config *cfg;
@@ -49,6 +44,7 @@ void   builtin_errors(struct server *s, struct conn *c, const struct http_reques
 void   builtin_public(struct server *s, struct conn *c, const struct http_request *req,
            const char *name, size_t name_len);
 void   builtin_relay(struct server *s, struct conn *c, const struct http_request *req);
+void   builtin_metrics(struct server *s, struct conn *c, const struct http_request *req);
 
 /* POST /api/mte-pair (pair.c). */
 void   pair_handle(struct server *s, struct conn *c, const struct http_request *req);

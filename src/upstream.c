@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -177,7 +178,7 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 			head_fields[out++] = head_fields[i];
 		}
 		x->nfields = out;
-		metrics_observe_upstream_latency(metrics_clock() - x->started);
+		metrics_observe_upstream_latency(clock_s() - x->started);
 		x->head_done = 1;
 		if (x->sink->on_head(x->sink->arg, x->status, head_fields, x->nfields,
 		    x->content_length) != 0) {
@@ -371,10 +372,10 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 			curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
 	}
 
-	x.started = metrics_clock();
+	x.started = clock_s();
 	rc = curl_easy_perform(easy);
 	if (!x.head_done)
-		metrics_observe_upstream_latency(metrics_clock() - x.started);
+		metrics_observe_upstream_latency(clock_s() - x.started);
 	curl_slist_free_all(hdrs);
 	*head_delivered = x.head_done;
 

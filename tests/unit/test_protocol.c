@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "json.h"
 #include "protocol.h"
 
 Test(protocol, pair_id_lengths_at_the_limits)
@@ -74,12 +75,18 @@ Test(protocol, seq_canonical_decimal)
 	}
 }
 
-Test(protocol, lower_hex)
+Test(protocol, client_id_is_lower_case_only)
 {
-	cr_expect_eq(protocol_is_lower_hex("0123456789abcdef", 16), 1);
-	cr_expect_eq(protocol_is_lower_hex("A", 1), 0);
-	cr_expect_eq(protocol_is_lower_hex("g", 1), 0);
-	cr_expect_eq(protocol_is_lower_hex("", 0), 1);
+	char id[CLIENT_ID_HEX_LEN + 2];
+
+	memset(id, 'a', sizeof id);
+	cr_expect_eq(protocol_client_id_ok("0123456789abcdef0123456789abcdef", CLIENT_ID_HEX_LEN), 1);
+	cr_expect_eq(protocol_client_id_ok("0123456789ABCDEF0123456789abcdef", CLIENT_ID_HEX_LEN), 0,
+	    "upper case is a different, invalid id");
+	cr_expect_eq(protocol_client_id_ok("0123456789abcdeg0123456789abcdef", CLIENT_ID_HEX_LEN), 0);
+	cr_expect_eq(protocol_client_id_ok(id, CLIENT_ID_HEX_LEN - 1), 0);
+	cr_expect_eq(protocol_client_id_ok(id, CLIENT_ID_HEX_LEN + 1), 0);
+	cr_expect_eq(protocol_client_id_ok(id, CLIENT_ID_HEX_LEN), 1);
 }
 
 Test(protocol, json_nul_escape)

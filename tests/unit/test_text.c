@@ -1,0 +1,111 @@
+/* test_text.c - the shared text helpers: hex (hex.c), percent-decoding
+ * (percent.c), JSON string escaping (json.c). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hex.h"
+#include "json.h"
+#include "percent.h"
+
+Test(hex, encode_every_byte_lower_case)
+{
+	uint8_t in[256];
+	char out[512], want[3];
+	size_t i;
+
+	for (i = 0; i < 256; i++)
+		in[i] = (uint8_t)i;
+	hex_encode(out, in, sizeof in);
+	for (i = 0; i < 256; i++) {
+		snprintf(want, sizeof want, "%02x", (unsigned)i);
+		cr_assert_eq(memcmp(out + 2 * i, want, 2), 0, "byte %zu", i);
+	}
+}
+
+Test(hex, value_takes_both_cases)
+{
+	cr_expect_eq(hex_value('0'), 0);
+	cr_expect_eq(hex_value('9'), 9);
+	cr_expect_eq(hex_value('a'), 10);
+	cr_expect_eq(hex_value('F'), 15);
+	cr_expect_eq(hex_value('g'), -1);
+	cr_expect_eq(hex_value('G'), -1);
+	cr_expect_eq(hex_value('/'), -1);
+	cr_expect_eq(hex_value(':'), -1);
+	cr_expect_eq(hex_value('@'), -1);
+	cr_expect_eq(hex_value('`'), -1);
+}
+
+Test(hex, ids_are_lower_case_only)
+{
+	uint8_t out[2];
+
+	cr_expect_eq(hex_is_lower("0123456789abcdef", 16), 1);
+	cr_expect_eq(hex_is_lower("A", 1), 0);
+	cr_expect_eq(hex_is_lower("g", 1), 0);
+	cr_expect_eq(hex_is_lower("", 0), 1);
+	cr_expect_eq(hex_decode_lower(out, "a0ff", 2), 0);
+	cr_expect_eq(out[0], 0xa0);
+	cr_expect_eq(out[1], 0xff);
+	cr_expect_eq(hex_decode_lower(out, "A0ff", 2), -1);
+	cr_expect_eq(hex_decode_lower(out, "a0fG", 2), -1);
+}
+
+Test(percent, decodes_escapes_of_either_case)
+{
+	char out[16];
+	long n = percent_decode(out, sizeof out, "a%2Fb%2fc%41", 12, 1);
+
+	cr_assert_eq(n, 6);
+	cr_expect_eq(memcmp(out, "a/b/cA", 6), 0);
+}
+
+Test(percent, truncated_or_bad_escapes_fail)
+{
+	char out[16];
+
+	cr_expect_eq(percent_decode(out, sizeof out, "%", 1, 0), -1);
+	cr_expect_eq(percent_decode(out, sizeof out, "%4", 2, 0), -1);
+	cr_expect_eq(percent_decode(out, sizeof out, "ab%4", 4, 0), -1);
+	cr_expect_eq(percent_decode(out, sizeof out, "%g1", 3, 0), -1);
+	cr_expect_eq(percent_decode(out, sizeof out, "%1g", 3, 0), -1);
+}
+
+Test(percent, nul_refused_only_when_asked)
+{
+	char out[4];
+
+	cr_expect_eq(percent_decode(out, sizeof out, "%00", 3, 1), -1);
+	cr_expect_eq(percent_decode(out, sizeof out, "%00", 3, 0), 1);
+	cr_expect_eq(out[0], '\0');
+}
+
+Test(percent, output_capacity_at_the_limit)
+{
+	char out[3];
+
+	cr_expect_eq(percent_decode(out, sizeof out, "abc", 3, 0), 3);
+	cr_expect_eq(percent_decode(out, sizeof out, "abcd", 4, 0), -1, "cap + 1");
+	cr_expect_eq(percent_decode(out, sizeof out, "ab%41", 5, 0), 3);
+	cr_expect_eq(percent_decode(out, sizeof out, "ab%41%41", 8, 0), -1, "cap + 1");
+}
+
+Test(json, escape_byte)
+{
+	char out[JSON_ESCAPE_MAX];
+
+	cr_expect_eq(json_escape_byte(out, '"'), 2);
+	cr_expect_eq(memcmp(out, "\\\"", 2), 0);
+	cr_expect_eq(json_escape_byte(out, '\\'), 2);
+	cr_expect_eq(memcmp(out, "\\\\", 2), 0);
+	cr_expect_eq(json_escape_byte(out, 0x01), 6);
+	cr_expect_eq(memcmp(out, "\\u0001", 6), 0);
+	cr_expect_eq(json_escape_byte(out, 0x1f), 6);
+	cr_expect_eq(memcmp(out, "\\u001f", 6), 0);
+	cr_expect_eq(json_escape_byte(out, 0x7f), 6);
+	cr_expect_eq(memcmp(out, "\\u007f", 6), 0);
+	cr_expect_eq(json_escape_byte(out, 'a'), 1);
+	cr_expect_eq(out[0], 'a');
+	cr_expect_eq(json_escape_byte(out, 0xc3), 1, "UTF-8 passes through");
+}
