@@ -2,6 +2,7 @@
 // Error) with a stable `code` a UI can switch on, a human `reason`, and where
 // known the HTTP `status` and the relay's JSON error body (`relayError`).
 // Aborts are not wrapped: they reject with the signal's reason, as fetch does.
+// Also here: reading the error body of a relay's refusal into `relayError`.
 
 export class MteRelayError extends Error {
   constructor(code, reason, extra = {}) {
@@ -41,3 +42,38 @@ export const ErrorCodes = Object.freeze({
   TRUNCATED: 'TRUNCATED',                 // the response body ended without its authenticated final chunk
   UNSUPPORTED: 'UNSUPPORTED',             // a request the client cannot protect (bad URL, body type)
 });
+
+const MAX_ERROR_BODY = 64 * 1024; // bytes of a relay error body we read
+
+/** The relay's error body: its JSON object, else {error: <text>}, else undefined. */
+export async function readRelayError(res) {
+  let text = '';
+  try {
+    if (res.body) {
+      const reader = res.body.getReader();
+      const parts = [];
+      let n = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        n += value.length;
+        if (n >= MAX_ERROR_BODY) { reader.cancel().catch(() => {}); break; }
+      }
+      const all = new Uint8Array(Math.min(n, MAX_ERROR_BODY));
+      let o = 0;
+      for (const p of parts) { const k = Math.min(p.length, all.length - o); all.set(p.subarray(0, k), o); o += k; if (o >= all.length) break; }
+      text = new TextDecoder().decode(all);
+    }
+  } catch { /* the status alone still says what happened */ }
+  try {
+    const j = JSON.parse(text);
+    if (j && typeof j === 'object') return j;
+  } catch { /* not JSON */ }
+  return text ? { error: text.slice(0, 512) } : undefined;
+}
+
+export function describeRelayError(status, relayError) {
+  const msg = relayError && typeof relayError.error === 'string' ? relayError.error : 'no error message';
+  return `${status} ${msg}`;
+}

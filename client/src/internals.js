@@ -7,6 +7,7 @@ export * from './crypto.js';
 export {
   normalizeBody, sealedBodyStream, sealedBodyBlob, createBodyOpener,
 } from './body.js';
-export { createClient, requestTarget } from './client.js';
+export { createClient } from './client.js';
+export { requestTarget } from './seal.js';
 export * from './errors.js';
 export { ml_kem768_x25519 as xwing } from '@noble/post-quantum/hybrid.js';

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { MultipartParser, multipartBoundary, startDemoUpstream } from '../../demo/upstream.mjs';
+import { sha256 } from '../node/lib/harness.mjs';
 
-const sha = (b) => createHash('sha256').update(b).digest('hex');
 let up;
 before(async () => { up = await startDemoUpstream(); });
 after(async () => { await up.stop(); });
@@ -57,7 +57,7 @@ test('echo reports method, path, query, headers and the body digest', async () =
   assert.equal(j.headers['x-demo'], 'yes');
   assert.equal(j.headers.authorization, '(present, not echoed)');
   assert.equal(j.body.bytes, body.length);
-  assert.equal(j.body.sha256, sha(body));
+  assert.equal(j.body.sha256, sha256(body));
   assert.equal(j.received.path, '/api/echo?a=1&b=two');
 });
 
@@ -75,9 +75,9 @@ test('upload: several files and fields from FormData, sizes and sha256 as sent',
   const j = await res.json();
   assert.equal(j.fields.note, 'hello "quoted" ünïcode');
   assert.deepEqual(j.files.map((f) => [f.field, f.name, f.size, f.sha256]), [
-    ['files', 'a.bin', a.length, sha(a)],
-    ['files', 'empty.txt', 0, sha(b)],
-    ['files', 'tricky name.txt', c.length, sha(c)],
+    ['files', 'a.bin', a.length, sha256(a)],
+    ['files', 'empty.txt', 0, sha256(b)],
+    ['files', 'tricky name.txt', c.length, sha256(c)],
   ]);
   assert.match(j.received.contentType, /^multipart\/form-data; boundary=/);
 });

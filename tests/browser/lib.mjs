@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, openSync, writeSync, closeSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelay, startRedis, freePort, ROOT } from '../node/lib/harness.mjs';
+import { startStack as startE2eStack } from '../node/lib/e2e.mjs';
 import { startDemoUpstream } from '../../demo/upstream.mjs';
 
 export { startRelay, startRedis, freePort, ROOT };
@@ -49,39 +50,18 @@ export async function screenshot(page, name) {
 }
 
 /**
- * The relay in front of the demo upstream; with redis: true a real
- * redis-server holds its state.  relay.restart() stops it and starts it
- * again on the same port with the same settings.
+ * The relay in front of the demo upstream (the e2e stack of
+ * tests/node/lib/e2e.mjs), its own page origin the one allowed; with
+ * redis: true a real redis-server holds its state.  stack.restartRelay()
+ * stops the relay and starts it again on the same port with the same settings.
  */
 export async function startStack({ redis = false, env = {} } = {}) {
-  const store = redis ? await startRedis() : null;
-  const upstream = await startDemoUpstream();
   const port = await freePort();
-  const relayEnv = {
-    UPSTREAM: upstream.url,
-    CLIENT_ID_SECRET: SECRET,
-    CORS_ORIGINS: `http://127.0.0.1:${port}`,
-    REDIS_URL: store ? store.url : undefined,
-    ...env,
-    PORT: port,
-  };
-  const stack = {
-    redis: store,
-    upstream,
-    relay: await startRelay(relayEnv),
-    origin: `http://127.0.0.1:${port}`,
-    port,
-    async restartRelay() {
-      await stack.relay.stop();
-      stack.relay = await startRelay(relayEnv);
-    },
-    async stop() {
-      await stack.relay.stop().catch(() => {});
-      await upstream.stop();
-      if (store) await store.stop();
-    },
-  };
-  return stack;
+  const origin = `http://127.0.0.1:${port}`;
+  const stack = await startE2eStack({
+    redis, upstream: startDemoUpstream, env: { CLIENT_ID_SECRET: SECRET, CORS_ORIGINS: origin, ...env, PORT: port },
+  });
+  return Object.assign(stack, { origin, port });
 }
 
 function listen(server) {

@@ -12,13 +12,12 @@ import { createHash, createHmac } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import http from 'node:http';
 import {
-  newClient, memStore, startUpstream, startRedis, startRelay, startProxy, restartRelay, relayEnv, send, freePort, SECRET,
+  newClient, memStore, startStack, startUpstream, startRelay, relayEnv, send, freePort, SECRET, sha256, isProtected,
 } from './lib/e2e.mjs';
 
-let redis; let upstream; let relay; let proxy;
+let stack; let redis; let upstream; let relay; let proxy;
 let gate = null;          // the /slow route waits on this before its last bytes
 
-const sha = (b) => createHash('sha256').update(b).digest('hex');
 const sign = (id, secret) => `${id}.${createHmac('sha256', secret).update(id).digest('hex')}`;
 
 // The application behind the relay.
@@ -28,7 +27,7 @@ function app(req, res, rec) {
   if (path === '/upload') {
     new Request('http://x/', { method: 'POST', body, headers: { 'content-type': req.headers['content-type'] } }).formData().then(async (fd) => {
       const out = {};
-      for (const [name, v] of fd) out[name] = typeof v === 'string' ? v : { name: v.name, type: v.type, sha: sha(Buffer.from(await v.arrayBuffer())) };
+      for (const [name, v] of fd) out[name] = typeof v === 'string' ? v : { name: v.name, type: v.type, sha: sha256(Buffer.from(await v.arrayBuffer())) };
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end(JSON.stringify(out));
     }, (e) => { res.writeHead(400); res.end(String(e)); });
@@ -76,19 +75,14 @@ function app(req, res, rec) {
 }
 
 before(async () => {
-  redis = await startRedis();
-  upstream = await startUpstream(app);
-  relay = await startRelay(relayEnv(upstream, { REDIS_URL: redis.url }));
   // a new connection per request: relays are restarted on the same port below
-  proxy = await startProxy([relay], { newConnections: true });
+  stack = await startStack({ redis: true, upstream: () => startUpstream(app), proxy: { newConnections: true } });
+  ({ redis, upstream, relay, proxy } = stack);
 });
 
 after(async () => {
   gate?.release();
-  await proxy?.stop();
-  await relay?.stop();
-  await upstream?.stop();
-  await redis?.stop();
+  await stack?.stop();
 });
 
 /** A fresh client and a clean proxy. */
@@ -102,7 +96,6 @@ function fresh(opts = {}) {
   return { f, client, storage };
 }
 
-const isProtected = (r) => typeof r.headers['x-mte-relay'] === 'string' && r.headers['x-mte-relay'].split(',').length === 4;
 const kindOf = (r) => {
   if (r.method === 'HEAD' && r.url === '/api/mte-relay') return 'head';
   if (r.url === '/api/mte-pair') return 'pair';
@@ -212,7 +205,7 @@ test('FormData upload of several files: multipart boundary preserved, bytes and 
   assert.equal(r.status, 201);
   const j = await r.json();
   assert.equal(j.title, 'three files');
-  files.forEach((b, i) => assert.deepEqual(j[`f${i}`], { name: `file${i}.bin`, type: 'application/octet-stream', sha: sha(b) }));
+  files.forEach((b, i) => assert.deepEqual(j[`f${i}`], { name: `file${i}.bin`, type: 'application/octet-stream', sha: sha256(b) }));
   assert.match(upstreamAt('/upload').at(-1).headers['content-type'], /^multipart\/form-data; boundary=/);
   assert.equal(wire().at(-1).headers['content-type'], undefined, 'the boundary travels sealed');
 });
@@ -222,7 +215,7 @@ test('large bodies stream both ways (6 MiB up as a streamed request body, 6 MiB 
   const up = Buffer.alloc(6 * 1024 * 1024 + 123);
   for (let i = 0; i < up.length; i += 4096) up[i] = (i / 4096) & 255;
   const r = await f(`${proxy.url}/big`, { method: 'PUT', body: new Blob([up]) });
-  assert.equal(r.headers.get('x-up-sha'), sha(up));
+  assert.equal(r.headers.get('x-up-sha'), sha256(up));
   assert.equal(r.headers.get('x-up-length'), String(up.length));
   const w = wire().at(-1);
   assert.equal(w.length, up.length + 16 * (Math.floor(up.length / 65536) + 1));
@@ -369,7 +362,7 @@ test('retry rules: 566 (relay restarted with a new CLIENT_ID_SECRET) gets a new 
     const { f, storage } = fresh();
     await (await f(`${proxy.url}/warm`)).text();
     const before = storage.get(`mte-relay:clientId:${proxy.url}`);
-    relay = await restartRelay(relay, relayEnv(upstream, { REDIS_URL: redis.url, CLIENT_ID_SECRET: NEW }));
+    relay = await stack.restartRelay({ CLIENT_ID_SECRET: NEW });
     try {
       const r = await f(`${proxy.url}/x`);
       assert.equal(r.status, 200);
@@ -382,7 +375,7 @@ test('retry rules: 566 (relay restarted with a new CLIENT_ID_SECRET) gets a new 
       assert.equal(now, sign(now.slice(0, 32), NEW));
       assert.equal(wire().at(-1).signed, now);
     } finally {
-      relay = await restartRelay(relay, relayEnv(upstream, { REDIS_URL: redis.url }));
+      relay = await stack.restartRelay();
     }
   }
   {
@@ -415,19 +408,19 @@ test('relay state lost (FLUSHALL) and secret rotation are transparent', async ()
   const key = `mte-relay:clientId:${proxy.url}`;
   const before = storage.get(key);
   const ROTATED = 'fetch-rotated-secret-abcdefabcdefabcdefab';
-  relay = await restartRelay(relay, relayEnv(upstream, { REDIS_URL: redis.url, CLIENT_ID_SECRET: ROTATED, CLIENT_ID_SECRET_PREVIOUS: SECRET }));
+  relay = await stack.restartRelay({ CLIENT_ID_SECRET: ROTATED, CLIENT_ID_SECRET_PREVIOUS: SECRET });
   try {
     assert.equal((await f(`${proxy.url}/c`)).status, 200);
     assert.notEqual(storage.get(key), before);
     assert.equal(storage.get(key), sign(before.slice(0, 32), ROTATED));
     // rotation without the previous secret: 566, new id, new pair, retried once
-    relay = await restartRelay(relay, relayEnv(upstream, { REDIS_URL: redis.url, CLIENT_ID_SECRET: 'fetch-another-secret-000000000000000000000' }));
+    relay = await stack.restartRelay({ CLIENT_ID_SECRET: 'fetch-another-secret-000000000000000000000' });
     const r = await f(`${proxy.url}/d`, { method: 'POST', body: 'x' });
     assert.equal(r.status, 200);
     assert.equal(Buffer.from((await r.json()).body, 'base64').toString(), 'x');
     assert.notEqual(storage.get(key).slice(0, 32), before.slice(0, 32));
   } finally {
-    relay = await restartRelay(relay, relayEnv(upstream, { REDIS_URL: redis.url }));
+    relay = await stack.restartRelay();
   }
 });
 

@@ -7,28 +7,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  newClient, startAppUpstream, startRedis, startRelay, startProxy, relayEnv, send, seenAt, sleep,
+  newClient, startStack, send, seenAt, sleep, isProtected,
 } from './lib/e2e.mjs';
 
-let redis; let upstream; let relay; let proxy;
+let stack; let upstream; let relay; let proxy;
 
 before(async () => {
-  redis = await startRedis();
-  upstream = await startAppUpstream();
-  relay = await startRelay(relayEnv(upstream, { REDIS_URL: redis.url }));
-  proxy = await startProxy([relay]);
+  stack = await startStack({ redis: true, proxy: true });
+  ({ upstream, relay, proxy } = stack);
 });
 
-after(async () => {
-  await proxy?.stop();
-  await relay?.stop();
-  await upstream?.stop();
-  await redis?.stop();
-});
+after(async () => { await stack?.stop(); });
 
 function reset() { proxy.onRequest = null; proxy.onResponse = null; }
-
-const isProtected = (rec) => typeof rec.headers['x-mte-relay'] === 'string' && rec.headers['x-mte-relay'].split(',').length === 4;
 
 // Refused with 562, whether the relay seals that answer (after acceptance) or not.
 async function expect562(promise) {

@@ -5,25 +5,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  newClient, startAppUpstream, startRedis, startRelay, startProxy, relayEnv, peakRssKiB,
-  sha256, patternBlock, seenAt,
+  newClient, startStack, peakRssKiB, sha256, patternBlock, seenAt,
 } from './lib/e2e.mjs';
 
-let redis; let upstream; let relay; let proxy;
+let stack; let upstream; let relay; let proxy;
 
 before(async () => {
-  redis = await startRedis();
-  upstream = await startAppUpstream();
-  relay = await startRelay(relayEnv(upstream, { REDIS_URL: redis.url }));
-  proxy = await startProxy([relay]); // only watches the wire
+  stack = await startStack({ redis: true, proxy: true }); // the proxy only watches the wire
+  ({ upstream, relay, proxy } = stack);
 });
 
-after(async () => {
-  await proxy?.stop();
-  await relay?.stop();
-  await upstream?.stop();
-  await redis?.stop();
-});
+after(async () => { await stack?.stop(); });
 
 test('GET/POST/PUT/PATCH/DELETE with JSON, query strings and custom headers; the wire shows none of them', async () => {
   const { f } = newClient();

@@ -6,20 +6,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  newClient, startAppUpstream, startRedis, startRelay, startProxy, restartRelay, relayEnv, SECRET,
+  newClient, startStack, startRelay, startProxy, restartRelay, relayEnv, SECRET,
 } from './lib/e2e.mjs';
 
-let redis; let upstream;
+let stack; let redis; let upstream;
 
 before(async () => {
-  redis = await startRedis();
-  upstream = await startAppUpstream();
+  stack = await startStack({ redis: true, relay: false }); // each test starts its relays
+  ({ redis, upstream } = stack);
 });
 
-after(async () => {
-  await upstream?.stop();
-  await redis?.stop();
-});
+after(async () => { await stack?.stop(); });
 
 async function ok(f, origin, path, init) {
   const r = await f(`${origin}${path}`, init);

@@ -6,12 +6,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startRelay, startUpstream } from './lib/harness.mjs';
+import { newClient, startStack, startRelay, startUpstream } from './lib/e2e.mjs';
 import { newIdentity, makeEntry, pairRequest, protectedRequest, randomPairId } from './lib/raw.mjs';
 
-let upstream; let relay;
-before(async () => { upstream = await startUpstream(); relay = await startRelay({ UPSTREAM: upstream.url }); });
-after(async () => { await relay?.stop(); await upstream?.stop(); });
+let stack; let upstream; let relay;
+before(async () => { stack = await startStack({ upstream: startUpstream }); ({ upstream, relay } = stack); });
+after(async () => { await stack?.stop(); });
 
 // 560: no pair clientId+pairId in the store; 562: there is one (its keys are unknown to us)
 async function pairState(id, pairId) {
@@ -41,7 +41,6 @@ test('a JSON \\u0000 in pairId or personalization is refused, never cut short', 
 });
 
 test('with encodeHeaders false the clear Content-Type of a sealed body reaches the upstream', async () => {
-  const { newClient } = await import('./lib/e2e.mjs');
   const { f } = newClient();
   for (const encodeHeaders of [false, ['x-other']]) {
     const r = await f(`${relay.url}/p`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } }, { encodeHeaders });
@@ -53,7 +52,6 @@ test('with encodeHeaders false the clear Content-Type of a sealed body reaches t
 });
 
 test('a client can neither replace X-Forwarded-For nor a HEADERS field, sealed or clear', async () => {
-  const { newClient } = await import('./lib/e2e.mjs');
   const r2 = await startRelay({ UPSTREAM: upstream.url, HEADERS: '{"x-relay-auth":"from-relay"}', PASS_THROUGH_ROUTES: '/open/*' });
   try {
     const { f } = newClient();

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  newClient, startAppUpstream, startRelay, relayEnv, freePort, sleep,
+  newClient, startStack, startRelay, freePort, sleep,
 } from './lib/e2e.mjs';
 
 const PASSWORD = 'redis-pass-Zq81x/%40';   // '%40' decodes to '@' in the URL
@@ -45,12 +45,11 @@ test('Redis down mid-run: 503 JSON for state, echo and pass-through keep working
   const port = await freePort();
   let redis = await redisOn(port, ['--requirepass', DECODED]);
   cleanup.push(() => redis.kill());
-  const upstream = await startAppUpstream();
-  cleanup.push(() => upstream.stop());
-  const relay = await startRelay(relayEnv(upstream, {
+  const stack = await startStack({ env: {
     REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${port}/0`, PASS_THROUGH_ROUTES: '/open/*',
-  }));
-  cleanup.push(() => relay.stop());
+  } });
+  cleanup.push(() => stack.stop());
+  const { upstream, relay } = stack;
 
   const connected = await relay.waitLog((l) => l.msg === 'state store connected');
   assert.equal(connected.host, '127.0.0.1');

@@ -1,23 +1,21 @@
-// helpers.mjs - shared pieces of the mteFetch <-> relay end-to-end tests.
+// e2e.mjs - shared pieces of the mteFetch <-> relay end-to-end tests.
 // Processes (redis-server, build/mte-relay, the node:http upstream) come from
 // tests/node/lib/harness.mjs; this adds what the client tests need on top:
-// a client with its own memory storage, a recording/tampering HTTP proxy
+// the whole stack of a test started and stopped as one (startStack), a
+// client with its own memory storage, a recording/tampering HTTP proxy
 // between client and relay, raw sends of captured requests, peak RSS of the
 // relay's workers, and a relay restart on the same port.
-//
 
 import http from 'node:http';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createClient } from '../../../client/src/internals.js';
 import {
-  startRelay, startUpstream, startRedis, freePort, sleep, childPids,
+  startRelay, startUpstream, startRedis, freePort, sleep, childPids, sha256,
 } from './harness.mjs';
 
-export { startRelay, startUpstream, startRedis, freePort, sleep, childPids };
+export { startRelay, startUpstream, startRedis, freePort, sleep, childPids, sha256 };
 
 export const SECRET = 'e2e-client-secret-0123456789abcdef012345';
-export const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
 export function memStore() {
   const m = new Map();
@@ -81,6 +79,44 @@ export function patternBlock() {
 /** Relay env for these tests: the relay in front of upstream, with redis or the embedded store. */
 export function relayEnv(upstream, extra = {}) {
   return { UPSTREAM: upstream.url, CORS_ORIGINS: 'http://app.example', CLIENT_ID_SECRET: SECRET, MAX_POOL_SIZE: '2', ...extra };
+}
+
+/**
+ * The processes of an end-to-end test, started in this order and stopped in
+ * the reverse one by stack.stop():
+ *   redis     true: a redis-server, which the relay then uses (REDIS_URL)
+ *   upstream  a function starting the upstream (default startAppUpstream)
+ *   env       relay env on top of relayEnv(upstream); relay: false starts none
+ *   proxy     true or startProxy's options: a recording proxy in front of the relay
+ * Returns {redis, upstream, relay, proxy, env (the relay's), restartRelay(extra),
+ * stop}: restartRelay restarts the relay on its port with env plus extra.
+ * When a piece fails to start, those already started are stopped.
+ */
+export async function startStack({ redis = false, upstream = startAppUpstream, env = {}, relay = true, proxy = false } = {}) {
+  const stack = {
+    redis: null, upstream: null, relay: null, proxy: null, env: null,
+    async restartRelay(extra = {}) {
+      stack.relay = await restartRelay(stack.relay, { ...stack.env, ...extra });
+      return stack.relay;
+    },
+    async stop() {
+      await stack.proxy?.stop();
+      await stack.relay?.stop();
+      await stack.upstream?.stop();
+      await stack.redis?.stop();
+    },
+  };
+  try {
+    if (redis) stack.redis = await startRedis();
+    stack.upstream = await upstream();
+    stack.env = relayEnv(stack.upstream, { REDIS_URL: stack.redis?.url, ...env });
+    if (relay) stack.relay = await startRelay(stack.env);
+    if (proxy) stack.proxy = await startProxy([stack.relay], proxy === true ? {} : proxy);
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  return stack;
 }
 
 /** Stops a relay and starts another with the same port (so the same origin) and env overrides. */
@@ -172,6 +208,9 @@ export function send(origin, rec, agent) {
     req.end();
   });
 }
+
+/** A protected request: its x-mte-relay header has the 4 fields of one. */
+export const isProtected = (rec) => typeof rec.headers['x-mte-relay'] === 'string' && rec.headers['x-mte-relay'].split(',').length === 4;
 
 /** Upstream records for a path (method-independent). */
 export const seenAt = (upstream, path) => upstream.received.filter((r) => r.url === path);

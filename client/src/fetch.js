@@ -1,0 +1,149 @@
+// fetch.js - mteFetch, the fetch() adapter (protocol.md "Client rules"): a
+// fetch input and init become one protected request, sent with the origin's
+// identity and a pair of its pool; the answer becomes a Response.  A refusal
+// 559-570 is retried once as the error table says: 559-565, 567 and 568 with
+// a new pair, 570 (replay) as it is, 566 with a new client id.
+
+import { abortReason, normalizeBody } from './body.js';
+import { ErrorCodes, MteDecodeError, MtePairingError, MteRelayError, describeRelayError, readRelayError } from './errors.js';
+import { checkOptions } from './options.js';
+import { HDR, STATUS_BAD_CLIENT_ID, baseUrl } from './relay.js';
+import { openResponse, responseEcho, sealRequest, splitHeaders } from './seal.js';
+
+// Statuses after which the pair is dropped, a new one made, and the request retried once.
+const REPAIR_STATUSES = new Set([559, 560, 561, 562, 563, 564, 565, 567, 568]);
+const STATUS_REPLAY = 570;
+
+function withAbort(promise, signal) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+function normalizeMethod(m) {
+  const s = String(m);
+  const up = s.toUpperCase();
+  // fetch upper-cases only these; any other method goes on the wire as given.
+  return ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'].includes(up) ? up : s;
+}
+
+/** fetch's (input, init) as {url, method, headers, body, signal, pass}, refused where fetch would refuse it. */
+function resolveRequest(input, init) {
+  const isReq = typeof Request !== 'undefined' && input instanceof Request;
+  let url;
+  try {
+    url = new URL(isReq ? input.url : String(input instanceof URL ? input.href : input), baseUrl());
+  } catch (e) {
+    throw new TypeError(`mteFetch: invalid URL ${JSON.stringify(String(isReq ? input.url : input))}`, { cause: e });
+  }
+  if (url.username || url.password) {
+    throw new TypeError('mteFetch: Request cannot be constructed from a URL that includes credentials');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new MteRelayError(ErrorCodes.UNSUPPORTED, `mteFetch: only http and https URLs can be protected, not ${url.protocol}`);
+  }
+  const method = normalizeMethod(init.method !== undefined ? init.method : (isReq ? input.method : 'GET'));
+  const headers = new Headers(init.headers !== undefined ? init.headers : (isReq ? input.headers : undefined));
+  let body = init.body;
+  if (body === undefined && isReq && input.body) body = input;
+  if (body !== undefined && body !== null && (method === 'GET' || method === 'HEAD')) {
+    throw new TypeError('mteFetch: Request with GET/HEAD method cannot have body.');
+  }
+  if ((init.mode !== undefined ? init.mode : (isReq ? input.mode : undefined)) === 'no-cors') {
+    throw new MteRelayError(ErrorCodes.UNSUPPORTED, "mteFetch: mode 'no-cors' cannot carry the relay's headers");
+  }
+  const signal = init.signal !== undefined ? init.signal : (isReq ? input.signal : undefined);
+  const pass = {};
+  for (const k of ['credentials', 'mode', 'cache', 'referrer', 'referrerPolicy', 'keepalive', 'priority']) {
+    if (init[k] !== undefined) pass[k] = init[k];
+    else if (isReq && input[k] !== undefined && k !== 'referrer' && k !== 'mode') pass[k] = input[k];
+  }
+  return { url, method, headers, body, signal: signal || undefined, pass };
+}
+
+/** The request to protect: resolved, its body read into a Blob, its headers split into meta and clear. */
+async function prepareRequest(input, init, mteOptions, config) {
+  checkOptions(mteOptions, 'mteFetch');
+  const req = resolveRequest(input, init);
+  if (req.signal && req.signal.aborted) throw abortReason(req.signal);
+  const encodeUrls = mteOptions.encodeUrls !== undefined ? mteOptions.encodeUrls : config.encodeUrls;
+  const encodeHeaders = mteOptions.encodeHeaders !== undefined ? mteOptions.encodeHeaders : config.encodeHeaders;
+
+  const normalized = await withAbort(
+    normalizeBody(req.body instanceof Request ? await req.body.blob() : req.body), req.signal);
+  if (normalized && normalized.contentType && !req.headers.has('content-type')) {
+    req.headers.set('content-type', normalized.contentType);
+  }
+  const { meta, clear } = splitHeaders(req.headers, encodeHeaders);
+  const opts = { encodeUrls, metaHeaders: meta, clearHeaders: clear, streamUploads: mteOptions.streamUploads };
+  return { req, opts, body: normalized ? normalized.blob : null };
+}
+
+/**
+ * The mteFetch of a client.  parts: config (options.js), originState(origin)
+ * (the state of one relay origin), relayFetch (relay.js), identities
+ * (identity.js) and pairing (pairing.js).
+ */
+export function createMteFetch({ config, originState, relayFetch, identities, pairing }) {
+  async function sendOnce(st, req, opts, body, attemptState) {
+    const { signal } = req;
+    const identity = await withAbort(identities.getIdentity(st), signal);
+    const pair = await withAbort(pairing.getPair(st, identity, attemptState.preferredSlot), signal);
+    const seq = ++pair.seq;
+    const stream = config.streamUploads && opts.streamUploads !== false;
+    const wire = await sealRequest(st.origin, identity, pair, seq, req, opts, body, stream);
+    const res = await relayFetch(wire.url, wire.init, st.origin, wire.what);
+    return { res, identity, pair, seq, mkRes: wire.mkRes };
+  }
+
+  return async function mteFetch(input, init, mteOptions) {
+    const { req, opts, body } = await prepareRequest(input, init || {}, mteOptions || {}, config);
+    const st = originState(req.url.origin);
+    const attemptState = { preferredSlot: undefined };
+
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= 1;
+      let sent;
+      try {
+        sent = await sendOnce(st, req, opts, body, attemptState);
+      } catch (e) {
+        // A stale client id found while pairing: forget it and start over, once.
+        if (!last && e instanceof MtePairingError && e.status === STATUS_BAD_CLIENT_ID) {
+          if (st.current) identities.forgetIdentity(st, st.current);
+          continue;
+        }
+        throw e;
+      }
+      const { res, identity, pair } = sent;
+      if (res.headers.has(HDR)) {
+        const echo = responseEcho(sent);
+        identities.refreshSignedId(st, identity, echo.signedId);
+        return openResponse(sent, req, echo.flags);
+      }
+
+      // No relay header: the relay refused the request before accepting it.
+      const relayError = await readRelayError(res);
+      const status = res.status;
+      if (status >= 559 && status <= 570) {
+        if (!last && REPAIR_STATUSES.has(status)) {
+          pairing.dropPair(st, identity, pair);
+          attemptState.preferredSlot = pair.slot;
+          continue;
+        }
+        if (!last && status === STATUS_REPLAY) { attemptState.preferredSlot = pair.slot; continue; }
+        if (!last && status === STATUS_BAD_CLIENT_ID) { identities.forgetIdentity(st, identity); continue; }
+        throw new MteDecodeError(ErrorCodes.DECODE_FAILED,
+          `the relay refused the protected request: ${describeRelayError(status, relayError)}`, { status, relayError });
+      }
+      throw new MteDecodeError(ErrorCodes.RELAY_REJECTED,
+        `the relay answered ${describeRelayError(status, relayError)} without protection`, { status, relayError });
+    }
+  };
+}

@@ -1,0 +1,39 @@
+// options.js - the client's settings: their defaults, and the options of
+// initMteRelayClient and the per-request mteOptions, checked alike.
+
+const MAX_PAIRS_PER_CALL = 16;            // protocol.md: 1..16 entries per pairing
+
+function isNode() {
+  return typeof process !== 'undefined' && process.versions != null && typeof process.versions.node === 'string';
+}
+
+/** The settings of a new client (env.streamUploads: see createClient). */
+export function defaultConfig(env) {
+  return {
+    encodeUrls: true,
+    encodeHeaders: true,
+    numberOfPairs: 1,
+    streamUploads: env.streamUploads !== undefined ? !!env.streamUploads : isNode(),
+  };
+}
+
+/** Throws a TypeError naming where for an option of the wrong type or range. */
+export function checkOptions(o, where) {
+  if (o.encodeUrls !== undefined && typeof o.encodeUrls !== 'boolean') throw new TypeError(`${where}: encodeUrls must be a boolean`);
+  if (o.encodeHeaders !== undefined && typeof o.encodeHeaders !== 'boolean' &&
+      !(Array.isArray(o.encodeHeaders) && o.encodeHeaders.every((h) => typeof h === 'string'))) {
+    throw new TypeError(`${where}: encodeHeaders must be true, false or an array of header names`);
+  }
+  if (o.numberOfPairs !== undefined &&
+      !(Number.isInteger(o.numberOfPairs) && o.numberOfPairs >= 1 && o.numberOfPairs <= MAX_PAIRS_PER_CALL)) {
+    throw new TypeError(`${where}: numberOfPairs must be an integer from 1 to ${MAX_PAIRS_PER_CALL}`);
+  }
+}
+
+/** Applies the (checked) options of initMteRelayClient to config. */
+export function applyOptions(config, options) {
+  if (options.encodeUrls !== undefined) config.encodeUrls = options.encodeUrls;
+  if (options.encodeHeaders !== undefined) config.encodeHeaders = Array.isArray(options.encodeHeaders) ? options.encodeHeaders.slice() : options.encodeHeaders;
+  if (options.numberOfPairs !== undefined) config.numberOfPairs = options.numberOfPairs;
+  if (options.streamUploads !== undefined) config.streamUploads = !!options.streamUploads;
+}

@@ -1,0 +1,142 @@
+// pairing.js - pairs with the relay (protocol.md "Pairing: POST /api/mte-pair"):
+// X-Wing key pairs made here, one POST /api/mte-pair for numberOfPairs of
+// them, and the pool of pairs of each identity.  Requests spread over the
+// pool round-robin; each pair numbers its requests with its own counter, so
+// any number may be in flight.
+
+import { ml_kem768_x25519 as xwing } from '@noble/post-quantum/hybrid.js';
+import { b64uDecode, b64uEncode } from './codec.js';
+import { derivePairKeys, pairInfo, randomBytes } from './crypto.js';
+import { ErrorCodes, MtePairingError, describeRelayError, readRelayError } from './errors.js';
+import { HDR } from './relay.js';
+
+const PAIR_ID_BYTES = 24;                 // 32 base64url characters
+const PERSONALIZATION_LEN = 32;           // printable ASCII characters
+
+function printableRandom(n) {
+  // 95 printable characters 0x20..0x7e; rejection sampling keeps them uniform.
+  let out = '';
+  while (out.length < n) {
+    for (const b of randomBytes(n)) {
+      if (b < 190 && out.length < n) out += String.fromCharCode(0x20 + (b % 95));
+    }
+  }
+  return out;
+}
+
+/** count entries of a pairing request, and by pairId the secrets that open their answers. */
+function newEntries(count) {
+  const entries = [];
+  const secrets = new Map();
+  for (let i = 0; i < count; i++) {
+    const seed = randomBytes(32);
+    const { publicKey, secretKey } = xwing.keygen(seed);
+    seed.fill(0);
+    const pairId = b64uEncode(randomBytes(PAIR_ID_BYTES));
+    const personalization = printableRandom(PERSONALIZATION_LEN);
+    secrets.set(pairId, { secretKey, personalization });
+    entries.push({ pairId, publicKey: b64uEncode(publicKey), personalization });
+  }
+  return { entries, secrets };
+}
+
+/** POST /api/mte-pair; the relay's answers by pairId. */
+async function postEntries(relayFetch, st, identity, entries) {
+  const res = await relayFetch(`${st.origin}/api/mte-pair`, {
+    method: 'POST',
+    headers: { [HDR]: identity.signedId, 'content-type': 'application/json' },
+    body: JSON.stringify(entries),
+  }, st.origin, 'pairing');
+  if (res.status !== 200) {
+    const relayError = await readRelayError(res);
+    throw new MtePairingError(ErrorCodes.PAIRING_FAILED,
+      `pairing with ${st.origin} failed: ${describeRelayError(res.status, relayError)}`,
+      { status: res.status, relayError });
+  }
+  let answer;
+  try { answer = await res.json(); } catch (e) {
+    throw new MtePairingError(ErrorCodes.PAIRING_FAILED, `pairing with ${st.origin} failed: the answer is not JSON`, { cause: e, status: 200 });
+  }
+  if (!Array.isArray(answer)) {
+    throw new MtePairingError(ErrorCodes.PAIRING_FAILED, `pairing with ${st.origin} failed: the answer is not a JSON array`, { status: 200 });
+  }
+  const byId = new Map();
+  for (const a of answer) if (a && typeof a.pairId === 'string') byId.set(a.pairId, a);
+  return byId;
+}
+
+/** The pair of entry e from the relay's answer a: decapsulate, derive its keys. */
+async function openAnswer(st, identity, e, a, secret) {
+  const { secretKey, personalization } = secret;
+  let ct; let nonce;
+  try {
+    if (!a) throw new Error('missing');
+    ct = b64uDecode(a.ciphertext);
+    nonce = b64uDecode(a.nonce);
+  } catch (err) {
+    throw new MtePairingError(ErrorCodes.PAIRING_FAILED, `pairing with ${st.origin} failed: no valid answer for pair ${e.pairId}`, { cause: err, status: 200 });
+  }
+  if (ct.length !== xwing.lengths.cipherText || nonce.length !== 32) {
+    throw new MtePairingError(ErrorCodes.PAIRING_FAILED,
+      `pairing with ${st.origin} failed: ciphertext ${ct.length} bytes (want ${xwing.lengths.cipherText}), nonce ${nonce.length} bytes (want 32)`, { status: 200 });
+  }
+  const ss = xwing.decapsulate(ct, secretKey);
+  const keys = await derivePairKeys(ss, nonce, pairInfo(identity.clientId, e.pairId, personalization));
+  return { pairId: e.pairId, kReq: keys.kReq, kRes: keys.kRes, seq: 0, slot: -1 };
+}
+
+/** count new pairs for identity, made by one pairing request. */
+async function pairCall(relayFetch, st, identity, count) {
+  const { entries, secrets } = newEntries(count);
+  try {
+    const byId = await postEntries(relayFetch, st, identity, entries);
+    const pairs = [];
+    for (const e of entries) pairs.push(await openAnswer(st, identity, e, byId.get(e.pairId), secrets.get(e.pairId)));
+    return pairs;
+  } finally {
+    for (const { secretKey } of secrets.values()) secretKey.fill(0);
+  }
+}
+
+/**
+ * The pair pool of a client: identity.slots holds config.numberOfPairs slots
+ * {promise, pair, failed}; a failed slot is paired again when next used.
+ */
+export function createPairing(relayFetch, config) {
+  function makeSlot(promise, index) {
+    const slot = { promise: null, pair: null, failed: false };
+    slot.promise = promise.then((p) => { p.slot = index; slot.pair = p; return p; });
+    slot.promise.catch(() => { slot.failed = true; });
+    return slot;
+  }
+
+  function fillSlots(st, identity) {
+    const n = config.numberOfPairs;
+    const all = pairCall(relayFetch, st, identity, n);
+    identity.slots = [];
+    for (let i = 0; i < n; i++) identity.slots.push(makeSlot(all.then((a) => a[i]), i));
+  }
+
+  function replaceSlot(st, identity, i) {
+    identity.slots[i] = makeSlot(pairCall(relayFetch, st, identity, 1).then((a) => a[0]), i);
+    return identity.slots[i];
+  }
+
+  /** A pair for the next request: slot preferred when given, else the next one round-robin. */
+  function getPair(st, identity, preferred) {
+    if (identity.slots.length === 0 || identity.slots.every((s) => s.failed)) fillSlots(st, identity);
+    const i = preferred !== undefined && preferred >= 0 && preferred < identity.slots.length
+      ? preferred : identity.rr++ % identity.slots.length;
+    let slot = identity.slots[i];
+    if (slot.failed) slot = replaceSlot(st, identity, i);
+    return slot.promise;
+  }
+
+  /** Replaces a pair the relay no longer knows (unless it was replaced already). */
+  function dropPair(st, identity, pair) {
+    const i = pair.slot;
+    if (i >= 0 && identity.slots[i] && identity.slots[i].pair === pair) replaceSlot(st, identity, i);
+  }
+
+  return { getPair, dropPair };
+}
