@@ -12,7 +12,7 @@
 #include "metrics.h"
 #include "prefork.h"
 #include "server.h"
-#include "store.h"
+#include "store/store.h"
 
 extern char **environ;
 

@@ -147,7 +147,7 @@ builtin_errors(struct server *s, struct conn *c, const struct http_request *req)
 }
 
 void
-builtin_relay(struct server *s, struct conn *c, const struct http_request *req)
+builtin_mte_relay(struct server *s, struct conn *c, const struct http_request *req)
 {
 	const struct config *cfg = s->cfg;
 	const struct http_header *h;
@@ -160,14 +160,9 @@ builtin_relay(struct server *s, struct conn *c, const struct http_request *req)
 		/* The signed id is the first comma-separated part. */
 		const char *comma = memchr(h->value.ptr, ',', h->value.len);
 		size_t len = comma ? (size_t)(comma - h->value.ptr) : h->value.len;
-		if (clientid_verify(h->value.ptr, len, cfg->client_id_secret,
-		    strlen(cfg->client_id_secret), cfg->client_id_secret_previous,
-		    cfg->client_id_secret_previous ? strlen(cfg->client_id_secret_previous) : 0,
-		    cid) != 0) {
-			s->reason = "invalid client id";
-			metrics_count_decode_failure(MDR_CLIENT_ID);
-			conn_respond_error(c, RS_INVALID_CLIENT_ID,
-			    relay_error_message(RS_INVALID_CLIENT_ID), NULL, 0);
+		if (clientid_check(h->value.ptr, len, cfg->client_id_secret,
+		    cfg->client_id_secret_previous, cid) != 0) {
+			server_fail(s, c, F_CLIENT_ID_REFUSED, NULL);
 			return;
 		}
 		clientid_sign(signed_id, cid, cfg->client_id_secret, strlen(cfg->client_id_secret));

@@ -14,16 +14,19 @@
  */
 #include "config.h"
 #include "crypto/wipe.h"
+#include "decimal.h"
+#include "forward.h"
+#include "hex.h"
 #include "json.h"
-#include "protocol.h"
-#include "store.h"
 #include "log.h"
 #include "route.h"
+#include "store/store.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,6 +216,15 @@ is_sub_delim(unsigned char c)
 	return c != 0 && strchr("!$&'()*+,;=", c) != NULL;
 }
 
+/* 1 when the '%' at p[i] starts a %XX escape (hex digits of either case)
+ * within p[0..n). */
+static int
+is_escape_at(const char *p, size_t i, size_t n)
+{
+	return i + 2 < n && hex_value((unsigned char)p[i + 1]) >= 0
+	    && hex_value((unsigned char)p[i + 2]) >= 0;
+}
+
 static int
 ieq(const char *a, const char *b)
 {
@@ -283,31 +295,6 @@ len_or_0(const char *s)
 #define REPORT(c, s, v, got, why, ...) \
 	report_n((c), (s), (v), (got), len_or_0(got), (why), __VA_ARGS__)
 
-/* Parses strict decimal digits (no sign, no spaces) up to max. */
-static int
-parse_decimal(const char *p, size_t n, unsigned long long max, unsigned long long *out)
-{
-	unsigned long long v = 0;
-	size_t i;
-
-	if (n == 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned d;
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		d = (unsigned)(p[i] - '0');
-		if (v > max / 10)
-			return -1;
-		v *= 10;
-		if (d > max - v)
-			return -1;
-		v += d;
-	}
-	*out = v;
-	return 0;
-}
-
 /* Validates host[:port] in s[0..n) and writes it lower-cased to out
  * (default_port, when not 0, is dropped).  Returns NULL or a reason. */
 static const char *
@@ -316,7 +303,7 @@ check_authority(const char *s, size_t n, unsigned default_port, char *out, size_
 	size_t host_end, i, o = 0;
 	const char *port = NULL;
 	size_t port_len = 0;
-	unsigned long long pv = 0;
+	uint64_t pv = 0;
 
 	if (memchr(s, '@', n) != NULL)
 		return "user:password@ is not supported in this URL";
@@ -347,13 +334,13 @@ check_authority(const char *s, size_t n, unsigned default_port, char *out, size_
 			return "unexpected characters after the host";
 		port = s + host_end + 1;
 		port_len = n - host_end - 1;
-		if (parse_decimal(port, port_len, 65535, &pv) != 0 || pv == 0)
+		if (decimal_parse(port, port_len, 65535, &pv) != 0 || pv == 0)
 			return "the port must be a number from 1 to 65535";
 	}
 	for (i = 0; i < host_end; i++)
 		out[o++] = (char)tolower((unsigned char)s[i]);
 	if (port != NULL && pv != default_port) {
-		o += (size_t)sprintf(out + o, ":%llu", pv);
+		o += (size_t)sprintf(out + o, ":%" PRIu64, pv);
 	}
 	*out_len = o;
 	return NULL;
@@ -391,8 +378,7 @@ check_path_chars(const char *p, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)p[i];
 		if (ch == '%') {
-			if (i + 2 >= n || !isxdigit((unsigned char)p[i + 1]) ||
-			    !isxdigit((unsigned char)p[i + 2]))
+			if (!is_escape_at(p, i, n))
 				return "'%' must start a %XX escape";
 			i += 2;
 		} else if (!is_unreserved(ch) && !is_sub_delim(ch) && ch != ':' &&
@@ -461,57 +447,22 @@ parse_upstream(struct ctx *c, const struct setting *s, const struct value *v)
 	set_string(c, s, out, o);
 }
 
+/* The store's parser decides (store_redis_url_parse), so --check-config
+ * agrees with start-up.  Its messages never hold the user info. */
 static void
 parse_redis_url(struct ctx *c, const struct setting *s, const struct value *v)
 {
-	char scheme[16], host[CONFIG_SECRET_FILE_MAX + 8];
-	const char *rest = split_scheme(v->text, scheme, sizeof scheme);
-	const char *at, *hp, *slash, *why;
-	size_t hl;
-	unsigned long long db;
+	static struct store_redis_url parsed;
+	char err[256];
+	int rc = store_redis_url_parse(v->text, &parsed, err, sizeof err);
 
-	if (strlen(v->text) > STORE_URL_MAX) {
+	crypto_wipe(&parsed, sizeof parsed);
+	if (rc == STORE_URL_TOO_LONG)
 		report_n(c, s, v, NULL, 0, NULL, "is longer than %d bytes", STORE_URL_MAX);
-		return;
-	}
-	if (rest == NULL || (strcmp(scheme, "redis") != 0 && strcmp(scheme, "rediss") != 0)) {
-		REPORT(c, s, v, NULL, "the scheme must be redis:// or rediss:// (TLS)",
-		    "must be a redis:// or rediss:// URL with a host");
-		return;
-	}
-	/* A password may hold '/' or '@'; the host starts after the last '@'. */
-	at = strrchr(rest, '@');
-	hp = at != NULL ? at + 1 : rest;
-	slash = strchr(hp, '/');
-	hl = slash != NULL ? (size_t)(slash - hp) : strlen(hp);
-	why = check_authority(hp, hl, 0, host, &hl);
-	if (why == NULL && hl > STORE_REDIS_HOST_MAX)
-		why = "the host name is too long";
-	if (why == NULL && slash != NULL && slash[1] != '\0' &&
-	    parse_decimal(slash + 1, strlen(slash + 1), STORE_REDIS_DB_MAX, &db) != 0)
-		why = "the path may only be a database number, like /0";
-	/* Redis AUTH takes a password alone or a user with a password. */
-	if (why == NULL && at != NULL && memchr(rest, ':', (size_t)(at - rest)) == NULL)
-		why = "a user name needs a password (redis://user:password@host)";
-	if (why != NULL) {
-		REPORT(c, s, v, NULL, why, "must be a redis:// or rediss:// URL with a host");
-		return;
-	}
-	/* The store's own parser has the last word (percent-decoding, the user
-	 * and password limits), so --check-config agrees with start-up.  Its
-	 * messages never hold the password. */
-	{
-		static struct store_redis_url parsed;
-		char err[256];
-
-		if (store_redis_url_parse(v->text, &parsed, err, sizeof err) != 0) {
-			crypto_wipe(&parsed, sizeof parsed);
-			REPORT(c, s, v, NULL, err, "must be a redis:// or rediss:// URL with a host");
-			return;
-		}
-		crypto_wipe(&parsed, sizeof parsed);
-	}
-	set_string(c, s, v->text, strlen(v->text));
+	else if (rc != STORE_URL_OK)
+		REPORT(c, s, v, NULL, err, "must be a redis:// or rediss:// URL with a host");
+	else
+		set_string(c, s, v->text, strlen(v->text));
 }
 
 /* Calls item() for every comma-separated entry, blanks trimmed.  Reports
@@ -665,8 +616,7 @@ check_route(const char *p, size_t n)
 				return "a :param name is used twice";
 	}
 	for (k = 0; k < n; k++)
-		if (p[k] == '%' && (k + 2 >= n || !isxdigit((unsigned char)p[k + 1]) ||
-		    !isxdigit((unsigned char)p[k + 2])))
+		if (p[k] == '%' && !is_escape_at(p, k, n))
 			return "'%' must start a %XX escape";
 	return NULL;
 }
@@ -737,23 +687,6 @@ parse_methods(struct ctx *c, const struct setting *s, const struct value *v)
 	list_push(c, s, l, "HEAD", 4);
 }
 
-/* Headers that would break framing or the protocol if set by configuration. */
-static int
-header_reserved(const char *name)
-{
-	static const char *const reserved[] = {
-		"connection", "content-length", "transfer-encoding", "host",
-		"keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-		"x-mte-relay", "x-mte-relay-eh",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-		if (strcmp(name, reserved[i]) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 parse_headers(struct ctx *c, const struct setting *s, const struct value *v)
 {
@@ -801,7 +734,8 @@ parse_headers(struct ctx *c, const struct setting *s, const struct value *v)
 			continue;
 		}
 		lower[nlen] = '\0';
-		if (header_reserved(lower)) {
+		/* Framing, hop-by-hop and protocol fields are the relay's own. */
+		if (forward_is_hop_by_hop(lower, nlen) || forward_is_protocol_field(lower, nlen)) {
 			REPORT(c, s, v, lower, "the relay sets this header itself",
 			    "must not set a connection or protocol header");
 			continue;
@@ -849,9 +783,9 @@ parse_headers(struct ctx *c, const struct setting *s, const struct value *v)
 static void
 parse_number(struct ctx *c, const struct setting *s, const struct value *v)
 {
-	unsigned long long n;
+	uint64_t n;
 
-	if (parse_decimal(v->text, strlen(v->text), s->max, &n) != 0 || n < s->min) {
+	if (decimal_parse(v->text, strlen(v->text), s->max, &n) != 0 || n < s->min) {
 		REPORT(c, s, v, v->text, NULL, "must be a number from %llu to %llu", s->min, s->max);
 		return;
 	}
@@ -865,7 +799,7 @@ static void
 parse_bytes(struct ctx *c, const struct setting *s, const struct value *v)
 {
 	size_t len = strlen(v->text);
-	unsigned long long n, mult = 1;
+	uint64_t n, mult = 1;
 
 	if (len > 0) {
 		switch (v->text[len - 1]) {
@@ -875,7 +809,7 @@ parse_bytes(struct ctx *c, const struct setting *s, const struct value *v)
 		default: break;
 		}
 	}
-	if (parse_decimal(v->text, len, s->max, &n) != 0 || n > s->max / mult) {
+	if (decimal_parse(v->text, len, s->max, &n) != 0 || n > s->max / mult) {
 		REPORT(c, s, v, v->text, "K, M and G are powers of 1024; 0 means unlimited",
 		    "must be a size in bytes from 0 to %llu, optionally with a K, M or G suffix",
 		    s->max);
@@ -1290,31 +1224,33 @@ default_workers(const struct setting *s)
 	return (unsigned)w;
 }
 
-int
-config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, FILE *err)
+/* --help and --version print and stop, before anything else is looked at.
+ * Returns 1 when one of them was given (and printed). */
+static int
+print_action(int argc, char **argv, FILE *out)
 {
-	struct given env[NSETTINGS], flg[NSETTINGS];
-	struct ctx c = { cfg, err, 0 };
-	const struct setting *secret_flag[NSETTINGS];
-	int i, server_id_default = 0;
-	size_t k, secret_flags = 0;
+	int i;
 
-	memset(env, 0, sizeof env);
-	memset(flg, 0, sizeof flg);
-
-	/* Actions that print and stop take precedence over everything else. */
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
 			print_help(out);
-			return -1;
+			return 1;
 		}
 	}
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--version") == 0) {
 			fprintf(out, "mte-relay %s\n", MTE_RELAY_VERSION);
-			return -1;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+/* The environment layer: env[k] is what envp says about settings[k]. */
+static void
+read_env(char **envp, struct given *env)
+{
+	int i;
 
 	for (i = 0; envp != NULL && envp[i] != NULL; i++) {
 		const char *eq = strchr(envp[i], '=');
@@ -1326,120 +1262,175 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 		if (s != NULL)      /* like getenv(3): the first definition counts */
 			given_set(&env[s - settings], kind, eq + 1, 1);
 	}
+}
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *eq, *val;
-		const struct setting *s;
-		size_t klen;
-		int kind;
-
-		if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-			fputs("config error: unexpected argument ", err);
-			put_quoted(err, a, strlen(a));
-			fputs(": settings are flags like --port=8080 (see --help)\n", err);
-			c.errors++;
-			continue;
-		}
-		eq = strchr(a, '=');
-		klen = eq != NULL ? (size_t)(eq - a - 2) : strlen(a + 2);
-		if ((klen == 4 && memcmp(a + 2, "help", 4) == 0) ||
-		    (klen == 7 && memcmp(a + 2, "version", 7) == 0)) {
-			fprintf(err, "config error: --%.*s takes no value\n", (int)klen, a + 2);
-			c.errors++;
-			continue;
-		}
-		if (klen == 12 && memcmp(a + 2, "check-config", 12) == 0) {
-			if (eq != NULL) {
-				fputs("config error: --check-config takes no value\n", err);
-				c.errors++;
-			}
-			cfg->check_only = 1;
-			continue;
-		}
-		s = find_by_flag(a + 2, klen, &kind);
-		if (s == NULL) {
-			fputs("config error: unknown flag ", err);
-			put_quoted(err, a, eq != NULL ? (size_t)(eq - a) : strlen(a));
-			fputs(" (see --help)\n", err);
-			c.errors++;
-			/* Its value may be a secret under a mistyped flag: skip it, unechoed. */
-			if (eq == NULL && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
-				i++;
-			continue;
-		}
+/* The flag a (key: a + 2, klen bytes; eq: its '=' or NULL) is an action
+ * rather than a setting: --check-config, or --help/--version with a value.
+ * Returns 1 when it was one (taken or reported), else 0. */
+static int
+read_action_flag(struct ctx *c, const char *a, const char *eq, size_t klen)
+{
+	if ((klen == 4 && memcmp(a + 2, "help", 4) == 0) ||
+	    (klen == 7 && memcmp(a + 2, "version", 7) == 0)) {
+		fprintf(c->err, "config error: --%.*s takes no value\n", (int)klen, a + 2);
+		c->errors++;
+		return 1;
+	}
+	if (klen == 12 && memcmp(a + 2, "check-config", 12) == 0) {
 		if (eq != NULL) {
-			val = eq + 1;
-		} else if (s->kind == K_BOOL && kind != 2) {
-			val = "true";
-		} else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-			val = argv[++i];
-		} else {
-			struct value v = { NULL, kind == 1 ? s->alias : s->name,
-			    kind == 1 ? s->alias_flag : s->flag, kind == 2, NULL };
-			char how[160];
-			snprintf(how, sizeof how, "write %.*s=VALUE or %.*s VALUE",
-			    (int)klen + 2, a, (int)klen + 2, a);
-			REPORT(&c, s, &v, NULL, how, "has no value");
-			continue;
+			fputs("config error: --check-config takes no value\n", c->err);
+			c->errors++;
 		}
-		given_set(&flg[s - settings], kind, val, 0);   /* the last flag counts */
+		c->cfg->check_only = 1;
+		return 1;
 	}
+	return 0;
+}
 
-	for (k = 0; k < NSETTINGS; k++) {
-		const struct setting *s = &settings[k];
-		struct value v = { NULL, NULL, NULL, 0, NULL };
-		int r = pick(&c, s, &flg[k], 1, &v);
+/* One flag at argv[*i] (and its value, which may be argv[*i + 1]: then *i
+ * moves past it) into the flag layer flg. */
+static void
+read_flag(struct ctx *c, int argc, char **argv, int *i, struct given *flg)
+{
+	const char *a = argv[*i], *eq, *val;
+	const struct setting *s;
+	size_t klen;
+	int kind;
 
-		/* Every local user can read a process's arguments (/proc/PID/cmdline). */
-		if (r > 0 && (s->attrs & A_SECRET) && !v.from_file)
-			secret_flag[secret_flags++] = s;
-		if (r == 0)
-			r = pick(&c, s, &env[k], 0, &v);
-		if (r < 0)
-			continue;
-		if (r > 0 && v.from_file) {
-			v.owned = read_secret_file(&c, s, &v, v.text);
-			if (v.owned == NULL)
-				continue;
-			v.text = v.owned;
-		} else if (r > 0 && strlen(v.text) > CONFIG_VALUE_MAX) {
-			report_n(&c, s, &v, NULL, 0, NULL, "is longer than %d bytes", CONFIG_VALUE_MAX);
-			continue;
-		}
-		if (r == 0) {
-			if (s->attrs & A_REQUIRED) {
-				REPORT(&c, s, NULL, NULL, s->help, "is required");
-				continue;
-			}
-			if (s->attrs & A_CORES) {
-				*(unsigned *)field(&c, s) = default_workers(s);
-				continue;
-			}
-			if (s->def == NULL)
-				continue;
-			v.text = s->def;
-			if (s->kind == K_SERVER_ID)
-				server_id_default = 1;
-		}
-		parse_value(&c, s, &v);
-		if (v.owned != NULL) {
-			explicit_bzero(v.owned, strlen(v.owned));
-			free(v.owned);
-		}
+	if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+		fputs("config error: unexpected argument ", c->err);
+		put_quoted(c->err, a, strlen(a));
+		fputs(": settings are flags like --port=8080 (see --help)\n", c->err);
+		c->errors++;
+		return;
 	}
+	eq = strchr(a, '=');
+	klen = eq != NULL ? (size_t)(eq - a - 2) : strlen(a + 2);
+	if (read_action_flag(c, a, eq, klen))
+		return;
+	s = find_by_flag(a + 2, klen, &kind);
+	if (s == NULL) {
+		fputs("config error: unknown flag ", c->err);
+		put_quoted(c->err, a, eq != NULL ? (size_t)(eq - a) : strlen(a));
+		fputs(" (see --help)\n", c->err);
+		c->errors++;
+		/* Its value may be a secret under a mistyped flag: skip it, unechoed. */
+		if (eq == NULL && *i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0)
+			(*i)++;
+		return;
+	}
+	if (eq != NULL) {
+		val = eq + 1;
+	} else if (s->kind == K_BOOL && kind != 2) {
+		val = "true";
+	} else if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0) {
+		val = argv[++*i];
+	} else {
+		struct value v = { NULL, kind == 1 ? s->alias : s->name,
+		    kind == 1 ? s->alias_flag : s->flag, kind == 2, NULL };
+		char how[160];
+		snprintf(how, sizeof how, "write %.*s=VALUE or %.*s VALUE",
+		    (int)klen + 2, a, (int)klen + 2, a);
+		REPORT(c, s, &v, NULL, how, "has no value");
+		return;
+	}
+	given_set(&flg[s - settings], kind, val, 0);   /* the last flag counts */
+}
 
+/* What resolving the settings noticed, for the warnings after it. */
+struct resolved {
+	const struct setting *secret_flag[NSETTINGS];  /* secrets given as flags */
+	size_t                secret_flags;
+	int                   server_id_default;
+};
+
+/* The value of setting k: the flag layer beats the environment; a file's
+ * contents replace its path; then the default.  Parsed into cfg. */
+static void
+resolve_setting(struct ctx *c, size_t k, const struct given *env, const struct given *flg,
+    struct resolved *res)
+{
+	const struct setting *s = &settings[k];
+	struct value v = { NULL, NULL, NULL, 0, NULL };
+	int r = pick(c, s, &flg[k], 1, &v);
+
+	/* Every local user can read a process's arguments (/proc/PID/cmdline). */
+	if (r > 0 && (s->attrs & A_SECRET) && !v.from_file)
+		res->secret_flag[res->secret_flags++] = s;
+	if (r == 0)
+		r = pick(c, s, &env[k], 0, &v);
+	if (r < 0)
+		return;
+	if (r > 0 && v.from_file) {
+		v.owned = read_secret_file(c, s, &v, v.text);
+		if (v.owned == NULL)
+			return;
+		v.text = v.owned;
+	} else if (r > 0 && strlen(v.text) > CONFIG_VALUE_MAX) {
+		report_n(c, s, &v, NULL, 0, NULL, "is longer than %d bytes", CONFIG_VALUE_MAX);
+		return;
+	}
+	if (r == 0) {
+		if (s->attrs & A_REQUIRED) {
+			REPORT(c, s, NULL, NULL, s->help, "is required");
+			return;
+		}
+		if (s->attrs & A_CORES) {
+			*(unsigned *)field(c, s) = default_workers(s);
+			return;
+		}
+		if (s->def == NULL)
+			return;
+		v.text = s->def;
+		if (s->kind == K_SERVER_ID)
+			res->server_id_default = 1;
+	}
+	parse_value(c, s, &v);
+	if (v.owned != NULL) {
+		explicit_bzero(v.owned, strlen(v.owned));
+		free(v.owned);
+	}
+}
+
+static void
+warn_secret_flags(const struct resolved *res)
+{
+	size_t k;
+
+	for (k = 0; k < res->secret_flags; k++) {
+		const struct setting *s = res->secret_flag[k];
+		char msg[256];
+		snprintf(msg, sizeof msg, "--%s puts a secret in the process list, where every local "
+		    "user can read it: use %s or --%s-file", s->flag, s->name, s->flag);
+		warn_setting(s->name, msg);
+	}
+}
+
+int
+config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, FILE *err)
+{
+	struct given env[NSETTINGS], flg[NSETTINGS];
+	struct ctx c = { cfg, err, 0 };
+	struct resolved res;
+	size_t k;
+	int i;
+
+	if (print_action(argc, argv, out))
+		return -1;
+	memset(env, 0, sizeof env);
+	memset(flg, 0, sizeof flg);
+	memset(&res, 0, sizeof res);
+	read_env(envp, env);
+	for (i = 1; i < argc; i++)
+		read_flag(&c, argc, argv, &i, flg);
+	for (k = 0; k < NSETTINGS; k++)
+		resolve_setting(&c, k, env, flg, &res);
 	if (c.errors > 0) {
 		config_free(cfg);
 		return CONFIG_EXIT_USAGE;
 	}
-	warnings(cfg, server_id_default);
-	for (k = 0; k < secret_flags; k++) {
-		char msg[256];
-		snprintf(msg, sizeof msg, "--%s puts a secret in the process list, where every local "
-		    "user can read it: use %s or --%s-file", secret_flag[k]->flag, secret_flag[k]->name,
-		    secret_flag[k]->flag);
-		warn_setting(secret_flag[k]->name, msg);
-	}
+	warnings(cfg, res.server_id_default);
+	warn_secret_flags(&res);
 	return 0;
 }
 

@@ -359,6 +359,19 @@ json_escape(char *out, size_t cap, size_t len, const char *s)
 	return len;
 }
 
+size_t
+conn_error_body(char body[CONN_ERROR_BODY_MAX], size_t cap, int status, const char *msg)
+{
+	/* msg is the only variable text; the room kept back holds the tail */
+	static const char prefix[] = "{\"error\":\"";
+	size_t len;
+
+	memcpy(body, prefix, sizeof prefix - 1);
+	len = json_escape(body, cap - 32, sizeof prefix - 1, msg != NULL ? msg : "");
+	len += (size_t)snprintf(body + len, cap - len, "\",\"code\":%d}", status);
+	return len;
+}
+
 static int
 respond_error(struct conn *c, int status, const char *msg,
     const struct http_field *extra, size_t n, bool fallback)
@@ -369,11 +382,7 @@ respond_error(struct conn *c, int status, const char *msg,
 
 	if (n > CONN_RESPONSE_FIELDS_MAX - 1)
 		return -1;
-	/* msg is the only variable text; the room kept back holds the tail */
-	static const char prefix[] = "{\"error\":\"";
-	memcpy(body, prefix, sizeof prefix - 1);
-	len = json_escape(body, sizeof body - 32, sizeof prefix - 1, msg != NULL ? msg : "");
-	len += (size_t)snprintf(body + len, sizeof body - len, "\",\"code\":%d}", status);
+	len = conn_error_body(body, sizeof body, status, msg);
 
 	for (size_t i = 0; i < n; i++)
 		fields[i] = extra[i];
@@ -415,8 +424,8 @@ conn_responded(const struct conn *c)
 	return c->status != 0;
 }
 
-const struct conn_info
-*conn_info(const struct conn *c)
+const struct conn_info *
+conn_info(const struct conn *c)
 {
 	return &c->info;
 }

@@ -150,6 +150,11 @@ int conn_respond_end(struct conn *c);
 int conn_respond_error(struct conn *c, int status, const char *msg,
     const struct http_field *extra, size_t n);
 
+/* Writes the JSON error body conn_respond_error sends to body (cap >= 64,
+ * at most CONN_ERROR_BODY_MAX used: a long msg is cut at a character
+ * boundary); returns its length.  For answers sent another way (sealed). */
+size_t conn_error_body(char body[CONN_ERROR_BODY_MAX], size_t cap, int status, const char *msg);
+
 /* Asks conn to close the connection after this response. */
 void conn_set_close(struct conn *c);
 

@@ -7,6 +7,7 @@
  * seen so far: an error is reported at the first offending byte.
  */
 #include "http.h"
+#include "decimal.h"
 #include "hex.h"
 
 #include <stddef.h>
@@ -229,16 +230,9 @@ cl_element(const char *p, size_t n, void *vctx)
 {
 	struct cl_ctx *ctx = vctx;
 	uint64_t v = 0;
-	if (n == 0)
+
+	if (decimal_parse(p, n, UINT64_MAX, &v) != 0)
 		return E_CL_SYNTAX + 1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c < '0' || c > '9')
-			return E_CL_SYNTAX + 1;
-		if (v > (UINT64_MAX - (c - '0')) / 10)
-			return E_CL_SYNTAX + 1;
-		v = v * 10 + (c - '0');
-	}
 	if (ctx->have && ctx->value != v)
 		return E_CL_DIFFER + 1;
 	ctx->value = v;
@@ -530,8 +524,8 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
 	return r;
 }
 
-const struct http_header
-*http_header_next(const struct http_request *req,
+const struct http_header *
+http_header_next(const struct http_request *req,
     const char *name, const struct http_header *prev)
 {
 	size_t i = prev == NULL ? 0 : (size_t)(prev - req->headers) + 1;
@@ -541,8 +535,8 @@ const struct http_header
 	return NULL;
 }
 
-const struct http_header
-*http_header_get(const struct http_request *req,
+const struct http_header *
+http_header_get(const struct http_request *req,
     const char *name)
 {
 	return http_header_next(req, name, NULL);
@@ -776,8 +770,8 @@ out:
 
 /* ---- responses ---- */
 
-const char
-*http_status_reason(int status)
+const char *
+http_status_reason(int status)
 {
 	switch (status) {
 	case 100: return "Continue";

@@ -65,7 +65,7 @@
 #define RELAY_HEADER_MAX        512     /* bytes of one x-mte-relay header -> 569 */
 /* end protocol */
 
-/* ---- store (src/store*.c, src/tls.c) ---- */
+/* ---- store (src/store/) ---- */
 #define REPLAY_WINDOW_MAX       65536   /* largest REPLAY_WINDOW accepted by config */
 #define STORE_SERVER_ID_MAX     128     /* bytes of SERVER_ID (the key namespace) */
 #define STORE_URL_MAX           1024    /* bytes of REDIS_URL */

@@ -12,14 +12,7 @@
 /* Cross-process atomics only work when they are real lock-free instructions. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
-#define ROUTE_CLASSES   (RC_UNROUTED + 1)
-
-static const char *const route_label[ROUTE_CLASSES] = {
-	[RC_NONE] = "none", [RC_PREFLIGHT] = "preflight", [RC_ECHO] = "echo",
-	[RC_RELAY] = "relay", [RC_PAIR] = "pair", [RC_ERRORS] = "errors",
-	[RC_PUBLIC] = "public", [RC_METRICS] = "metrics", [RC_PROTECTED] = "protected",
-	[RC_PASS_THROUGH] = "pass-through", [RC_UNROUTED] = "unrouted",
-};
+#define ROUTE_CLASSES   RC_COUNT
 
 /* Status codes counted exactly; any other lands in its class bucket. */
 static const short exact_status[] = {
@@ -292,10 +285,10 @@ metrics_render(char *buf, size_t cap)
 				continue;
 			if (k < N_EXACT)
 				put(&o, "mte_relay_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-				    route_label[r], exact_status[k], v);
+				    route_class_label(r), exact_status[k], v);
 			else
 				put(&o, "mte_relay_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
-				    route_label[r], bucket_label[k - N_EXACT], v);
+				    route_class_label(r), bucket_label[k - N_EXACT], v);
 		}
 
 	counter(&o, "mte_relay_pairings_total", "Pairs created through /api/mte-pair.",

@@ -1,257 +1,279 @@
 /* pair.c - POST /api/mte-pair: X-Wing encapsulation, key schedule, store
- * (protocol.md, Pairing). */
+ * (protocol.md, Pairing).  The steps: the client id, the body, every entry
+ * checked before any state changes, then each entry encapsulated and
+ * stored, then the answer. */
 #include "server.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clientid.h"
 #include "crypto/b64.h"
 #include "crypto/kdf.h"
+#include "crypto/mlkem.h"
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
-#include "crypto/mlkem.h"
 #include "crypto/xwing.h"
-#include "errors.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
-#include "json.h"
 #include "protocol.h"
-#include "store.h"
+#include "store/store.h"
 
 #define PAIR_NONCE_LEN       32
 #define PAIR_PK_B64_LEN      1622   /* b64url of XWING_PK_LEN bytes, no padding */
+#define PAIR_CT_B64_LEN      1494   /* b64url of XWING_CT_LEN bytes, no padding */
+#define PAIR_NONCE_B64_LEN   43     /* b64url of PAIR_NONCE_LEN bytes, no padding */
 /* One response entry: pairId + b64u(ct) + b64u(nonce) + JSON punctuation. */
-#define PAIR_RESPONSE_ENTRY  (PAIR_ID_MAX + 1494 + 43 + 64)
+#define PAIR_RESPONSE_ENTRY  (PAIR_ID_MAX + PAIR_CT_B64_LEN + PAIR_NONCE_B64_LEN + 64)
 #define PAIR_RESPONSE_MAX    (PAIR_ENTRIES_MAX * PAIR_RESPONSE_ENTRY + 16)
 
-/* Reads the whole (bounded) body into buf. Returns its length, -1 after an
- * error response was sent. */
+/* One pairing request, passed to every step. */
+struct pairing {
+	struct server *s;
+	struct conn   *c;
+	char           cid[CLIENT_ID_HEX_LEN + 1];
+	cJSON         *root;                /* the parsed body */
+	size_t         count;               /* its entries */
+	char           body[PAIR_BODY_MAX];
+	uint8_t        keys[PAIR_ENTRIES_MAX][XWING_PK_LEN];
+	char           out[PAIR_RESPONSE_MAX];
+	size_t         olen;
+};
+
+/* Reads the whole (bounded) body.  Returns its length, or -1 after the
+ * failure was answered. */
 static long
-read_body(struct server *s, struct conn *c, char *buf, size_t cap)
+read_body(struct pairing *p)
 {
-	size_t len = 0;
+	size_t len = 0, cap = sizeof p->body;
 	uint64_t declared;
 
-	if (conn_body_known_length(c, &declared) && declared > cap) {
-		s->reason = "pairing body too large";
-		conn_respond_error(c, 413, "pairing request body too large", NULL, 0);
+	if (conn_body_known_length(p->c, &declared) && declared > cap) {
+		server_fail(p->s, p->c, F_PAIR_BODY_TOO_LARGE, NULL);
 		return -1;
 	}
 	for (;;) {
-		ssize_t got;
-		if (len == cap) {
-			/* One byte more tells a body of exactly cap from a larger one. */
-			char extra;
-			got = conn_body_read(c, &extra, 1);
-			if (got == 0)
-				break;
-			if (got > 0) {
-				s->reason = "pairing body too large";
-				conn_respond_error(c, 413, "pairing request body too large", NULL, 0);
-				return -1;
-			}
-		} else {
-			got = conn_body_read(c, buf + len, cap - len);
-			if (got == 0)
-				break;
+		char extra;
+		/* At cap, one byte more tells a body of exactly cap from a larger one. */
+		ssize_t got = len == cap ? conn_body_read(p->c, &extra, 1) :
+		    conn_body_read(p->c, p->body + len, cap - len);
+		if (got == 0)
+			return (long)len;
+		if (got > 0 && len == cap) {
+			server_fail(p->s, p->c, F_PAIR_BODY_TOO_LARGE, NULL);
+			return -1;
 		}
 		if (got < 0) {
-			s->reason = "pairing body unreadable";
-			if (conn_body_error(c) != 499)
-				conn_respond_error(c, conn_body_error(c), "request body could not be read",
-				    NULL, 0);
+			server_fail(p->s, p->c, failure_of_body_error(conn_body_error(p->c)), NULL);
 			return -1;
 		}
 		len += (size_t)got;
 	}
-	return (long)len;
 }
 
-static void
-bad_request(struct server *s, struct conn *c, const char *why)
+/* The signed client id of the x-mte-relay field.  0, or -1 when answered. */
+static int
+check_client_id(struct pairing *p, const struct http_request *req)
 {
-	metrics_count_decode_failure(MDR_PAIR_REQUEST);
-	s->reason = why;
-	conn_respond_error(c, 400, why, NULL, 0);
+	const struct config *cfg = p->s->cfg;
+	const struct http_header *h = http_header_get(req, "x-mte-relay");
+
+	if (h == NULL || h->value.len == 0) {
+		server_fail(p->s, p->c, F_PAIR_RELAY_MISSING, NULL);
+		return -1;
+	}
+	if (clientid_check(h->value.ptr, h->value.len, cfg->client_id_secret,
+	    cfg->client_id_secret_previous, p->cid) != 0) {
+		server_fail(p->s, p->c, F_CLIENT_ID_REFUSED, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The body as a JSON array of 1..PAIR_ENTRIES_MAX entries: F_COUNT when it
+ * is, else the failure. */
+static enum failure
+parse_body(struct pairing *p, size_t len)
+{
+	/* cJSON ends its strings at a decoded NUL: refuse "\u0000" outright so a
+	 * pairId or personalization can never be cut short silently. */
+	if (json_has_nul_escape(p->body, len))
+		return F_PAIR_NUL_ESCAPE;
+	p->root = cJSON_ParseWithLength(p->body, len);
+	if (p->root == NULL || !cJSON_IsArray(p->root))
+		return F_PAIR_NOT_ARRAY;
+	p->count = (size_t)cJSON_GetArraySize(p->root);
+	if (p->count < 1 || p->count > PAIR_ENTRIES_MAX)
+		return F_PAIR_ENTRY_COUNT;
+	return F_COUNT;
+}
+
+static const char *
+entry_string(const cJSON *entry, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(entry, name)->valuestring;
+}
+
+/* Checks entry i (the pair ids of entries 0..i-1 are seen[]); decodes its
+ * key into p->keys[i].  F_COUNT when valid, else the failure. */
+static enum failure
+check_entry(struct pairing *p, const cJSON *entry, size_t i, const char *const *seen)
+{
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(entry, "pairId");
+	const cJSON *pk = cJSON_GetObjectItemCaseSensitive(entry, "publicKey");
+	const cJSON *pers = cJSON_GetObjectItemCaseSensitive(entry, "personalization");
+	struct store_pair live;
+	enum store_status ls;
+	size_t k;
+
+	if (!cJSON_IsObject(entry) || !cJSON_IsString(pid) || !cJSON_IsString(pk) ||
+	    !cJSON_IsString(pers))
+		return F_PAIR_ENTRY_FIELDS;
+	if (!protocol_pair_id_ok(pid->valuestring, strlen(pid->valuestring)))
+		return F_PAIR_ID_SYNTAX;
+	if (!protocol_personalization_ok(pers->valuestring, strlen(pers->valuestring)))
+		return F_PAIR_PERSONALIZATION;
+	if (strlen(pk->valuestring) != PAIR_PK_B64_LEN)
+		return F_PAIR_KEY_LENGTH;
+	for (k = 0; k < i; k++)
+		if (strcmp(seen[k], pid->valuestring) == 0)
+			return F_PAIR_ID_REPEATED;
+	if (b64url_decode(p->keys[i], XWING_PK_LEN, pk->valuestring, PAIR_PK_B64_LEN) !=
+	    XWING_PK_LEN)
+		return F_PAIR_KEY_BASE64URL;
+	if (mlkem768_ek_check(p->keys[i], MLKEM768_EK_LEN) != 0)
+		return F_PAIR_KEY_CHECK;
+	/* A live pair is never put again (store_pair_put); saying so before
+	 * anything is stored keeps the request all-or-nothing. */
+	ls = store_pair_get(p->cid, pid->valuestring, &live);
+	crypto_wipe(&live, sizeof live);
+	return ls == STORE_OK ? F_PAIR_ID_IN_USE : F_COUNT;
+}
+
+/* Validates every entry before any state changes.  F_COUNT or the failure. */
+static enum failure
+check_entries(struct pairing *p)
+{
+	const char *seen[PAIR_ENTRIES_MAX];
+	const cJSON *entry;
+	size_t i = 0;
+
+	cJSON_ArrayForEach(entry, p->root) {
+		enum failure f = check_entry(p, entry, i, seen);
+		if (f != F_COUNT)
+			return f;
+		seen[i++] = entry_string(entry, "pairId");
+	}
+	return F_COUNT;
+}
+
+/* Encapsulates to entry i's key, derives and stores the pair, and appends
+ * the entry's answer to p->out.  F_COUNT or the failure. */
+static enum failure
+pair_entry(struct pairing *p, const cJSON *entry, size_t i)
+{
+	const char *pid = entry_string(entry, "pairId");
+	const char *pers = entry_string(entry, "personalization");
+	uint8_t ct[XWING_CT_LEN], ss[XWING_SS_LEN];
+	uint8_t eseed[XWING_ESEED_LEN], nonce[PAIR_NONCE_LEN];
+	char ct64[PAIR_CT_B64_LEN + 6], nonce64[PAIR_NONCE_B64_LEN + 5];
+	struct store_pair pair;
+	enum store_status st;
+	int rc, n;
+
+	rand_bytes(eseed, sizeof eseed);
+	/* The key passed the check above; encaps checks it again anyway. */
+	rc = xwing_encaps(ct, ss, p->keys[i], XWING_PK_LEN, eseed);
+	crypto_wipe(eseed, sizeof eseed);
+	if (rc != 0)
+		return F_PAIR_ENCAPS;
+	rand_bytes(nonce, sizeof nonce);
+	memset(&pair, 0, sizeof pair);
+	memcpy(pair.client_id, p->cid, CLIENT_ID_HEX_LEN);
+	memcpy(pair.pair_id, pid, strlen(pid));
+	rc = kdf_pair_keys(pair.k_req, pair.k_res, ss, nonce, p->cid, CLIENT_ID_HEX_LEN, pid,
+	    strlen(pid), pers, strlen(pers));
+	crypto_wipe(ss, sizeof ss);
+	if (rc != 0)
+		return F_PAIR_ENTRY_REJECTED;
+	st = store_pair_put(&pair);
+	crypto_wipe(&pair, sizeof pair);
+	/* Pair ids are random: only a replay attempt or a broken client repeats
+	 * a live one (here: one that raced the check above). */
+	if (st == STORE_EXISTS)
+		return F_PAIR_ID_IN_USE;
+	if (st != STORE_OK)
+		return F_STORE_UNAVAILABLE;
+	b64url_encode(ct64, sizeof ct64, ct, sizeof ct);
+	b64url_encode(nonce64, sizeof nonce64, nonce, sizeof nonce);
+	/* pairId was validated to [A-Za-z0-9_-]: nothing to escape. */
+	n = snprintf(p->out + p->olen, sizeof p->out - p->olen,
+	    "%s{\"pairId\":\"%s\",\"ciphertext\":\"%s\",\"nonce\":\"%s\"}",
+	    i ? "," : "", pid, ct64, nonce64);
+	if (n < 0 || (size_t)n >= sizeof p->out - p->olen)
+		return F_PAIR_RESPONSE_TOO_LARGE;
+	p->olen += (size_t)n;
+	return F_COUNT;
+}
+
+/* Pairs every entry, then answers.  F_COUNT or the failure. */
+static enum failure
+pair_entries(struct pairing *p)
+{
+	const struct config *cfg = p->s->cfg;
+	char signed_id[CLIENT_ID_SIGNED_LEN + 1];
+	const cJSON *entry;
+	size_t i = 0;
+
+	p->olen = 1;
+	p->out[0] = '[';
+	cJSON_ArrayForEach(entry, p->root) {
+		enum failure f = pair_entry(p, entry, i++);
+		if (f != F_COUNT)
+			return f;
+	}
+	p->out[p->olen++] = ']';
+	/* Echo the id signed with the current secret (it may have been signed
+	 * with the previous one). */
+	clientid_sign(signed_id, p->cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
+	if (conn_respond_head(p->c, 200, (struct http_field[]){
+	    { "Content-Type", "application/json" }, { "Cache-Control", "no-store" },
+	    { "x-mte-relay", signed_id } }, 3, (int64_t)p->olen) == 0 &&
+	    conn_respond_body(p->c, p->out, p->olen) == 0)
+		conn_respond_end(p->c);
+	metrics_count_pairing((unsigned)p->count);
+	LOG_EVENT(LOG_INFO, "paired", LOG_S("request_id", conn_info(p->c)->id),
+	    LOG_S("client_id", p->cid), LOG_I("pairs", p->count));
+	return F_COUNT;
 }
 
 void
 pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 {
-	static char body[PAIR_BODY_MAX];
-	static char out[PAIR_RESPONSE_MAX];
-	static uint8_t keys[PAIR_ENTRIES_MAX][XWING_PK_LEN];
-	const struct config *cfg = s->cfg;
-	const struct http_header *h;
-	char cid[CLIENT_ID_HEX_LEN + 1], signed_id[CLIENT_ID_SIGNED_LEN + 1];
-	const char *seen[PAIR_ENTRIES_MAX];
-	cJSON *root = NULL, *entry;
-	size_t olen = 0, count, i;
-	long blen;
-	int n;
+	static const struct http_field allow[] = { { "Allow", "POST" } };
+	const struct server_fail_ctx allow_post = { .extra = allow, .n_extra = 1 };
+	struct pairing p;
+	enum failure f;
+	long len;
 
 	if (!(req->method.len == 4 && memcmp(req->method.ptr, "POST", 4) == 0)) {
-		conn_respond_error(c, 405, "method not allowed",
-		    (struct http_field[]){ { "Allow", "POST" } }, 1);
+		server_fail(s, c, F_PAIR_METHOD, &allow_post);
 		return;
 	}
-	h = http_header_get(req, "x-mte-relay");
-	if (h == NULL || h->value.len == 0) {
-		s->reason = "missing x-mte-relay";
-		conn_respond_error(c, RS_BAD_RELAY_HEADER, relay_error_message(RS_BAD_RELAY_HEADER),
-		    NULL, 0);
+	memset(&p, 0, offsetof(struct pairing, body));
+	p.s = s;
+	p.c = c;
+	if (check_client_id(&p, req) != 0 || (len = read_body(&p)) < 0)
 		return;
-	}
-	if (clientid_verify(h->value.ptr, h->value.len, cfg->client_id_secret,
-	    strlen(cfg->client_id_secret), cfg->client_id_secret_previous,
-	    cfg->client_id_secret_previous ? strlen(cfg->client_id_secret_previous) : 0, cid) != 0) {
-		s->reason = "invalid client id";
-		metrics_count_decode_failure(MDR_CLIENT_ID);
-		conn_respond_error(c, RS_INVALID_CLIENT_ID, relay_error_message(RS_INVALID_CLIENT_ID),
-		    NULL, 0);
-		return;
-	}
-	if ((blen = read_body(s, c, body, sizeof body)) < 0)
-		return;
-	/* cJSON ends its strings at a decoded NUL: refuse "\u0000" outright so a
-	 * pairId or personalization can never be cut short silently. */
-	if (json_has_nul_escape(body, (size_t)blen)) {
-		bad_request(s, c, "pairing body must not contain \\u0000");
-		goto done;
-	}
-	root = cJSON_ParseWithLength(body, (size_t)blen);
-	if (root == NULL || !cJSON_IsArray(root)) {
-		bad_request(s, c, "pairing body must be a JSON array");
-		goto done;
-	}
-	count = (size_t)cJSON_GetArraySize(root);
-	if (count < 1 || count > PAIR_ENTRIES_MAX) {
-		bad_request(s, c, "pairing body must hold 1 to 16 entries");
-		goto done;
-	}
-	/* Validate everything before any state changes. */
-	i = 0;
-	cJSON_ArrayForEach(entry, root) {
-		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(entry, "pairId");
-		const cJSON *pk = cJSON_GetObjectItemCaseSensitive(entry, "publicKey");
-		const cJSON *pers = cJSON_GetObjectItemCaseSensitive(entry, "personalization");
-		size_t k;
-
-		if (!cJSON_IsObject(entry) || !cJSON_IsString(pid) || !cJSON_IsString(pk) ||
-		    !cJSON_IsString(pers)) {
-			bad_request(s, c, "each entry needs string pairId, publicKey and personalization");
-			goto done;
-		}
-		if (!protocol_pair_id_ok(pid->valuestring, strlen(pid->valuestring))) {
-			bad_request(s, c, "pairId must be 16 to 64 characters of [A-Za-z0-9_-]");
-			goto done;
-		}
-		if (!protocol_personalization_ok(pers->valuestring, strlen(pers->valuestring))) {
-			bad_request(s, c, "personalization must be 0 to 128 printable ASCII characters");
-			goto done;
-		}
-		if (strlen(pk->valuestring) != PAIR_PK_B64_LEN) {
-			bad_request(s, c, "publicKey must be an X-Wing public key (1216 bytes, base64url)");
-			goto done;
-		}
-		for (k = 0; k < i; k++)
-			if (strcmp(seen[k], pid->valuestring) == 0) {
-				bad_request(s, c, "pairId repeated in one request");
-				goto done;
-			}
-		if (b64url_decode(keys[i], XWING_PK_LEN, pk->valuestring, PAIR_PK_B64_LEN) !=
-		    XWING_PK_LEN) {
-			bad_request(s, c, "publicKey is not valid base64url");
-			goto done;
-		}
-		if (mlkem768_ek_check(keys[i], MLKEM768_EK_LEN) != 0) {
-			bad_request(s, c, "publicKey fails the ML-KEM-768 encapsulation key check");
-			goto done;
-		}
-		/* A live pair is never put again (store_pair_put); saying so before
-		 * anything is stored keeps the request all-or-nothing. */
-		{
-			struct store_pair live;
-			enum store_status ls = store_pair_get(cid, pid->valuestring, &live);
-			crypto_wipe(&live, sizeof live);
-			if (ls == STORE_OK) {
-				bad_request(s, c, "pairId already in use");
-				goto done;
-			}
-		}
-		seen[i++] = pid->valuestring;
-	}
-
-	olen = 1;
-	out[0] = '[';
-	i = 0;
-	cJSON_ArrayForEach(entry, root) {
-		const char *pid = cJSON_GetObjectItemCaseSensitive(entry, "pairId")->valuestring;
-		const char *pers = cJSON_GetObjectItemCaseSensitive(entry, "personalization")->valuestring;
-		uint8_t ct[XWING_CT_LEN], ss[XWING_SS_LEN];
-		uint8_t eseed[XWING_ESEED_LEN], nonce[PAIR_NONCE_LEN];
-		char ct64[1500], nonce64[48];
-		struct store_pair p;
-		enum store_status st;
-
-		rand_bytes(eseed, sizeof eseed);
-		/* The key passed the check above; encaps checks it again anyway. */
-		if (xwing_encaps(ct, ss, keys[i], XWING_PK_LEN, eseed) != 0) {
-			crypto_wipe(eseed, sizeof eseed);
-			conn_respond_error(c, 500, "pairing failed", NULL, 0);
-			goto done;
-		}
-		crypto_wipe(eseed, sizeof eseed);
-		rand_bytes(nonce, sizeof nonce);
-		memset(&p, 0, sizeof p);
-		memcpy(p.client_id, cid, CLIENT_ID_HEX_LEN);
-		memcpy(p.pair_id, pid, strlen(pid));
-		if (kdf_pair_keys(p.k_req, p.k_res, ss, nonce, cid, CLIENT_ID_HEX_LEN, pid,
-		    strlen(pid), pers, strlen(pers)) != 0) {
-			crypto_wipe(ss, sizeof ss);
-			bad_request(s, c, "pairing entry rejected");
-			goto done;
-		}
-		crypto_wipe(ss, sizeof ss);
-		st = store_pair_put(&p);
-		crypto_wipe(&p, sizeof p);
-		if (st == STORE_EXISTS) {
-			/* Pair ids are random: only a replay attempt or a broken client
-			 * repeats a live one (here: one that raced the check above). */
-			bad_request(s, c, "pairId already in use");
-			goto done;
-		}
-		if (st != STORE_OK) {
-			s->reason = "state store unavailable";
-			conn_respond_error(c, 503, "state store unavailable", NULL, 0);
-			goto done;
-		}
-		b64url_encode(ct64, sizeof ct64, ct, sizeof ct);
-		b64url_encode(nonce64, sizeof nonce64, nonce, sizeof nonce);
-		/* pairId was validated to [A-Za-z0-9_-]: nothing to escape. */
-		n = snprintf(out + olen, sizeof out - olen,
-		    "%s{\"pairId\":\"%s\",\"ciphertext\":\"%s\",\"nonce\":\"%s\"}",
-		    i++ ? "," : "", pid, ct64, nonce64);
-		if (n < 0 || (size_t)n >= sizeof out - olen) {
-			conn_respond_error(c, 500, "pairing response too large", NULL, 0);
-			goto done;
-		}
-		olen += (size_t)n;
-	}
-	out[olen++] = ']';
-	/* Echo the id signed with the current secret (it may have been signed
-	 * with the previous one). */
-	clientid_sign(signed_id, cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
-	if (conn_respond_head(c, 200, (struct http_field[]){
-	    { "Content-Type", "application/json" }, { "Cache-Control", "no-store" },
-	    { "x-mte-relay", signed_id } }, 3, (int64_t)olen) == 0 &&
-	    conn_respond_body(c, out, olen) == 0)
-		conn_respond_end(c);
-	metrics_count_pairing((unsigned)count);
-	LOG_EVENT(LOG_INFO, "paired", LOG_S("request_id", conn_info(c)->id),
-	    LOG_S("client_id", cid), LOG_I("pairs", count));
-done:
-	cJSON_Delete(root);
+	f = parse_body(&p, (size_t)len);
+	if (f == F_COUNT)
+		f = check_entries(&p);
+	if (f == F_COUNT)
+		f = pair_entries(&p);
+	if (f != F_COUNT)
+		server_fail(s, c, f, NULL);
+	cJSON_Delete(p.root);
 }

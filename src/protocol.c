@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "decimal.h"
 #include "hex.h"
 
 int
@@ -37,22 +38,10 @@ protocol_personalization_ok(const char *p, size_t n)
 int
 protocol_parse_seq(const char *p, size_t n, uint64_t *seq)
 {
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || n > 20 || p[0] == '0')
+	/* canonical: no leading zero, so 0 itself is refused too */
+	if (n == 0 || p[0] == '0')
 		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned d;
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		d = (unsigned)(p[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*seq = v;
-	return 0;
+	return decimal_parse(p, n, UINT64_MAX, seq);
 }
 
 int

@@ -160,7 +160,7 @@ route_builtin(const char *path, size_t len, const char **arg, size_t *arg_len)
 		return ROUTE_ECHO;
 	}
 	if (len == 14 && memcmp(path, "/api/mte-relay", 14) == 0)
-		return ROUTE_RELAY;
+		return ROUTE_MTE_RELAY;
 	if (len == 13 && memcmp(path, "/api/mte-pair", 13) == 0)
 		return ROUTE_PAIR;
 	if (len == 15 && memcmp(path, "/api/mte-errors", 15) == 0)
@@ -173,4 +173,17 @@ route_builtin(const char *path, size_t len, const char **arg, size_t *arg_len)
 		return ROUTE_PUBLIC;
 	}
 	return ROUTE_NONE;
+}
+
+const char *
+route_class_label(enum route_class rc)
+{
+	static const char *const label[RC_COUNT] = {
+		[RC_NONE] = "none", [RC_PREFLIGHT] = "preflight", [RC_ECHO] = "echo",
+		[RC_MTE_RELAY] = "relay", [RC_PAIR] = "pair", [RC_ERRORS] = "errors",
+		[RC_PUBLIC] = "public", [RC_METRICS] = "metrics", [RC_PROTECTED] = "protected",
+		[RC_PASS_THROUGH] = "pass-through", [RC_UNROUTED] = "unrouted",
+	};
+
+	return (unsigned)rc < RC_COUNT ? label[rc] : "none";
 }

@@ -34,7 +34,7 @@ int route_path_is_clean(const char *path, size_t len);
 enum route_builtin {
 	ROUTE_NONE = 0,
 	ROUTE_ECHO,             /* /api/mte-echo and /api/mte-echo/:msg */
-	ROUTE_RELAY,            /* /api/mte-relay */
+	ROUTE_MTE_RELAY,            /* /api/mte-relay */
 	ROUTE_PAIR,             /* /api/mte-pair */
 	ROUTE_ERRORS,           /* /api/mte-errors */
 	ROUTE_PUBLIC,           /* /public/<file> */
@@ -46,10 +46,14 @@ enum route_builtin {
 enum route_builtin route_builtin(const char *path, size_t len,
     const char **arg, size_t *arg_len);
 
-/* What a request turned out to be: the route label of logs and metrics. */
+/* What a request turned out to be: the route of logs and metrics.
+ * RC_MTE_RELAY is GET/HEAD /api/mte-relay (a client id), labelled "relay". */
 enum route_class {
-	RC_NONE = 0, RC_PREFLIGHT, RC_ECHO, RC_RELAY, RC_PAIR, RC_ERRORS, RC_PUBLIC,
-	RC_METRICS, RC_PROTECTED, RC_PASS_THROUGH, RC_UNROUTED,
+	RC_NONE = 0, RC_PREFLIGHT, RC_ECHO, RC_MTE_RELAY, RC_PAIR, RC_ERRORS, RC_PUBLIC,
+	RC_METRICS, RC_PROTECTED, RC_PASS_THROUGH, RC_UNROUTED, RC_COUNT
 };
+
+/* The label of rc in logs and metrics ("pass-through", "protected", ...). */
+const char *route_class_label(enum route_class rc);
 
 #endif

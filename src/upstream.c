@@ -9,6 +9,8 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "decimal.h"
+#include "forward.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -58,22 +60,6 @@ static int
 eq_ci(const char *a, size_t alen, const char *lit)
 {
 	return alen == strlen(lit) && strncasecmp(a, lit, alen) == 0;
-}
-
-int
-upstream_is_hop_by_hop(const char *name, size_t len)
-{
-	static const char *hop[] = {
-		"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-		"proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
-		"host", "content-length", "expect",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof hop / sizeof hop[0]; i++)
-		if (eq_ci(name, len, hop[i]))
-			return 1;
-	return 0;
 }
 
 /* 1 when name appears in the comma-separated, lower-case token list. */
@@ -201,14 +187,7 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 		goto bad;
 	if (eq_ci(name, nlen, "content-length")) {
 		uint64_t v = 0;
-		if (vlen == 0 || vlen > 19)
-			goto bad;
-		for (i = 0; i < vlen; i++) {
-			if (value[i] < '0' || value[i] > '9')
-				goto bad;
-			v = v * 10 + (uint64_t)(value[i] - '0');
-		}
-		if (v > INT64_MAX)
+		if (vlen > 19 || decimal_parse(value, vlen, INT64_MAX, &v) != 0)
 			goto bad;
 		x->content_length = (int64_t)v;
 		return n;
@@ -216,8 +195,7 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 	if (eq_ci(name, nlen, "connection"))
 		lower_tokens(x->conn_tokens, sizeof x->conn_tokens, value, vlen);
 	/* Framing is ours; conn writes its own Date; the relay owns CORS. */
-	if (upstream_is_hop_by_hop(name, nlen) || eq_ci(name, nlen, "date") ||
-	    (nlen > 15 && strncasecmp(name, "access-control-", 15) == 0))
+	if (forward_response_kind(name, nlen) == FORWARD_DROP)
 		return n;
 	if (x->nfields == UPSTREAM_FIELDS_MAX)
 		goto bad;
@@ -260,20 +238,6 @@ on_read(char *buf, size_t size, size_t nitems, void *arg)
 		return CURL_READFUNC_ABORT;
 	}
 	return (size_t)got;
-}
-
-const char *
-upstream_result_text(enum upstream_result r)
-{
-	switch (r) {
-	case UPSTREAM_OK:           return "ok";
-	case UPSTREAM_UNREACHABLE:  return "upstream unreachable";
-	case UPSTREAM_TIMEOUT:      return "upstream timed out";
-	case UPSTREAM_BAD_RESPONSE: return "upstream sent an invalid response";
-	case UPSTREAM_BODY_FAILED:  return "request body failed";
-	case UPSTREAM_SINK_FAILED:  return "client connection failed";
-	}
-	return "unknown";
 }
 
 /* Builds "Name: value" lines; curl needs "Name;" for an empty value. */

@@ -68,12 +68,4 @@ void upstream_close(void);
 enum upstream_result upstream_perform(const struct upstream_request *req,
     const struct upstream_sink *sink, int *head_delivered);
 
-/* Short text for logs. */
-const char *upstream_result_text(enum upstream_result r);
-
-/* 1 when name (NUL-terminated) is a hop-by-hop field that a proxy never
- * forwards: Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding,
- * Upgrade, Host, Content-Length (framing is recomputed), Expect. */
-int  upstream_is_hop_by_hop(const char *name, size_t len);
-
 #endif

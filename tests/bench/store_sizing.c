@@ -15,7 +15,7 @@
 
 #include "crypto/rand.h"
 #include "log.h"
-#include "store.h"
+#include "store/store.h"
 
 static void
 random_chars(char *out, size_t n, const char *alphabet, size_t alen)

@@ -13,7 +13,7 @@ mkdir -p "$out/corpus"
 
 clang -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -iquote src -iquote . -o "$out/fuzz_http" tests/fuzz/fuzz_http.c src/http.c src/hex.c
+    -iquote src -iquote . -o "$out/fuzz_http" tests/fuzz/fuzz_http.c src/http.c src/hex.c src/decimal.c
 clang -std=c11 -O1 -Itests/unit -o "$out/seeds" tests/fuzz/seeds.c
 "$out/seeds" "$out/corpus"
 

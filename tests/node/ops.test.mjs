@@ -8,10 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { RELAY_BIN, startRelay, startUpstream, sleep } from './lib/harness.mjs';
+import { RELAY_BIN, startRelay, startUpstream, sleep, sha256 } from './lib/harness.mjs';
 
 // GET through the relay on a fresh connection; resolves with status, headers
 // and body, or with { error } when the response is cut.  onData sees chunks.
@@ -30,8 +30,6 @@ function get(url, { headers = {}, onData } = {}) {
     req.end();
   });
 }
-
-const sha = (b) => createHash('sha256').update(b).digest('hex');
 
 test('SIGTERM drains an in-flight streamed download: the client gets every byte, exit 0', async () => {
   const CHUNKS = 30, SIZE = 4096;
@@ -62,7 +60,7 @@ test('SIGTERM drains an in-flight streamed download: the client gets every byte,
     assert.equal(res.error, undefined, String(res.error));
     assert.equal(res.status, 200);
     assert.equal(res.body.length, payload.length);
-    assert.equal(sha(res.body), sha(payload));
+    assert.equal(sha256(res.body), sha256(payload));
     assert.deepEqual(exit, { code: 0, signal: null });
     const msgs = r.lines().map((l) => l.msg);
     assert.ok(msgs.includes('draining'));
@@ -260,7 +258,7 @@ test('the relay writes no file: it serves on a read-only root file system',
       const body = randomBytes(4 << 20);
       const res = await fetch(`${r.url}/p/upload`, { method: 'POST', body });
       assert.equal(res.status, 200);
-      assert.equal((await res.json()).sha256, sha(body));
+      assert.equal((await res.json()).sha256, sha256(body));
       assert.deepEqual(await r.stop(), { code: 0, signal: null });
       assert.ok(!r.lines().some((l) => l.level === 'error'), r.logs.join('\n'));
     } finally {
@@ -270,13 +268,9 @@ test('the relay writes no file: it serves on a read-only root file system',
   });
 
 test('GET /metrics counts the protected path: pairings, store and upstream timings, replays, decode failures', async () => {
-  const { newClient, startAppUpstream, startRedis, startProxy, relayEnv, send } = await import('./lib/e2e.mjs');
-  const redis = await startRedis();
-  const app = await startAppUpstream();
-  const r = await startRelay(relayEnv(app, { REDIS_URL: redis.url, METRICS: 'true' }));
-  const proxy = await startProxy([r]);
-  const isProtected = (rec) => (rec.headers['x-mte-relay'] || '').split(',').length === 4;
-  let redisStopped = false;     // (a second redis.stop() would wait forever)
+  const { newClient, startStack, send, isProtected } = await import('./lib/e2e.mjs');
+  const stack = await startStack({ redis: true, env: { METRICS: 'true' }, proxy: true });
+  const { redis, relay: r, proxy } = stack;
   try {
     const { f } = newClient();
     for (let i = 0; i < 3; i++) {
@@ -318,24 +312,21 @@ test('GET /metrics counts the protected path: pairings, store and upstream timin
     assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="client_id"}'), 1);
     assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="pair_not_found"}'), 1);
     assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="body_auth"}'), 0);
-    // 3 requests: get + accept each; 1 put; the replay: get + accept; the flip: get;
-    // the unknown pair: get.  Every one of them is timed.
-    assert.equal(sample(text, 'mte_relay_store_duration_seconds_count'), 1 + 3 * 2 + 2 + 1 + 1);
+    // pairing: the live-pair lookup + 1 put; 3 requests: get + accept each; the
+    // replay: get + accept; the flip: get; the unknown pair: get.  The store
+    // times every one of them itself.
+    assert.equal(sample(text, 'mte_relay_store_duration_seconds_count'), 1 + 1 + 3 * 2 + 2 + 1 + 1);
     assert.equal(sample(text, 'mte_relay_store_errors_total'), 0);
     assert.equal(sample(text, 'mte_relay_upstream_duration_seconds_count'), 3);
     assert.ok(sample(text, 'mte_relay_upstream_duration_seconds_sum') > 0);
 
     // Redis gone: store operations fail and are counted.
-    await redis.stop();
-    redisStopped = true;
+    await redis.stop();         // stack.stop() stops it again: a no-op
     const { f: f2 } = newClient();
     await f2(`${r.url}/api/m/down`, { method: 'POST', body: 'x' }).catch(() => {});
     text = (await scrape(r)).body.toString();
     assert.ok(sample(text, 'mte_relay_store_errors_total') >= 1);
   } finally {
-    await proxy.stop();
-    await r.stop();
-    await app.stop();
-    if (!redisStopped) await redis.stop();
+    await stack.stop();
   }
 });

@@ -357,6 +357,10 @@ Test(config, bad_headers_json)
 	expect_error(NONE, L("HEADERS={\"Content-Length\":\"1\"}", BASE),
 	    "must not set a connection or protocol header");
 	expect_error(NONE, L("HEADERS={\"x-mte-relay\":\"1\"}", BASE), "protocol header");
+	/* every hop-by-hop field of the forwarding policy, and any x-mte-relay* name */
+	expect_error(NONE, L("HEADERS={\"Expect\":\"100-continue\"}", BASE), "protocol header");
+	expect_error(NONE, L("HEADERS={\"proxy-authorization\":\"x\"}", BASE), "protocol header");
+	expect_error(NONE, L("HEADERS={\"x-mte-relay-extra\":\"1\"}", BASE), "protocol header");
 	expect_error(NONE, L("HEADERS={\"X-A\":\"1\",\"x-a\":\"2\"}", BASE), "duplicate header");
 	/* cJSON would cut "x-a\u0000b" to "x-a": refused instead */
 	expect_error(NONE, L("HEADERS={\"x-a\\u0000b\":\"v\"}", BASE), "HEADERS must be a JSON object");
@@ -471,6 +475,7 @@ Test(config, redis_url)
 	expect_error(NONE, L("REDIS_URL=redis://h/x", BASE), "database number");
 	expect_error(NONE, L("REDIS_URL=redis://h/65536", BASE), "database number");
 	expect_error(NONE, L("REDIS_URL=redis://user@h", BASE), "a user name needs a password");
+	expect_error(NONE, L("REDIS_URL=redis://@h", BASE), "a user name needs a password");
 	expect_ok(&r, NONE, L("REDIS_URL=redis://:pw@h/65535", "SERVER_ID=x", BASE));
 	done(&r);
 	/* What the store's own parser refuses, --check-config refuses too. */

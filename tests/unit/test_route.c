@@ -100,7 +100,7 @@ Test(route, builtin)
 	cr_expect(memcmp(arg, "hi", 2) == 0);
 	cr_expect_eq(route_builtin("/api/mte-echo/a/b", 17, &arg, &n), ROUTE_NONE);
 	cr_expect_eq(route_builtin("/api/mte-echox", 14, &arg, &n), ROUTE_NONE);
-	cr_expect_eq(route_builtin("/api/mte-relay", 14, &arg, &n), ROUTE_RELAY);
+	cr_expect_eq(route_builtin("/api/mte-relay", 14, &arg, &n), ROUTE_MTE_RELAY);
 	cr_expect_eq(route_builtin("/api/mte-pair", 13, &arg, &n), ROUTE_PAIR);
 	cr_expect_eq(route_builtin("/api/mte-errors", 15, &arg, &n), ROUTE_ERRORS);
 	cr_expect_eq(route_builtin("/metrics", 8, &arg, &n), ROUTE_METRICS);

@@ -5,7 +5,7 @@
  * processes, and the embedded store's lock recovery.
  */
 #include "test_store_util.h"
-#include "store_backend.h"
+#include "store/backend.h"
 
 #include <stdint.h>
 #include <sys/mman.h>
@@ -276,6 +276,26 @@ CONTRACT(malformed_ids, 20)
 	memset(pid65, 'z', PAIR_ID_MAX + 1);
 	pid65[PAIR_ID_MAX + 1] = '\0';
 	cr_assert_eq(store_pair_get(CID_A, pid65, &q), STORE_NOT_FOUND);
+}
+
+/* One case rule for ids (protocol_client_id_ok): a client id is lower-case
+ * hex, so its upper-case spelling is refused by every operation and never
+ * names the lower-case client's pairs. */
+CONTRACT(upper_case_client_id_refused, 20)
+{
+	static const char upper[] = "0123456789ABCDEF0123456789abcdef";
+	struct store_pair p, q;
+
+	make_pair(&p, upper, PID1, 1);
+	cr_assert_eq(store_pair_put(&p), STORE_NOT_FOUND, "upper-case hex in the client id");
+	make_pair(&p, CID_A, PID1, 1);
+	cr_assert_eq(store_pair_put(&p), STORE_OK);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK);
+	cr_assert_eq(store_pair_get(upper, PID1, &q), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_get("0123456789ABCDEF0123456789ABCDEF", PID1, &q), STORE_NOT_FOUND);
+	cr_assert_eq(store_window_accept(upper, PID1, 1), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_delete(upper, PID1), STORE_NOT_FOUND);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_OK, "the lower-case pair is untouched");
 }
 
 static void

@@ -121,6 +121,7 @@ Test(redis_url, invalid_forms_never_echo_the_password, .init = watchdog)
 		"redis://h\x01", "redis://user@host", "redis://user:@host", "redis://:bad%zzSECRET@host",
 		"redis://:%00SECRET@host", "redis://:SECRET%4@host", "redis://[::1", "redis://[nothex]:1",
 		"redis://[::1]x", "redis://h\xc3\xa9st", "redis://a,b", "redis://host/1/2",
+		"redis://@host", "redis://SECRET\x01:pw@host", "redis://:SECRET\x7f@host",
 	};
 	struct store_redis_url u;
 	char err[256];
@@ -155,7 +156,7 @@ Test(redis_url, limits, .init = watchdog)
 	memmove(url + 10, url + 9, n - 9 + 1);      /* one more 'B'-sized byte */
 	url[9] = 'B';
 	cr_assert_eq(strlen(url), STORE_URL_MAX + 1);
-	cr_assert_eq(store_redis_url_parse(url, &u, err, sizeof err), -1);
+	cr_assert_eq(store_redis_url_parse(url, &u, err, sizeof err), STORE_URL_TOO_LONG);
 	cr_assert(strstr(err, "longer than") != NULL, "%s", err);
 
 	/* host: STORE_REDIS_HOST_MAX and + 1 */
@@ -165,6 +166,16 @@ Test(redis_url, limits, .init = watchdog)
 	cr_assert_eq(store_redis_url_parse(url, &u, err, sizeof err), -1);
 	url[n + STORE_REDIS_HOST_MAX] = '\0';
 	cr_assert_eq(store_redis_url_parse(url, &u, err, sizeof err), 0, "%s", err);
+	/* with a port, the host and ":port" (no leading zeros) count together */
+	memcpy(url + n + STORE_REDIS_HOST_MAX - 5, ":6379", 6);
+	cr_assert_eq(store_redis_url_parse(url, &u, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(strlen(u.host), STORE_REDIS_HOST_MAX - 5);
+	cr_assert_eq(u.port, 6379);
+	memcpy(url + n + STORE_REDIS_HOST_MAX - 5, ":06379", 7);
+	cr_assert_eq(store_redis_url_parse(url, &u, err, sizeof err), 0, "%s", err);
+	memcpy(url + n + STORE_REDIS_HOST_MAX - 5, "h:6379", 7);
+	cr_assert_eq(store_redis_url_parse(url, &u, err, sizeof err), -1);
+	cr_assert(strstr(err, "the host name is too long") != NULL, "%s", err);
 
 	/* user: STORE_REDIS_USER_MAX decoded bytes (as %41 escapes) and + 1 */
 	n = (size_t)snprintf(url, sizeof url, "redis://");

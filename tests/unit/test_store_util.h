@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /*
  * A watchdog for one test: SIGALRM ends the test process, which criterion

@@ -1,9 +1,10 @@
-/* test_text.c - the shared text helpers: hex (hex.c), percent-decoding
- * (percent.c), JSON string escaping (json.c). */
+/* test_text.c - the shared text helpers: hex (hex.c), decimal numbers
+ * (decimal.c), percent-decoding (percent.c), JSON string escaping (json.c). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "hex.h"
 #include "json.h"
 #include "percent.h"
@@ -108,4 +109,26 @@ Test(json, escape_byte)
 	cr_expect_eq(json_escape_byte(out, 'a'), 1);
 	cr_expect_eq(out[0], 'a');
 	cr_expect_eq(json_escape_byte(out, 0xc3), 1, "UTF-8 passes through");
+}
+
+Test(decimal, limits)
+{
+	uint64_t v = 7;
+
+	cr_expect_eq(decimal_parse("18446744073709551615", 20, UINT64_MAX, &v), 0);
+	cr_expect_eq(v, UINT64_MAX);
+	v = 7;
+	cr_expect_eq(decimal_parse("18446744073709551616", 20, UINT64_MAX, &v), -1, "max + 1");
+	cr_expect_eq(v, 7, "nothing written");
+	cr_expect_eq(decimal_parse("100", 3, 100, &v), 0);
+	cr_expect_eq(v, 100);
+	cr_expect_eq(decimal_parse("101", 3, 100, &v), -1, "max + 1");
+	cr_expect_eq(decimal_parse("9", 1, 8, &v), -1, "a digit over max");
+	cr_expect_eq(decimal_parse("007", 3, 100, &v), 0);
+	cr_expect_eq(v, 7);
+	cr_expect_eq(decimal_parse("", 0, 100, &v), -1);
+	cr_expect_eq(decimal_parse("+1", 2, 100, &v), -1);
+	cr_expect_eq(decimal_parse("1 ", 2, 100, &v), -1);
+	cr_expect_eq(decimal_parse("0", 1, 0, &v), 0);
+	cr_expect_eq(v, 0);
 }

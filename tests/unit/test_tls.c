@@ -1,10 +1,12 @@
 /*
- * test_tls.c - tls.c on its own: loading CA bundles (and each of its limits
- * at limit + 1), and the deadlines of the socket and handshake calls.  The
- * TLS connections to a real redis-server are in test_store_redis.c.
+ * test_tls.c - src/store/redis_tls.c (the Redis transport) on its own:
+ * loading CA bundles (and each of its limits at limit + 1), and the
+ * deadlines of the socket and handshake calls.  The TLS connections to a
+ * real redis-server are in test_store_redis.c.
  */
 #include "test_store_util.h"
-#include "tls.h"
+#include "clock.h"
+#include "store/redis_tls.h"
 
 static char dir[64];
 
@@ -260,9 +262,9 @@ Test(tls_net, connect_errors, .init = watchdog)
 	char err[256];
 	int port = free_port();
 
-	cr_assert_eq(tls_tcp_connect("127.0.0.1", (uint16_t)port, tls_now_ms() + 1000, err, sizeof err), -1);
+	cr_assert_eq(tls_tcp_connect("127.0.0.1", (uint16_t)port, clock_ms() + 1000, err, sizeof err), -1);
 	cr_assert(strstr(err, "refused") != NULL, "%s", err);
-	cr_assert_eq(tls_tcp_connect("no-such-host.invalid", 6379, tls_now_ms() + 1000, err, sizeof err), -1);
+	cr_assert_eq(tls_tcp_connect("no-such-host.invalid", 6379, clock_ms() + 1000, err, sizeof err), -1);
 	cr_assert(strstr(err, "cannot resolve") != NULL, "%s", err);
 }
 
@@ -273,31 +275,31 @@ Test(tls_net, reads_and_handshakes_respect_deadlines, .init = watchdog)
 	char err[256], buf[16];
 	int port, ls = listener(&port), fd, peer;
 
-	fd = tls_tcp_connect("127.0.0.1", (uint16_t)port, tls_now_ms() + 1000, err, sizeof err);
+	fd = tls_tcp_connect("127.0.0.1", (uint16_t)port, clock_ms() + 1000, err, sizeof err);
 	cr_assert(fd >= 0, "%s", err);
 	/* nothing arrives: the read gives up at its deadline */
 	errno = 0;
-	cr_assert_eq(tls_sock_read(fd, buf, sizeof buf, tls_now_ms() + 100), -1);
+	cr_assert_eq(tls_sock_read(fd, buf, sizeof buf, clock_ms() + 100), -1);
 	cr_assert_eq(errno, ETIMEDOUT);
 	/* a peer that never answers the ClientHello: the handshake gives up */
 	cr_assert_eq(tls_trust_load(&t, STORE_SYSTEM_CA_FILE, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(tls_client_start(&c, fd, &t, "localhost", tls_now_ms() + 200, err, sizeof err), -1);
+	cr_assert_eq(tls_client_start(&c, fd, &t, "localhost", clock_ms() + 200, err, sizeof err), -1);
 	cr_assert(strstr(err, "timed out") != NULL, "%s", err);
 	close(fd);
 	/* end of stream reads as 0; a write to a closed peer fails, no SIGPIPE */
-	fd = tls_tcp_connect("127.0.0.1", (uint16_t)port, tls_now_ms() + 1000, err, sizeof err);
+	fd = tls_tcp_connect("127.0.0.1", (uint16_t)port, clock_ms() + 1000, err, sizeof err);
 	cr_assert(fd >= 0);
 	peer = accept(ls, NULL, NULL);     /* the first connection is still queued */
 	close(peer);
 	peer = accept(ls, NULL, NULL);
 	cr_assert(peer >= 0);
 	close(peer);
-	cr_assert_eq(tls_sock_read(fd, buf, sizeof buf, tls_now_ms() + 1000), 0);
+	cr_assert_eq(tls_sock_read(fd, buf, sizeof buf, clock_ms() + 1000), 0);
 	{
 		static char chunk[65536];
 		int rc = 0;
 		for (int i = 0; i < 64 && rc == 0; i++)
-			rc = tls_sock_write_all(fd, chunk, sizeof chunk, tls_now_ms() + 1000);
+			rc = tls_sock_write_all(fd, chunk, sizeof chunk, clock_ms() + 1000);
 		cr_assert_eq(rc, -1);
 		cr_assert(errno == EPIPE || errno == ECONNRESET, "%s", strerror(errno));
 	}

@@ -20,6 +20,16 @@
  * Nothing here logs keys, passwords or client data; logged are the backend,
  * host, port, TLS yes/no and error texts from the network or from Redis.
  *
+ * Metrics: the store measures itself (store.c), so callers do not.  Every
+ * call of an operation below (store_pair_put .. store_health) is one
+ * store_duration_seconds observation, and every STORE_UNAVAILABLE answer is
+ * one store_errors_total.
+ *
+ * Files (src/store/): store.c (this interface, argument checks, metrics,
+ * the replay window rule), backend.h (the backend table), shm.c (embedded),
+ * redis.c (Redis commands and scripts), redis_url.c (REDIS_URL),
+ * redis_tls.c (TCP and TLS with deadlines).
+ *
  * Redis key layout (SID = SERVER_ID, CID = client id, PID = pair id):
  *   mte:{SID:CID}:p:PID   hash: k_req (32 bytes), k_res (32 bytes),
  *                         hi (decimal u64), w (decimal W), bm (ceil(W/8) bytes)
@@ -48,12 +58,14 @@ enum store_status {
 	STORE_EXISTS            /* put: a live pair with these ids exists already */
 };
 
-#define STORE_CLIENT_ID_LEN  CLIENT_ID_HEX_LEN      /* 32 hex characters */
+#define STORE_CLIENT_ID_LEN  CLIENT_ID_HEX_LEN      /* 32 lower-case hex characters */
 #define STORE_KEY_LEN        32                     /* bytes of k_req and k_res */
 
-/* One pair.  client_id: 32 hex characters; pair_id: PAIR_ID_MIN..PAIR_ID_MAX
- * characters of [A-Za-z0-9_-]; both NUL-terminated.  Ids of any other form
- * are never stored: operations given one return STORE_NOT_FOUND. */
+/* One pair.  client_id: 32 lower-case hex characters (protocol_client_id_ok);
+ * pair_id: PAIR_ID_MIN..PAIR_ID_MAX characters of [A-Za-z0-9_-]
+ * (protocol_pair_id_ok); both NUL-terminated.  Ids of any other form (an
+ * upper-case client id included) are never stored: operations given one
+ * return STORE_NOT_FOUND. */
 struct store_pair {
 	char    client_id[STORE_CLIENT_ID_LEN + 1];
 	char    pair_id[PAIR_ID_MAX + 1];
@@ -163,13 +175,20 @@ const char *store_backend_name(void);
 void store_worker_close(void);
 
 /*
- * REDIS_URL syntax, exposed so that config validation and tests can use it:
+ * REDIS_URL syntax (redis_url.c), the one parser of it: config validation
+ * calls it too, so --check-config and start-up agree.
  *   redis[s]://[[user][:password]@]host[:port][/db]
- * user and password are percent-decoded (no %00); host is a name, an IPv4
- * address or an IPv6 address in brackets; port 1..65535 (6379); db
+ * The scheme in any case; user and password are percent-decoded (no %00,
+ * no control characters); host is a name (letters, digits, '.', '-', '_',
+ * '~'), an IPv4 address or an IPv6 address in brackets, at most
+ * STORE_REDIS_HOST_MAX bytes together with ":port"; port 1..65535 (6379); db
  * 0..STORE_REDIS_DB_MAX (0).  A user without a password is rejected.
- * Returns 0, or -1 with a message in err that never contains the password.
+ * Returns STORE_URL_OK, or STORE_URL_MALFORMED / STORE_URL_TOO_LONG with a
+ * message in err that never contains the user info.
  */
+#define STORE_URL_OK          0
+#define STORE_URL_MALFORMED (-1)
+#define STORE_URL_TOO_LONG  (-2)    /* longer than STORE_URL_MAX bytes */
 struct store_redis_url {
 	int      tls;                           /* rediss:// */
 	char     host[STORE_REDIS_HOST_MAX + 1];  /* without brackets */

@@ -1,5 +1,5 @@
 /*
- * store_shm.c - the embedded store: a fixed-size table of pairs in one
+ * shm.c - the embedded store: a fixed-size table of pairs in one
  * MAP_SHARED|MAP_ANONYMOUS mapping made by the parent before fork, shared by
  * all workers and guarded by one process-shared robust mutex.
  *
@@ -22,8 +22,9 @@
  * dropping any slot that was being written (its pair is lost: the client
  * pairs again; a dropped pair can never let a replay through).
  */
-#include "store.h"
-#include "store_backend.h"
+#include "store/store.h"
+#include "store/backend.h"
+#include "clock.h"
 #include "log.h"
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
@@ -44,7 +45,7 @@ struct slot {
 	uint32_t next;                  /* pair chain, or free list */
 	uint32_t cnext;                 /* client chain */
 	uint32_t newer, older;          /* LRU list */
-	int64_t  expires_ms;            /* store_now_ms() clock */
+	int64_t  expires_ms;            /* clock_ms() clock */
 	uint64_t order;                 /* put order, for the per-client cap */
 	uint64_t hi;                    /* highest accepted seq */
 	char     cid[STORE_CLIENT_ID_LEN + 1];
@@ -340,18 +341,12 @@ rebuild(void)
 static int
 table_lock(void)
 {
-	struct timespec ts;
+	int64_t deadline = clock_ms() + STORE_LOCK_TIMEOUT_MS;
+	struct timespec ts = { .tv_sec = deadline / 1000, .tv_nsec = (long)(deadline % 1000) * 1000000L };
 	int rc;
 
 	if (S.t == NULL)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += STORE_LOCK_TIMEOUT_MS / 1000;
-	ts.tv_nsec += (long)(STORE_LOCK_TIMEOUT_MS % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	rc = pthread_mutex_clocklock(&S.t->lock, CLOCK_MONOTONIC, &ts);
 	if (rc == EOWNERDEAD) {
 		rebuild();
@@ -362,7 +357,7 @@ table_lock(void)
 	if (rc != 0) {
 		/* At most one line per process every 10 s, not one per request. */
 		static int64_t last_log_ms;
-		int64_t now = store_now_ms();
+		int64_t now = clock_ms();
 		if (last_log_ms == 0 || now - last_log_ms >= 10000) {
 			last_log_ms = now;
 			LOG_EVENT(LOG_ERROR, "embedded store: lock failed; state requests answer 503",
@@ -385,7 +380,7 @@ table_unlock(void)
 static enum store_status
 shm_put(const struct store_pair *p)
 {
-	int64_t now = store_now_ms();
+	int64_t now = clock_ms();
 	uint32_t h;
 	struct slot *s;
 
@@ -433,7 +428,7 @@ shm_get(const char *cid, const char *pid, struct store_pair *out)
 
 	if (table_lock() != 0)
 		return STORE_UNAVAILABLE;
-	h = lookup(cid, pid, store_now_ms());
+	h = lookup(cid, pid, clock_ms());
 	if (h) {
 		memcpy(out->client_id, SL(h)->cid, sizeof out->client_id);
 		memcpy(out->pair_id, SL(h)->pid, sizeof out->pair_id);
@@ -447,7 +442,7 @@ shm_get(const char *cid, const char *pid, struct store_pair *out)
 static enum store_status
 shm_accept(const char *cid, const char *pid, uint64_t seq)
 {
-	int64_t now = store_now_ms();
+	int64_t now = clock_ms();
 	uint32_t h;
 	int ok;
 
@@ -477,7 +472,7 @@ shm_del(const char *cid, const char *pid)
 
 	if (table_lock() != 0)
 		return STORE_UNAVAILABLE;
-	h = lookup(cid, pid, store_now_ms());
+	h = lookup(cid, pid, clock_ms());
 	if (h)
 		slot_remove(h);
 	table_unlock();

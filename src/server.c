@@ -1,4 +1,5 @@
-/* handler.c - per-request dispatch, response hooks, access log, worker loop. */
+/* server.c - per-request dispatch, the failure answer, response hooks, access
+ * log, worker loop (see server.h). */
 #include "server.h"
 
 #include <poll.h>
@@ -13,15 +14,34 @@
 #include "metrics.h"
 #include "prefork.h"
 #include "route.h"
-#include "store.h"
+#include "store/store.h"
 #include "upstream.h"
 
-static const char *const route_names[] = {
-	[RC_NONE] = "none", [RC_PREFLIGHT] = "preflight", [RC_ECHO] = "echo",
-	[RC_RELAY] = "relay", [RC_PAIR] = "pair", [RC_ERRORS] = "errors",
-	[RC_PUBLIC] = "public", [RC_METRICS] = "metrics", [RC_PROTECTED] = "protected",
-	[RC_PASS_THROUGH] = "pass-through", [RC_UNROUTED] = "unrouted",
-};
+void
+server_fail(struct server *s, struct conn *c, enum failure f, const struct server_fail_ctx *ctx)
+{
+	static const struct server_fail_ctx none;
+	const struct failure_kind *k = failure_kind(f);
+	char body[CONN_ERROR_BODY_MAX];
+
+	if (ctx == NULL)
+		ctx = &none;
+	s->reason = k->reason;
+	failure_account(f, conn_info(c)->id, ctx->client_id, ctx->pair_id);
+	if (k->status == 0 || conn_responded(c)) {
+		conn_set_close(c);
+		return;
+	}
+	if (ctx->seal != NULL && k->sealed) {
+		size_t n = conn_error_body(body, sizeof body, k->status, failure_message(f));
+		if (ctx->seal(ctx->seal_arg, k->status, body, n) != 0) {
+			s->reason = failure_kind(F_RESPONSE_UNSEALABLE)->reason;
+			conn_set_close(c);
+		}
+		return;
+	}
+	conn_respond_error(c, k->status, failure_message(f), ctx->extra, ctx->n_extra);
+}
 
 int
 server_is_get_or_head(const struct http_request *req)
@@ -69,7 +89,7 @@ server_request_done(void *arg, struct conn *c, const struct http_request *req)
 	}
 	LOG_EVENT(ci->status >= 500 ? LOG_WARN : LOG_INFO, "request",
 	    LOG_S("request_id", ci->id), LOG_S("method", method), LOG_S("path", path),
-	    LOG_S("route", route_names[s->route]), LOG_I("status", ci->status),
+	    LOG_S("route", route_class_label(s->route)), LOG_I("status", ci->status),
 	    LOG_I("duration_ms", ms), LOG_I("bytes_in", ci->bytes_in),
 	    LOG_I("bytes_out", ci->bytes_out), LOG_S("peer", s->peer),
 	    LOG_S("reason", s->reason ? s->reason : ""));
@@ -136,9 +156,9 @@ server_handle(struct conn *c, const struct http_request *req, void *arg)
 		s->route = RC_ECHO;
 		builtin_echo(s, c, req, rarg, rlen);
 		return;
-	case ROUTE_RELAY:
-		s->route = RC_RELAY;
-		builtin_relay(s, c, req);
+	case ROUTE_MTE_RELAY:
+		s->route = RC_MTE_RELAY;
+		builtin_mte_relay(s, c, req);
 		return;
 	case ROUTE_ERRORS:
 		s->route = RC_ERRORS;
@@ -163,24 +183,20 @@ server_handle(struct conn *c, const struct http_request *req, void *arg)
 	}
 	if (has_relay_header(req)) {
 		s->route = RC_PROTECTED;
-		relay_handle(s, c, req);
+		protected_handle(s, c, req);
 		return;
 	}
 	if (route_list_match(&s->cfg->pass_through_routes, req->path.ptr, req->path.len)) {
 		s->route = RC_PASS_THROUGH;
 		if (!route_path_is_clean(req->path.ptr, req->path.len)) {
-			s->reason = "unclean path";
-			conn_respond_error(c, 400, "request path has dot segments or encoded separators",
-			    NULL, 0);
+			server_fail(s, c, F_PATH_UNCLEAN, NULL);
 			return;
 		}
-		proxy_pass_through(s, c, req);
+		passthrough_handle(s, c, req);
 		return;
 	}
 	s->route = RC_UNROUTED;
-	s->reason = "no x-mte-relay header on a protected route";
-	conn_respond_error(c, RS_BAD_RELAY_HEADER, relay_error_message(RS_BAD_RELAY_HEADER),
-	    NULL, 0);
+	server_fail(s, c, F_UNROUTED, NULL);
 }
 
 static int worker_listen_fd = -1;

@@ -1,13 +1,13 @@
 /*
- * store_backend.h - internal to src/store*.c (and their unit tests): the
- * backend table that store.c dispatches to, and helpers shared by backends.
+ * backend.h - internal to src/store/ (and its unit tests): the backend
+ * table that store.c dispatches to, and helpers shared by backends.
  */
 #ifndef MTE_STORE_BACKEND_H
 #define MTE_STORE_BACKEND_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "store.h"
+#include "store/store.h"
 
 /* A validated copy of struct store_config (store.c makes it). */
 struct store_settings {
@@ -36,9 +36,6 @@ struct store_backend {
 extern const struct store_backend store_backend_redis;
 extern const struct store_backend store_backend_shm;
 
-/* Monotonic clock in milliseconds (CLOCK_MONOTONIC, shared by processes). */
-int64_t store_now_ms(void);
-
 /* Bytes of a replay bitmap of w bits. */
 static inline uint32_t
 store_window_bytes(uint32_t w)
@@ -55,8 +52,9 @@ store_window_bytes(uint32_t w)
  */
 int store_window_apply(uint64_t *hi, uint8_t *bm, uint32_t w, uint64_t seq);
 
-/* 1 when cid is 32 hex digits and pid is PAIR_ID_MIN..PAIR_ID_MAX of
- * [A-Za-z0-9_-], both NUL-terminated within their maximum sizes. */
+/* 1 when cid is a client id (protocol_client_id_ok: 32 lower-case hex
+ * digits) and pid a pair id (protocol_pair_id_ok), both NUL-terminated
+ * within their maximum sizes. */
 int store_ids_valid(const char *cid, const char *pid);
 
 /* SipHash-2-4 of data under a 16-byte key (embedded store bucket choice). */

@@ -1,12 +1,12 @@
 /*
- * tls.h - a small client transport for the Redis connection: TCP connect
- * with a deadline, socket reads/writes with a deadline, and a BearSSL TLS
- * client on top (certificate chain checked against a PEM CA bundle, server
- * name checked against the certificate, SNI sent).
+ * redis_tls.h - the Redis connection's transport, used by src/store/redis.c
+ * only: TCP connect with a deadline, socket reads/writes with a deadline,
+ * and a BearSSL TLS client on top (certificate chain checked against a PEM
+ * CA bundle, server name checked against the certificate, SNI sent).
  *
- * All deadlines are absolute times on the CLOCK_MONOTONIC clock in
- * milliseconds (store_now_ms() / tls_now_ms()).  Error texts written to err
- * never contain data from the stream.  No function here allocates except
+ * All deadlines are absolute times in milliseconds on clock_ms()'s clock
+ * (clock.h, CLOCK_MONOTONIC).  Error texts written to err never contain
+ * data from the stream.  No function here allocates except
  * tls_trust_load() (once, at start-up) and getaddrinfo() in tls_tcp_connect().
  *
  * Limits: IP-address server names are compared as text with the
@@ -14,8 +14,8 @@
  * rediss:// to an IP literal needs a certificate naming that text.
  * getaddrinfo() has no deadline of its own (resolver timeouts apply).
  */
-#ifndef MTE_TLS_H
-#define MTE_TLS_H
+#ifndef MTE_STORE_REDIS_TLS_H
+#define MTE_STORE_REDIS_TLS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,9 +38,6 @@ struct tls_trust {
  */
 int  tls_trust_load(struct tls_trust *t, const char *path, char *err, size_t errlen);
 void tls_trust_free(struct tls_trust *t);
-
-/* Monotonic clock, milliseconds. */
-int64_t tls_now_ms(void);
 
 /*
  * Connects a TCP socket to host:port (every address getaddrinfo returns, in
@@ -87,4 +84,4 @@ int  tls_client_write_all(struct tls_client *c, const void *buf, size_t len,
 /* 1 if the engine holds received application data nobody has read. */
 int  tls_client_pending(const struct tls_client *c);
 
-#endif /* MTE_TLS_H */
+#endif /* MTE_STORE_REDIS_TLS_H */

@@ -1,5 +1,7 @@
-/* tls.c - TCP with deadlines and a BearSSL TLS client (see tls.h). */
-#include "tls.h"
+/* redis_tls.c - TCP with deadlines and a BearSSL TLS client, the Redis
+ * connection's transport (see redis_tls.h). */
+#include "store/redis_tls.h"
+#include "clock.h"
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
 
@@ -13,17 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-int64_t
-tls_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits until fd is ready for events or deadline_ms passes.  0 when ready
  * (or in error: the next read/write reports it), -1 with errno ETIMEDOUT. */
@@ -32,7 +24,7 @@ wait_fd(int fd, short events, int64_t deadline_ms)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		int64_t left = deadline_ms - tls_now_ms();
+		int64_t left = deadline_ms - clock_ms();
 		int n;
 
 		if (left <= 0) {
@@ -157,17 +149,25 @@ struct pem_state {
 	size_t         errlen;
 };
 
+/* Appends src[0..n) to buf[0..*len) (cap bytes), or sets *overflow. */
+static void
+bounded_append(unsigned char *buf, size_t cap, size_t *len, int *overflow,
+               const void *src, size_t n)
+{
+	if (n > cap - *len) {
+		*overflow = 1;
+		return;
+	}
+	memcpy(buf + *len, src, n);
+	*len += n;
+}
+
 static void
 der_append(void *ctx, const void *src, size_t len)
 {
 	struct pem_state *ps = ctx;
 
-	if (len > sizeof ps->der - ps->der_len) {
-		ps->der_overflow = 1;
-		return;
-	}
-	memcpy(ps->der + ps->der_len, src, len);
-	ps->der_len += len;
+	bounded_append(ps->der, sizeof ps->der, &ps->der_len, &ps->der_overflow, src, len);
 }
 
 static void
@@ -175,12 +175,7 @@ dn_append(void *ctx, const void *src, size_t len)
 {
 	struct pem_state *ps = ctx;
 
-	if (len > sizeof ps->dn - ps->dn_len) {
-		ps->dn_overflow = 1;
-		return;
-	}
-	memcpy(ps->dn + ps->dn_len, src, len);
-	ps->dn_len += len;
+	bounded_append(ps->dn, sizeof ps->dn, &ps->dn_len, &ps->dn_overflow, src, len);
 }
 
 static void *

@@ -1,10 +1,11 @@
 /*
- * store_redis.c - the Redis backend (see store.h for the key layout).
+ * redis.c - the Redis backend (see store.h for the key layout).
  *
  * The only file that includes hiredis, and it uses only hiredis's RESP
  * writer (redisFormatCommandArgv) and reader (with our own reply objects, so
  * that a reply declaring a huge array is refused before anything is sized
- * from it).  The bytes travel over tls.c: plain TCP or BearSSL TLS.
+ * from it).  The bytes travel over redis_tls.c: plain TCP or BearSSL TLS.
+ * REDIS_URL is parsed by redis_url.c.
  *
  * One connection per process, made lazily.  Failure handling:
  * - before using an idle connection, poll it: a server that closed it
@@ -23,16 +24,16 @@
  *
  * Lua scripts (EVALSHA, EVAL on NOSCRIPT): see SCRIPT_ACCEPT and SCRIPT_PUT.
  */
-#include "store.h"
-#include "store_backend.h"
-#include "tls.h"
-#include "log.h"
+#include "store/store.h"
+#include "store/backend.h"
+#include "store/redis_tls.h"
+#include "clock.h"
 #include "crypto/wipe.h"
+#include "hex.h"
+#include "log.h"
 
 #include <hiredis/hiredis.h>
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -40,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -162,198 +162,6 @@ static const char SCRIPT_PUT[] =
 "redis.call('PEXPIRE',KEYS[2],ARGV[4])\n"
 "if n<0 then n=0 end\n"
 "return n\n";
-
-/* ---- REDIS_URL ---- */
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes [s, s+n) into out (max bytes + NUL).  0 or -1. */
-static int
-pct_decode(const char *s, size_t n, char *out, size_t max)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '%') {
-			int h, l;
-			if (i + 2 >= n)
-				return -1;
-			h = hexval((unsigned char)s[i + 1]);
-			l = hexval((unsigned char)s[i + 2]);
-			if (h < 0 || l < 0 || (h == 0 && l == 0))
-				return -1;
-			c = h * 16 + l;
-			i += 2;
-		}
-		if (o == max)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-static int
-parse_uint(const char *s, size_t n, unsigned long max, unsigned long *v)
-{
-	unsigned long x = 0;
-
-	if (n == 0 || n > 10)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		x = x * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (x > max)
-		return -1;
-	*v = x;
-	return 0;
-}
-
-int
-store_redis_url_parse(const char *url, struct store_redis_url *out, char *err, size_t errlen)
-{
-	const char *p, *auth_end, *at, *host, *host_end, *port = NULL;
-	size_t len, i, n;
-	unsigned long v;
-
-	memset(out, 0, sizeof *out);
-	out->port = 6379;
-	if (url == NULL || (len = strnlen(url, STORE_URL_MAX + 1)) == 0) {
-		snprintf(err, errlen, "empty");
-		return -1;
-	}
-	if (len > STORE_URL_MAX) {
-		snprintf(err, errlen, "longer than %d bytes", STORE_URL_MAX);
-		return -1;
-	}
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)url[i] < 0x20 || (unsigned char)url[i] == 0x7f) {
-			snprintf(err, errlen, "contains a control character");
-			return -1;
-		}
-	}
-	if (strncasecmp(url, "redis://", 8) == 0) {
-		p = url + 8;
-	} else if (strncasecmp(url, "rediss://", 9) == 0) {
-		p = url + 9;
-		out->tls = 1;
-	} else {
-		snprintf(err, errlen, "must start with redis:// or rediss://");
-		return -1;
-	}
-	/* The last '@' ends the user info, so an unencoded '@' or '/' in a
-	 * password still works (as config.c reads it). */
-	at = strrchr(p, '@');
-	host = at != NULL ? at + 1 : p;
-	for (const char *q = host; *q; q++) {
-		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) {
-			snprintf(err, errlen, "the host, port or database contains a space or non-ASCII character");
-			return -1;
-		}
-	}
-	if (strpbrk(host, "?#") != NULL) {
-		snprintf(err, errlen, "query strings and fragments are not supported");
-		return -1;
-	}
-	auth_end = host + strcspn(host, "/");
-	if (at != NULL) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		const char *uend = colon ? colon : at;
-		if (pct_decode(p, (size_t)(uend - p), out->user, STORE_REDIS_USER_MAX) != 0) {
-			snprintf(err, errlen, "bad user name (percent-encoding, %%00, or longer than %d bytes)",
-			    STORE_REDIS_USER_MAX);
-			goto fail;
-		}
-		if (colon != NULL && pct_decode(colon + 1, (size_t)(at - colon - 1), out->pass,
-		    STORE_REDIS_PASS_MAX) != 0) {
-			snprintf(err, errlen, "bad password (percent-encoding, %%00, or longer than %d bytes)",
-			    STORE_REDIS_PASS_MAX);
-			goto fail;
-		}
-		if (out->pass[0] == '\0' && out->user[0] != '\0') {
-			snprintf(err, errlen, "a user name needs a password (redis://user:password@host)");
-			goto fail;
-		}
-	}
-	if (host < auth_end && *host == '[') {
-		char tmp[STORE_REDIS_HOST_MAX + 1];
-		struct in6_addr a6;
-		const char *rb = memchr(host, ']', (size_t)(auth_end - host));
-		if (rb == NULL) {
-			snprintf(err, errlen, "unterminated [IPv6] host");
-			goto fail;
-		}
-		n = (size_t)(rb - host - 1);
-		if (n == 0 || n > STORE_REDIS_HOST_MAX) {
-			snprintf(err, errlen, "bad [IPv6] host");
-			goto fail;
-		}
-		memcpy(tmp, host + 1, n);
-		tmp[n] = '\0';
-		if (inet_pton(AF_INET6, tmp, &a6) != 1) {
-			snprintf(err, errlen, "bad [IPv6] host");
-			goto fail;
-		}
-		memcpy(out->host, tmp, n + 1);
-		host_end = rb + 1;
-		if (host_end < auth_end && *host_end != ':') {
-			snprintf(err, errlen, "unexpected text after ]");
-			goto fail;
-		}
-	} else {
-		host_end = memchr(host, ':', (size_t)(auth_end - host));
-		if (host_end == NULL)
-			host_end = auth_end;
-		n = (size_t)(host_end - host);
-		if (n == 0) {
-			snprintf(err, errlen, "no host");
-			goto fail;
-		}
-		if (n > STORE_REDIS_HOST_MAX) {
-			snprintf(err, errlen, "host longer than %d bytes", STORE_REDIS_HOST_MAX);
-			goto fail;
-		}
-		for (i = 0; i < n; i++) {
-			char c = host[i];
-			if (!isalnum((unsigned char)c) && c != '-' && c != '.' && c != '_' && c != '~') {
-				snprintf(err, errlen, "bad character in host");
-				goto fail;
-			}
-		}
-		memcpy(out->host, host, n);
-		out->host[n] = '\0';
-	}
-	if (host_end < auth_end) {          /* ':' port */
-		port = host_end + 1;
-		if (parse_uint(port, (size_t)(auth_end - port), 65535, &v) != 0 || v == 0) {
-			snprintf(err, errlen, "port must be 1..65535");
-			goto fail;
-		}
-		out->port = (uint16_t)v;
-	}
-	if (*auth_end == '/' && auth_end[1] != '\0') {
-		const char *db = auth_end + 1;
-		if (parse_uint(db, strlen(db), STORE_REDIS_DB_MAX, &v) != 0) {
-			snprintf(err, errlen, "database must be a number 0..%d", STORE_REDIS_DB_MAX);
-			goto fail;
-		}
-		out->db = (unsigned)v;
-	}
-	return 0;
-fail:
-	crypto_wipe(out, sizeof *out);
-	return -1;
-}
 
 /* ---- reply objects for hiredis's reader ---- */
 
@@ -521,6 +329,16 @@ conn_close(void)
 	C.reader = NULL;
 }
 
+/* Forgets the back-off and the error-log rate limit (a new process, or a
+ * new store). */
+static void
+backoff_forget(void)
+{
+	C.backoff_ms = 0;
+	C.retry_at_ms = 0;
+	C.last_error_log_ms = 0;
+}
+
 /* Drops a connection inherited through fork without using it. */
 static void
 conn_adopt(void)
@@ -529,9 +347,7 @@ conn_adopt(void)
 		return;
 	conn_close();               /* our copy of the fd and of the reader */
 	C.pid = getpid();
-	C.backoff_ms = 0;
-	C.retry_at_ms = 0;
-	C.last_error_log_ms = 0;
+	backoff_forget();
 }
 
 static void
@@ -543,7 +359,7 @@ start_backoff(void)
 	    : C.backoff_ms >= STORE_BACKOFF_MAX_MS / 2 ? STORE_BACKOFF_MAX_MS : C.backoff_ms * 2;
 	/* Up to +25%, different per worker, so workers do not retry in step. */
 	jitter = (unsigned)(((unsigned long)getpid() * 2654435761u) % 16) * (C.backoff_ms / 64);
-	C.retry_at_ms = tls_now_ms() + C.backoff_ms + jitter;
+	C.retry_at_ms = clock_ms() + C.backoff_ms + jitter;
 }
 
 static void
@@ -658,15 +474,38 @@ error_text(const struct rreply *r, const char *what, char *err, size_t errlen)
 	snprintf(err, errlen, "%s: %.*s", what, n, r->str);
 }
 
+/* Sends one command of the connection set-up (argc <= 3), which must be
+ * answered with the status "OK".  Returns 0; -1 when no reply came (reason
+ * in err); -2 when the reply was another one ("<what>: <Redis error>" or
+ * "<what>: unexpected reply" in err). */
+static int
+setup_command(int argc, const char **argv, const char *what, int64_t deadline,
+              char *err, size_t errlen)
+{
+	struct rreply *r;
+	size_t lens[3];
+	int ok;
+
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	if (exchange(argc, argv, lens, deadline, &r, err, errlen) != 0)
+		return -1;
+	ok = is_status(r, "OK");
+	if (!ok && r->type == REDIS_REPLY_ERROR)
+		error_text(r, what, err, errlen);
+	else if (!ok)
+		snprintf(err, errlen, "%s: unexpected reply", what);
+	rreply_free(r);
+	return ok ? 0 : -2;
+}
+
 /* Connects, runs TLS, AUTH and SELECT before deadline.  0 or -1 (closed). */
 static int
 conn_open(int64_t deadline, char *err, size_t errlen)
 {
-	struct rreply *r = NULL;
 	char dbs[12];
 	const char *argv[3];
-	size_t lens[3];
-	int argc;
+	int argc, rc;
 
 	C.auth_failed = 0;
 	C.fd = tls_tcp_connect(R.url.host, R.url.port, deadline, err, errlen);
@@ -685,41 +524,20 @@ conn_open(int64_t deadline, char *err, size_t errlen)
 		if (R.url.user[0] != '\0')
 			argv[argc++] = R.url.user;
 		argv[argc++] = R.url.pass;
-		for (int i = 0; i < argc; i++)
-			lens[i] = strlen(argv[i]);
-		if (exchange(argc, argv, lens, deadline, &r, err, errlen) != 0)
+		rc = setup_command(argc, argv, "authentication failed", deadline, err, errlen);
+		C.auth_failed = rc == -2;
+		if (rc != 0)
 			goto fail;
-		if (!is_status(r, "OK")) {
-			C.auth_failed = 1;
-			if (r->type == REDIS_REPLY_ERROR)
-				error_text(r, "authentication failed", err, errlen);
-			else
-				snprintf(err, errlen, "authentication failed: unexpected reply");
-			goto fail;
-		}
-		rreply_free(r);
-		r = NULL;
 	}
 	if (R.url.db != 0) {
 		snprintf(dbs, sizeof dbs, "%u", R.url.db);
 		argv[0] = "SELECT";
 		argv[1] = dbs;
-		lens[0] = 6;
-		lens[1] = strlen(dbs);
-		if (exchange(2, argv, lens, deadline, &r, err, errlen) != 0)
+		if (setup_command(2, argv, "SELECT failed", deadline, err, errlen) != 0)
 			goto fail;
-		if (!is_status(r, "OK")) {
-			if (r->type == REDIS_REPLY_ERROR)
-				error_text(r, "SELECT failed", err, errlen);
-			else
-				snprintf(err, errlen, "SELECT failed: unexpected reply");
-			goto fail;
-		}
-		rreply_free(r);
 	}
 	return 0;
 fail:
-	rreply_free(r);
 	conn_close();
 	return -1;
 }
@@ -750,9 +568,9 @@ conn_ensure(void)
 			return 0;
 		conn_close();       /* reconnect right away: nothing failed yet */
 	}
-	if (tls_now_ms() < C.retry_at_ms)
+	if (clock_ms() < C.retry_at_ms)
 		return -1;          /* backing off: do not touch the network */
-	if (conn_open(tls_now_ms() + STORE_CONNECT_TIMEOUT_MS, err, sizeof err) != 0) {
+	if (conn_open(clock_ms() + STORE_CONNECT_TIMEOUT_MS, err, sizeof err) != 0) {
 		conn_failed(err);
 		return -1;
 	}
@@ -776,7 +594,7 @@ error_drops_connection(const struct rreply *r)
 static void
 log_command_problem(const char *what)
 {
-	int64_t now = tls_now_ms();
+	int64_t now = clock_ms();
 
 	if (C.last_error_log_ms == 0 || now - C.last_error_log_ms >= STORE_ERROR_LOG_INTERVAL_MS) {
 		C.last_error_log_ms = now;
@@ -801,7 +619,7 @@ run(int argc, const char **argv, size_t *lens, const char *script, struct rreply
 	*out = NULL;
 	if (conn_ensure() != 0)
 		return -1;
-	deadline = tls_now_ms() + STORE_COMMAND_TIMEOUT_MS;
+	deadline = clock_ms() + STORE_COMMAND_TIMEOUT_MS;
 	if (exchange(argc, argv, lens, deadline, &r, err, sizeof err) != 0)
 		goto broken;
 	if (script != NULL && r->type == REDIS_REPLY_ERROR && r->len >= 8
@@ -1020,21 +838,18 @@ redis_health(void)
 
 /* ---- life cycle ---- */
 
+/* The script's SHA1 as EVALSHA wants it: 40 lower-case hex digits. */
 static void
 sha1_hex(const char *text, char out[41])
 {
-	static const char hex[] = "0123456789abcdef";
 	br_sha1_context sc;
-	unsigned char d[20];
+	uint8_t d[br_sha1_SIZE];
 
 	br_sha1_init(&sc);
 	br_sha1_update(&sc, text, strlen(text));
 	br_sha1_out(&sc, d);
-	for (int i = 0; i < 20; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[40] = '\0';
+	hex_encode(out, d, sizeof d);
+	out[2 * sizeof d] = '\0';
 }
 
 static void
@@ -1048,9 +863,7 @@ redis_fini(void)
 	if (R.shared != NULL)
 		munmap(R.shared, sizeof *R.shared);
 	crypto_wipe(&R, sizeof R);
-	C.backoff_ms = 0;
-	C.retry_at_ms = 0;
-	C.last_error_log_ms = 0;
+	backoff_forget();
 }
 
 static void
@@ -1109,8 +922,8 @@ redis_init(const struct store_settings *s, const struct store_config *cfg)
 
 	/* Start-up check: one connection, one PING, then closed so that no
 	 * worker inherits it. */
-	ok = conn_open(tls_now_ms() + STORE_CONNECT_TIMEOUT_MS, err, sizeof err) == 0;
-	if (ok && exchange(1, argv, lens, tls_now_ms() + STORE_COMMAND_TIMEOUT_MS, &r, err, sizeof err) != 0)
+	ok = conn_open(clock_ms() + STORE_CONNECT_TIMEOUT_MS, err, sizeof err) == 0;
+	if (ok && exchange(1, argv, lens, clock_ms() + STORE_COMMAND_TIMEOUT_MS, &r, err, sizeof err) != 0)
 		ok = 0;
 	if (ok && !is_status(r, "PONG")) {
 		ok = 0;

@@ -1,55 +1,24 @@
-/* store.c - backend selection, argument checks, and the replay window rule
- * shared by the backends (see store.h, store_backend.h). */
-#include "store.h"
-#include "store_backend.h"
+/* store.c - backend selection, argument checks, the latency and error
+ * metrics of every operation, and the replay window rule shared by the
+ * backends (see store.h, backend.h). */
+#include "store/store.h"
+#include "store/backend.h"
+#include "clock.h"
 #include "log.h"
+#include "metrics.h"
+#include "protocol.h"
 
 #include <string.h>
-#include <time.h>
 
 static const struct store_backend *backend;     /* NULL before store_init */
-
-int64_t
-store_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static int
-is_pair_id_char(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-	    || c == '_' || c == '-';
-}
 
 int
 store_ids_valid(const char *cid, const char *pid)
 {
-	size_t i, n;
-
 	if (cid == NULL || pid == NULL)
 		return 0;
-	for (i = 0; i < STORE_CLIENT_ID_LEN; i++)
-		if (!is_hex(cid[i]))
-			return 0;
-	if (cid[STORE_CLIENT_ID_LEN] != '\0')
-		return 0;
-	n = strnlen(pid, PAIR_ID_MAX + 1);
-	if (n < PAIR_ID_MIN || n > PAIR_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!is_pair_id_char(pid[i]))
-			return 0;
-	return 1;
+	return protocol_client_id_ok(cid, strnlen(cid, STORE_CLIENT_ID_LEN + 1))
+	    && protocol_pair_id_ok(pid, strnlen(pid, PAIR_ID_MAX + 1));
 }
 
 /* Clears ring bits [a, b) of bm, 0 <= a <= b <= w. */
@@ -190,51 +159,83 @@ store_backend_name(void)
 	return backend ? backend->name : "none";
 }
 
-enum store_status
-store_pair_put(const struct store_pair *p)
+/*
+ * The one place that measures the operations below: every call (argument
+ * refusals included) is one store_duration_seconds observation, from t0 (a
+ * clock_s() reading at its start) until now, and every STORE_UNAVAILABLE
+ * answer is one store_errors_total.  Returns st.
+ */
+static enum store_status
+observed(double t0, enum store_status st)
+{
+	metrics_observe_store_latency(clock_s() - t0);
+	if (st == STORE_UNAVAILABLE)
+		metrics_count_store_error();
+	return st;
+}
+
+/* STORE_OK when an operation on (cid, pid) may go to the backend; else
+ * its answer: STORE_UNAVAILABLE before store_init, STORE_NOT_FOUND for ids
+ * that are never stored. */
+static enum store_status
+admit(const char *cid, const char *pid)
 {
 	if (backend == NULL)
 		return STORE_UNAVAILABLE;
-	if (p == NULL || !store_ids_valid(p->client_id, p->pair_id))
-		return STORE_NOT_FOUND;
-	return backend->put(p);
+	return store_ids_valid(cid, pid) ? STORE_OK : STORE_NOT_FOUND;
+}
+
+enum store_status
+store_pair_put(const struct store_pair *p)
+{
+	double t0 = clock_s();
+	enum store_status st = admit(p ? p->client_id : NULL, p ? p->pair_id : NULL);
+
+	if (st == STORE_OK)
+		st = backend->put(p);
+	return observed(t0, st);
 }
 
 enum store_status
 store_pair_get(const char *client_id, const char *pair_id, struct store_pair *out)
 {
-	if (backend == NULL)
-		return STORE_UNAVAILABLE;
-	if (!store_ids_valid(client_id, pair_id))
-		return STORE_NOT_FOUND;
-	return backend->get(client_id, pair_id, out);
+	double t0 = clock_s();
+	enum store_status st = admit(client_id, pair_id);
+
+	if (st == STORE_OK)
+		st = backend->get(client_id, pair_id, out);
+	return observed(t0, st);
 }
 
 enum store_status
 store_window_accept(const char *client_id, const char *pair_id, uint64_t seq)
 {
-	if (backend == NULL)
-		return STORE_UNAVAILABLE;
-	if (!store_ids_valid(client_id, pair_id))
-		return STORE_NOT_FOUND;
+	double t0 = clock_s();
+	enum store_status st = admit(client_id, pair_id);
+
 	/* seq 0 is never valid; the backends check it again. */
-	if (seq == 0)
-		return STORE_REPLAY;
-	return backend->accept(client_id, pair_id, seq);
+	if (st == STORE_OK && seq == 0)
+		st = STORE_REPLAY;
+	else if (st == STORE_OK)
+		st = backend->accept(client_id, pair_id, seq);
+	return observed(t0, st);
 }
 
 enum store_status
 store_pair_delete(const char *client_id, const char *pair_id)
 {
-	if (backend == NULL)
-		return STORE_UNAVAILABLE;
-	if (!store_ids_valid(client_id, pair_id))
-		return STORE_NOT_FOUND;
-	return backend->del(client_id, pair_id);
+	double t0 = clock_s();
+	enum store_status st = admit(client_id, pair_id);
+
+	if (st == STORE_OK)
+		st = backend->del(client_id, pair_id);
+	return observed(t0, st);
 }
 
 enum store_status
 store_health(void)
 {
-	return backend ? backend->health() : STORE_UNAVAILABLE;
+	double t0 = clock_s();
+
+	return observed(t0, backend ? backend->health() : STORE_UNAVAILABLE);
 }

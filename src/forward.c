@@ -1,0 +1,239 @@
+/* forward.c - the forwarding policy (see forward.h). */
+#include "forward.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* 1 when name[0..len) equals the lower-case literal lit, in any case. */
+static int
+name_is(const char *name, size_t len, const char *lit)
+{
+	return strlen(lit) == len && strncasecmp(name, lit, len) == 0;
+}
+
+int
+forward_is_hop_by_hop(const char *name, size_t len)
+{
+	static const char *const hop[] = {
+		"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+		"proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
+		"host", "content-length", "expect",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof hop / sizeof hop[0]; i++)
+		if (name_is(name, len, hop[i]))
+			return 1;
+	return 0;
+}
+
+int
+forward_is_protocol_field(const char *name, size_t len)
+{
+	return len >= 11 && strncasecmp(name, "x-mte-relay", 11) == 0;
+}
+
+int
+forward_is_relay_field(const struct config *cfg, const char *name, size_t len)
+{
+	size_t i;
+
+	if (name_is(name, len, "x-forwarded-for"))
+		return 1;
+	for (i = 0; i < cfg->headers_count; i++)
+		if (name_is(name, len, cfg->headers[i].name))
+			return 1;
+	return 0;
+}
+
+/* 1 when the Connection field of req lists name (so it is hop-by-hop too). */
+static int
+named_by_connection(const struct http_request *req, const char *name, size_t len)
+{
+	const struct http_header *h = NULL;
+
+	while ((h = http_header_next(req, "connection", h)) != NULL) {
+		size_t i = 0;
+		while (i < h->value.len) {
+			size_t start;
+			while (i < h->value.len && (h->value.ptr[i] == ' ' || h->value.ptr[i] == ','))
+				i++;
+			start = i;
+			while (i < h->value.len && h->value.ptr[i] != ',' && h->value.ptr[i] != ' ')
+				i++;
+			if (i - start == len && strncasecmp(h->value.ptr + start, name, len) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* A field no client may send upstream, whether clear or sealed.  A '_' in
+ * a name is dropped as nginx does: some upstreams read "Transfer_Encoding"
+ * as "Transfer-Encoding", undoing our checks. */
+static int
+never_from_client(const struct config *cfg, const char *name, size_t len)
+{
+	return forward_is_hop_by_hop(name, len) || memchr(name, '_', len) != NULL ||
+	    forward_is_protocol_field(name, len) || forward_is_relay_field(cfg, name, len);
+}
+
+/* Copies p[0..n) plus NUL into out->buf. */
+static const char *
+keep(struct forward_fields *out, const char *p, size_t n)
+{
+	char *dst;
+
+	if (n + 1 > sizeof out->buf - out->used)
+		return NULL;
+	dst = out->buf + out->used;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	out->used += n + 1;
+	return dst;
+}
+
+static int
+append(struct forward_fields *out, const char *name, const char *value)
+{
+	if (name == NULL || value == NULL || out->n == FORWARD_FIELDS_MAX)
+		return -1;
+	out->f[out->n++] = (struct http_field){ name, value };
+	return 0;
+}
+
+int
+forward_begin(struct forward_fields *out, const struct config *cfg,
+    const struct http_request *req)
+{
+	size_t i;
+
+	out->n = 0;
+	out->used = 0;
+	for (i = 0; i < req->header_count; i++) {
+		const struct http_header *h = &req->headers[i];
+		if (never_from_client(cfg, h->name.ptr, h->name.len) ||
+		    named_by_connection(req, h->name.ptr, h->name.len))
+			continue;
+		if (append(out, keep(out, h->name.ptr, h->name.len),
+		    keep(out, h->value.ptr, h->value.len)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Fields that browsers and proxies add on their own, which a page cannot
+ * seal: a protected request forwards them from the clear request. */
+static int
+set_by_browser_or_proxy(const char *name)
+{
+	static const char *const browser[] = {
+		"accept", "accept-language", "cache-control", "cookie", "dnt", "if-match",
+		"if-modified-since", "if-none-match", "if-range", "if-unmodified-since",
+		"origin", "pragma", "range", "referer", "traceparent", "tracestate",
+		"user-agent", "x-amzn-trace-id", "x-forwarded-host", "x-forwarded-port",
+		"x-forwarded-proto", "x-request-id",
+	};
+	size_t i;
+
+	if (strncasecmp(name, "sec-", 4) == 0)
+		return 1;   /* sec-fetch-*, sec-ch-ua*: set by the browser only */
+	for (i = 0; i < sizeof browser / sizeof browser[0]; i++)
+		if (strcasecmp(name, browser[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+in_list(const char *name, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(name, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+void
+forward_keep_clear(struct forward_fields *out, const char *const *named, size_t n_named,
+    int (*sealed)(const char *name, void *arg), void *arg)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < out->n; i++) {
+		const char *name = out->f[i].name;
+		if (strcasecmp(name, "accept-encoding") == 0 ||
+		    !(set_by_browser_or_proxy(name) || in_list(name, named, n_named)) ||
+		    sealed(name, arg))
+			continue;
+		out->f[k++] = out->f[i];
+	}
+	out->n = k;
+}
+
+int
+forward_add_sealed(struct forward_fields *out, const struct config *cfg,
+    const char *name, const char *value)
+{
+	if (never_from_client(cfg, name, strlen(name)))
+		return 0;
+	return append(out, name, value);
+}
+
+/* X-Forwarded-For: the chain the load balancer sent (every line, in order:
+ * some proxies add their own line instead of extending the first), then
+ * the peer we saw. */
+static const char *
+forwarded_for(struct forward_fields *out, const struct http_request *req, const char *peer)
+{
+	const struct http_header *xff = NULL;
+	char *line = out->buf + out->used;
+	size_t cap = sizeof out->buf - out->used, len = 0;
+	int w;
+
+	while ((xff = http_header_next(req, "x-forwarded-for", xff)) != NULL) {
+		w = snprintf(line + len, cap - len, "%.*s, ", (int)xff->value.len, xff->value.ptr);
+		if (w < 0 || (size_t)w >= cap - len)
+			return NULL;
+		len += (size_t)w;
+	}
+	w = snprintf(line + len, cap - len, "%s", peer);
+	if (w < 0 || (size_t)w >= cap - len)
+		return NULL;
+	out->used += len + (size_t)w + 1;
+	return line;
+}
+
+int
+forward_add_relay(struct forward_fields *out, const struct config *cfg,
+    const struct http_request *req, const char *peer)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->headers_count; i++)
+		if (append(out, cfg->headers[i].name, cfg->headers[i].value) != 0)
+			return -1;
+	if (peer[0] != '\0' && append(out, "X-Forwarded-For", forwarded_for(out, req, peer)) != 0)
+		return -1;
+	return 0;
+}
+
+enum forward_response
+forward_response_kind(const char *name, size_t len)
+{
+	static const char *const clear[] = {
+		"set-cookie", "cache-control", "expires", "pragma", "etag", "last-modified",
+		"vary", "age",
+	};
+	size_t i;
+
+	if (forward_is_hop_by_hop(name, len) || name_is(name, len, "date") ||
+	    (len >= 15 && strncasecmp(name, "access-control-", 15) == 0))
+		return FORWARD_DROP;
+	for (i = 0; i < sizeof clear / sizeof clear[0]; i++)
+		if (name_is(name, len, clear[i]))
+			return FORWARD_CLEAR;
+	return FORWARD_SEAL;
+}
