@@ -25,6 +25,17 @@ export interface MteRelayClientOptions {
    * the sealed body as a Blob instead.
    */
   streamUploads?: boolean;
+  /**
+   * What a redirect to another origin than the relay's does (redirect 'follow'):
+   * 'error' (default) rejects with an MteRelayError of code REDIRECT_OTHER_ORIGIN
+   * whose `location` names the target, and nothing is sent there; 'manual'
+   * returns the 3xx response with its Location readable; 'follow' treats the
+   * other origin as another relay (pairs with it and sends a protected request;
+   * Authorization is dropped, as fetch does), so nothing ever leaves unprotected.
+   * Redirects within the relay's origin are followed as fetch follows them, each
+   * hop a new protected request (see README, "Redirects").
+   */
+  crossOriginRedirect?: 'error' | 'manual' | 'follow';
 }
 
 /** Per-request overrides of the client options. */
@@ -32,6 +43,7 @@ export interface MteFetchOptions {
   encodeUrls?: boolean;
   encodeHeaders?: boolean | string[];
   streamUploads?: boolean;
+  crossOriginRedirect?: 'error' | 'manual' | 'follow';
 }
 
 export type MteRelayErrorCode =
@@ -43,7 +55,8 @@ export type MteRelayErrorCode =
   | 'RELAY_REJECTED'    // the relay answered a plain, unprotected HTTP error (400, 404, 413, 502...)
   | 'RESPONSE_INVALID'  // the response failed authentication (tampered, swapped, not for this request)
   | 'TRUNCATED'         // the response body ended without its final chunk
-  | 'UNSUPPORTED';      // a request that cannot be protected (non-http URL, oversized headers)
+  | 'UNSUPPORTED'       // a request that cannot be protected (non-http URL, oversized headers)
+  | 'REDIRECT_OTHER_ORIGIN'; // a redirect out of the relay's origin, not followed (crossOriginRedirect 'error')
 
 /** Every error mteFetch throws (except aborts, which reject with the signal's reason as fetch does). */
 export declare class MteRelayError extends Error {
@@ -55,6 +68,8 @@ export declare class MteRelayError extends Error {
   readonly status?: number;
   /** The relay's JSON error body, e.g. {"error": "failed to decode", "code": 562}. */
   readonly relayError?: { error?: string; code?: number; [key: string]: unknown };
+  /** REDIRECT_OTHER_ORIGIN: the absolute URL the redirect pointed to. */
+  readonly location?: string;
   readonly cause?: unknown;
 }
 export declare class MteNetworkError extends MteRelayError {}
@@ -69,7 +84,9 @@ export declare function initMteRelayClient(options?: MteRelayClientOptions): Pro
 /**
  * fetch() through an mte-relay: the URL (by default), headers and body are
  * sealed end to end for the relay, which proxies to its UPSTREAM. Resolves to a
- * real Response whose body streams as it is authenticated.
+ * real Response whose body streams as it is authenticated. init.redirect works
+ * as in fetch ('follow', 'manual', 'error'), except that 'manual' gives the 3xx
+ * itself with its status and Location readable, not an opaque redirect.
  */
 export declare function mteFetch(
   input: string | URL | Request,

@@ -237,3 +237,100 @@ forward_response_kind(const char *name, size_t len)
 			return FORWARD_CLEAR;
 	return FORWARD_SEAL;
 }
+
+/* The parts of scheme://authority/path... that Location mapping compares. */
+struct url_parts {
+	const char *scheme, *host, *path;
+	size_t      scheme_len, host_len, path_len;   /* path: up to '?', '#' or the end */
+	unsigned    port;                             /* explicit, or the scheme's default */
+};
+
+static unsigned
+default_port(const char *scheme, size_t len)
+{
+	return name_is(scheme, len, "https") ? 443 : name_is(scheme, len, "http") ? 80 : 0;
+}
+
+/* Splits the authority and path of u (after "scheme:", at "//").  0, or -1
+ * when u has no authority or a port that is not a number. */
+static int
+split_authority(const char *u, struct url_parts *p)
+{
+	const char *a = u + 2, *end = a + strcspn(a, "/?#"), *colon;
+
+	if (u[0] != '/' || u[1] != '/')
+		return -1;
+	/* "[v6]:port" or "host:port": the port follows the last ':' after any ']' */
+	colon = memrchr(a, ':', (size_t)(end - a));
+	if (colon != NULL && memchr(colon, ']', (size_t)(end - colon)) != NULL)
+		colon = NULL;
+	p->host = a;
+	p->host_len = (size_t)((colon ? colon : end) - a);
+	p->port = default_port(p->scheme, p->scheme_len);
+	if (colon != NULL && colon + 1 < end) {
+		p->port = 0;
+		for (colon++; colon < end; colon++) {
+			if (*colon < '0' || *colon > '9' || p->port > 65535)
+				return -1;
+			p->port = p->port * 10 + (unsigned)(*colon - '0');
+		}
+	}
+	p->path = end;
+	p->path_len = strcspn(end, "?#");
+	return 0;
+}
+
+/* Splits an absolute URL "scheme://...".  0 or -1. */
+static int
+split_url(const char *u, struct url_parts *p)
+{
+	size_t n = strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+
+	if (n == 0 || u[n] != ':')
+		return -1;
+	p->scheme = u;
+	p->scheme_len = n;
+	return split_authority(u + n + 1, p);
+}
+
+/* The rest of path[0..len) after the base path, or NULL when it is not
+ * under base. */
+static const char *
+under_base(const char *path, size_t len, const struct url_parts *up)
+{
+	if (len < up->path_len || strncmp(path, up->path, up->path_len) != 0)
+		return NULL;
+	if (len > up->path_len && path[up->path_len] != '/')
+		return NULL;
+	return path + up->path_len;
+}
+
+const char *
+forward_location(const char *upstream, const char *loc, char *buf, size_t cap)
+{
+	struct url_parts up, lp;
+	const char *rest;
+	int w;
+
+	if (split_url(upstream, &up) != 0 || cap < strlen(loc) + 1)
+		return loc;
+	if (loc[0] == '/' && loc[1] != '/') {
+		/* an absolute path: only a base path to take off */
+		if (up.path_len == 0)
+			return loc;
+		rest = under_base(loc, strcspn(loc, "?#"), &up);
+	} else {
+		lp.scheme = up.scheme;
+		lp.scheme_len = up.scheme_len;
+		if ((loc[0] == '/' ? split_authority(loc, &lp) : split_url(loc, &lp)) != 0 ||
+		    lp.scheme_len != up.scheme_len || strncasecmp(lp.scheme, up.scheme, up.scheme_len) != 0 ||
+		    lp.host_len != up.host_len || strncasecmp(lp.host, up.host, up.host_len) != 0 ||
+		    lp.port != up.port)
+			return loc;
+		rest = under_base(lp.path, lp.path_len, &up);
+	}
+	if (rest == NULL)
+		return loc;
+	w = snprintf(buf, cap, "%s%s", rest[0] == '/' ? "" : "/", rest);
+	return w >= 0 && (size_t)w < cap ? buf : loc;
+}

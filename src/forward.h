@@ -89,4 +89,15 @@ int forward_add_relay(struct forward_fields *out, const struct config *cfg,
 /* What happens to an upstream response field name[0..len). */
 enum forward_response forward_response_kind(const char *name, size_t len);
 
+/*
+ * The Location an upstream answer carries, as the client must see it
+ * (PROTOCOL.md, "location in a response meta"): when loc names the upstream
+ * itself (UPSTREAM = upstream: scheme://host[:port][/base]) by an absolute
+ * URL, a network-path reference or an absolute path under /base, writes the
+ * absolute-path reference of the rest to buf (NUL-terminated) and returns
+ * buf; otherwise, or when cap < strlen(loc) + 1, returns loc unchanged.
+ * The result is never longer than loc.
+ */
+const char *forward_location(const char *upstream, const char *loc, char *buf, size_t cap);
+
 #endif

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "upstream.h"
 
@@ -13,16 +14,40 @@ read_client_body(void *arg, void *buf, size_t cap)
 	return conn_body_read(arg, buf, cap);
 }
 
+struct passthrough {
+	struct server *s;
+	struct conn   *c;
+};
+
+/* The upstream's head as it is, but a Location naming the upstream itself
+ * names the relay instead (forward_location). */
 static int
 sink_head(void *arg, int status, const struct http_field *f, size_t n, int64_t len)
 {
-	return conn_respond_head(arg, status, f, n, len < 0 ? HTTP_LENGTH_CHUNKED : len);
+	const struct passthrough *p = arg;
+	struct http_field out[UPSTREAM_FIELDS_MAX];
+	char location[UPSTREAM_HEAD_MAX];
+	size_t i;
+	int mapped = 0;
+
+	for (i = 0; i < n && i < UPSTREAM_FIELDS_MAX; i++) {
+		out[i] = f[i];
+		/* one buffer: a second Location (invalid anyway) passes as it is */
+		if (!mapped && strcasecmp(f[i].name, "location") == 0) {
+			out[i].value = forward_location(p->s->cfg->upstream, f[i].value, location,
+			    sizeof location);
+			mapped = 1;
+		}
+	}
+	return conn_respond_head(p->c, status, out, i, len < 0 ? HTTP_LENGTH_CHUNKED : len);
 }
 
 static int
 sink_body(void *arg, const void *buf, size_t len)
 {
-	return conn_respond_body(arg, buf, len);
+	const struct passthrough *p = arg;
+
+	return conn_respond_body(p->c, buf, len);
 }
 
 /* The target to forward: only path and query of an absolute-form target. */
@@ -42,7 +67,8 @@ void
 passthrough_handle(struct server *s, struct conn *c, const struct http_request *req)
 {
 	struct upstream_request ur;
-	struct upstream_sink sink = { sink_head, sink_body, c };
+	struct passthrough pt = { s, c };
+	struct upstream_sink sink = { sink_head, sink_body, &pt };
 	char method[32];
 	uint64_t len = 0;
 	int head_sent = 0;

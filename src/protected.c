@@ -81,6 +81,7 @@ struct protected_msg {
 	char        eh_buf[EH_MAX];
 	char        meta_json[META_PLAINTEXT_MAX + 1];
 	char        joined[UPSTREAM_HEAD_MAX];
+	char        location[UPSTREAM_HEAD_MAX];
 };
 
 static int seal_answer(void *arg, int status, const char *json, size_t len);
@@ -497,7 +498,10 @@ response_meta(struct protected_msg *m, const struct http_field *f, size_t n,
 				out[(*no)++] = f[i];
 			break;
 		case FORWARD_SEAL:
-			ok = meta_add(m, hdrs, f[i].name, f[i].value) == 0;
+			/* A Location naming the upstream itself names the relay instead. */
+			ok = meta_add(m, hdrs, f[i].name, strcasecmp(f[i].name, "location") != 0 ?
+			    f[i].value : forward_location(m->s->cfg->upstream, f[i].value, m->location,
+			    sizeof m->location)) == 0;
 			break;
 		}
 	}

@@ -13,7 +13,7 @@ const isType = (v, name) => Object.prototype.toString.call(v) === `[object ${nam
 const isBlob = (v) => typeof Blob !== 'undefined' && (v instanceof Blob || isType(v, 'Blob') || isType(v, 'File'));
 const isFormData = (v) => typeof FormData !== 'undefined' && (v instanceof FormData || isType(v, 'FormData'));
 const isParams = (v) => typeof URLSearchParams !== 'undefined' && (v instanceof URLSearchParams || isType(v, 'URLSearchParams'));
-const isStream = (v) => typeof ReadableStream !== 'undefined' && (v instanceof ReadableStream || isType(v, 'ReadableStream'));
+export const isStream = (v) => typeof ReadableStream !== 'undefined' && (v instanceof ReadableStream || isType(v, 'ReadableStream'));
 const isBufferSource = (v) => ArrayBuffer.isView(v) || isType(v, 'ArrayBuffer') || isType(v, 'SharedArrayBuffer');
 
 /**

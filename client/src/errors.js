@@ -13,6 +13,7 @@ export class MteRelayError extends Error {
     if (extra.status !== undefined) this.status = extra.status;
     if (extra.relayError !== undefined) this.relayError = extra.relayError;
     if (extra.url !== undefined) this.url = extra.url;
+    if (extra.location !== undefined) this.location = extra.location;
   }
 }
 
@@ -41,6 +42,7 @@ export const ErrorCodes = Object.freeze({
   RESPONSE_INVALID: 'RESPONSE_INVALID',   // the response failed authentication (tampered, swapped, not for this request)
   TRUNCATED: 'TRUNCATED',                 // the response body ended without its authenticated final chunk
   UNSUPPORTED: 'UNSUPPORTED',             // a request the client cannot protect (bad URL, body type)
+  REDIRECT_OTHER_ORIGIN: 'REDIRECT_OTHER_ORIGIN', // a redirect to another origin than the relay's (crossOriginRedirect 'error')
 });
 
 const MAX_ERROR_BODY = 64 * 1024; // bytes of a relay error body we read

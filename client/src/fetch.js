@@ -2,12 +2,15 @@
 // fetch input and init become one protected request, sent with the origin's
 // identity and a pair of its pool; the answer becomes a Response.  A refusal
 // 559-570 is retried once as the error table says: 559-565, 567 and 568 with
-// a new pair, 570 (replay) as it is, 566 with a new client id.
+// a new pair, 570 (replay) as it is, 566 with a new client id.  A redirect
+// is followed as fetch follows one (redirect.js), each hop a new protected
+// request.
 
-import { abortReason, normalizeBody } from './body.js';
+import { abortReason, isStream, normalizeBody } from './body.js';
 import { ErrorCodes, MteDecodeError, MtePairingError, MteRelayError, describeRelayError, readRelayError } from './errors.js';
 import { checkOptions } from './options.js';
-import { HDR, STATUS_BAD_CLIENT_ID, baseUrl } from './relay.js';
+import { REDIRECT_MODES, markRedirected, nextHop } from './redirect.js';
+import { HDR, STATUS_BAD_CLIENT_ID, baseUrl, discard } from './relay.js';
 import { openResponse, responseEcho, sealRequest, splitHeaders } from './seal.js';
 
 // Statuses after which the pair is dropped, a new one made, and the request retried once.
@@ -34,7 +37,7 @@ function normalizeMethod(m) {
   return ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'].includes(up) ? up : s;
 }
 
-/** fetch's (input, init) as {url, method, headers, body, signal, pass}, refused where fetch would refuse it. */
+/** fetch's (input, init) as {url, method, headers, body, bodyIsStream, redirect, signal, pass}, refused where fetch would refuse it. */
 function resolveRequest(input, init) {
   const isReq = typeof Request !== 'undefined' && input instanceof Request;
   let url;
@@ -59,13 +62,25 @@ function resolveRequest(input, init) {
   if ((init.mode !== undefined ? init.mode : (isReq ? input.mode : undefined)) === 'no-cors') {
     throw new MteRelayError(ErrorCodes.UNSUPPORTED, "mteFetch: mode 'no-cors' cannot carry the relay's headers");
   }
+  const redirect = init.redirect !== undefined ? init.redirect : (isReq && input.redirect ? input.redirect : 'follow');
+  if (!REDIRECT_MODES.includes(redirect)) {
+    throw new TypeError(`mteFetch: redirect must be 'follow', 'manual' or 'error', not ${JSON.stringify(String(redirect))}`);
+  }
   const signal = init.signal !== undefined ? init.signal : (isReq ? input.signal : undefined);
   const pass = {};
   for (const k of ['credentials', 'mode', 'cache', 'referrer', 'referrerPolicy', 'keepalive', 'priority']) {
     if (init[k] !== undefined) pass[k] = init[k];
     else if (isReq && input[k] !== undefined && k !== 'referrer' && k !== 'mode') pass[k] = input[k];
   }
-  return { url, method, headers, body, signal: signal || undefined, pass };
+  return { url, method, headers, body, bodyIsStream: isStream(body), redirect, signal: signal || undefined, pass };
+}
+
+/** How req is protected: its headers split into meta and clear. */
+function protection(req, mteOptions, config) {
+  const encodeUrls = mteOptions.encodeUrls !== undefined ? mteOptions.encodeUrls : config.encodeUrls;
+  const encodeHeaders = mteOptions.encodeHeaders !== undefined ? mteOptions.encodeHeaders : config.encodeHeaders;
+  const { meta, clear } = splitHeaders(req.headers, encodeHeaders);
+  return { encodeUrls, metaHeaders: meta, clearHeaders: clear, streamUploads: mteOptions.streamUploads };
 }
 
 /** The request to protect: resolved, its body read into a Blob, its headers split into meta and clear. */
@@ -73,17 +88,12 @@ async function prepareRequest(input, init, mteOptions, config) {
   checkOptions(mteOptions, 'mteFetch');
   const req = resolveRequest(input, init);
   if (req.signal && req.signal.aborted) throw abortReason(req.signal);
-  const encodeUrls = mteOptions.encodeUrls !== undefined ? mteOptions.encodeUrls : config.encodeUrls;
-  const encodeHeaders = mteOptions.encodeHeaders !== undefined ? mteOptions.encodeHeaders : config.encodeHeaders;
-
   const normalized = await withAbort(
     normalizeBody(req.body instanceof Request ? await req.body.blob() : req.body), req.signal);
   if (normalized && normalized.contentType && !req.headers.has('content-type')) {
     req.headers.set('content-type', normalized.contentType);
   }
-  const { meta, clear } = splitHeaders(req.headers, encodeHeaders);
-  const opts = { encodeUrls, metaHeaders: meta, clearHeaders: clear, streamUploads: mteOptions.streamUploads };
-  return { req, opts, body: normalized ? normalized.blob : null };
+  return { req, body: normalized ? normalized.blob : null };
 }
 
 /**
@@ -103,8 +113,8 @@ export function createMteFetch({ config, originState, relayFetch, identities, pa
     return { res, identity, pair, seq, mkRes: wire.mkRes };
   }
 
-  return async function mteFetch(input, init, mteOptions) {
-    const { req, opts, body } = await prepareRequest(input, init || {}, mteOptions || {}, config);
+  /** One protected request and its answer, with the protocol's one retry. */
+  async function fetchProtected(req, opts, body) {
     const st = originState(req.url.origin);
     const attemptState = { preferredSlot: undefined };
 
@@ -122,6 +132,13 @@ export function createMteFetch({ config, originState, relayFetch, identities, pa
         throw e;
       }
       const { res, identity, pair } = sent;
+      if (res.redirected) {
+        // The platform followed a Location in the clear: the relay never
+        // sends one, so a party on the way added it.  Never a reason to retry.
+        discard(res);
+        throw new MteDecodeError(ErrorCodes.RESPONSE_INVALID,
+          'the answer was redirected on the way (a Location in the clear, which the relay never sends)', { status: res.status });
+      }
       if (res.headers.has(HDR)) {
         const echo = responseEcho(sent);
         identities.refreshSignedId(st, identity, echo.signedId);
@@ -144,6 +161,19 @@ export function createMteFetch({ config, originState, relayFetch, identities, pa
       }
       throw new MteDecodeError(ErrorCodes.RELAY_REJECTED,
         `the relay answered ${describeRelayError(status, relayError)} without protection`, { status, relayError });
+    }
+  }
+
+  return async function mteFetch(input, init, mteOptions) {
+    mteOptions = mteOptions || {};
+    let { req, body } = await prepareRequest(input, init || {}, mteOptions, config);
+    const crossOrigin = mteOptions.crossOriginRedirect !== undefined ? mteOptions.crossOriginRedirect : config.crossOriginRedirect;
+
+    for (let hops = 0; ; hops++) {
+      const res = await fetchProtected(req, protection(req, mteOptions, config), body);
+      const next = nextHop(res, req, body, hops, crossOrigin);
+      if (!next) return markRedirected(res, hops);
+      ({ req, body } = next);
     }
   };
 }

@@ -2,6 +2,7 @@
 // initMteRelayClient and the per-request mteOptions, checked alike.
 
 const MAX_PAIRS_PER_CALL = 16;            // protocol.md: 1..16 entries per pairing
+const CROSS_ORIGIN_REDIRECT = ['error', 'manual', 'follow'];
 
 function isNode() {
   return typeof process !== 'undefined' && process.versions != null && typeof process.versions.node === 'string';
@@ -13,6 +14,7 @@ export function defaultConfig(env) {
     encodeUrls: true,
     encodeHeaders: true,
     numberOfPairs: 1,
+    crossOriginRedirect: 'error',
     streamUploads: env.streamUploads !== undefined ? !!env.streamUploads : isNode(),
   };
 }
@@ -28,6 +30,9 @@ export function checkOptions(o, where) {
       !(Number.isInteger(o.numberOfPairs) && o.numberOfPairs >= 1 && o.numberOfPairs <= MAX_PAIRS_PER_CALL)) {
     throw new TypeError(`${where}: numberOfPairs must be an integer from 1 to ${MAX_PAIRS_PER_CALL}`);
   }
+  if (o.crossOriginRedirect !== undefined && !CROSS_ORIGIN_REDIRECT.includes(o.crossOriginRedirect)) {
+    throw new TypeError(`${where}: crossOriginRedirect must be 'error', 'manual' or 'follow'`);
+  }
 }
 
 /** Applies the (checked) options of initMteRelayClient to config. */
@@ -36,4 +41,5 @@ export function applyOptions(config, options) {
   if (options.encodeHeaders !== undefined) config.encodeHeaders = Array.isArray(options.encodeHeaders) ? options.encodeHeaders.slice() : options.encodeHeaders;
   if (options.numberOfPairs !== undefined) config.numberOfPairs = options.numberOfPairs;
   if (options.streamUploads !== undefined) config.streamUploads = !!options.streamUploads;
+  if (options.crossOriginRedirect !== undefined) config.crossOriginRedirect = options.crossOriginRedirect;
 }

@@ -77,7 +77,10 @@ export async function sealRequest(origin, identity, pair, seq, req, opts, body, 
   const headers = new Headers(opts.clearHeaders);
   headers.set(HDR, `${identity.signedId},${pair.pairId},${seq},${flags}`);
   headers.set(HDR_EH, b64uEncode(meta));
-  const init = { method: req.method, headers, signal, redirect: 'manual', ...req.pass };
+  // 'follow': the relay's 3xx carries its Location sealed, so the platform
+  // has nothing to follow (a browser's 'manual' would make every 3xx an
+  // opaque response); a Location added on the way is caught by fetch.js.
+  const init = { method: req.method, headers, signal, redirect: 'follow', ...req.pass };
   if (body) {
     if (stream && body.size >= STREAM_UPLOAD_MIN) {
       init.body = sealedBodyStream(body, mkReq, aad);

@@ -145,3 +145,45 @@ Test(forward, response_fields)
 	cr_expect_eq(forward_response_kind("Content-Type", 12), FORWARD_SEAL);
 	cr_expect_eq(forward_response_kind("Location", 8), FORWARD_SEAL);
 }
+
+Test(forward, location_of_the_upstream_maps_to_the_relay)
+{
+	static const struct { const char *upstream, *loc, *want; } cases[] = {
+		{ "http://api:3000", "http://api:3000/api/new?from=old", "/api/new?from=old" },
+		{ "http://api:3000", "HTTP://API:3000/x#frag", "/x#frag" },
+		{ "http://api:3000", "http://api:3000", "/" },
+		{ "http://api:3000", "http://api:3000?q", "/?q" },
+		{ "http://api:3000", "//api:3000/y", "/y" },
+		{ "http://api", "http://api:80/z", "/z" },
+		{ "https://api", "https://api:443/z", "/z" },
+		{ "http://api:3000", "/api/new", "/api/new" },
+		{ "http://api:3000", "new", "new" },
+		{ "http://api:3000", "../x", "../x" },
+		{ "http://api:3000", "http://other:3000/x", "http://other:3000/x" },
+		{ "http://api:3000", "http://api:3001/x", "http://api:3001/x" },
+		{ "http://api:3000", "https://api:3000/x", "https://api:3000/x" },
+		{ "http://api:3000", "http://api:3000x/x", "http://api:3000x/x" },
+		{ "http://api:3000", "mailto:a@b", "mailto:a@b" },
+		{ "http://[::1]:3000", "http://[::1]:3000/v6", "/v6" },
+		{ "http://[::1]:3000", "http://[::1]/v6", "http://[::1]/v6" },
+		{ "http://api:3000/base", "http://api:3000/base/new?x=1", "/new?x=1" },
+		{ "http://api:3000/base", "http://api:3000/base", "/" },
+		{ "http://api:3000/base", "http://api:3000/base?x", "/?x" },
+		{ "http://api:3000/base", "http://api:3000/basement", "http://api:3000/basement" },
+		{ "http://api:3000/base", "http://api:3000/other", "http://api:3000/other" },
+		{ "http://api:3000/base", "/base/new", "/new" },
+		{ "http://api:3000/base", "/base", "/" },
+		{ "http://api:3000/base", "/elsewhere", "/elsewhere" },
+		{ "http://api:3000/base", "rel/x", "rel/x" },
+	};
+	char buf[128];
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *got = forward_location(cases[i].upstream, cases[i].loc, buf, sizeof buf);
+		cr_expect_str_eq(got, cases[i].want, "%s under %s", cases[i].loc, cases[i].upstream);
+		cr_expect_leq(strlen(got), strlen(cases[i].loc), "never longer");
+	}
+	cr_expect_str_eq(forward_location("http://api", "http://api/long/path", buf, 5),
+	    "http://api/long/path", "a buffer too small leaves it unchanged");
+}

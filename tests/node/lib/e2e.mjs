@@ -69,6 +69,29 @@ export function startAppUpstream() {
   });
 }
 
+/**
+ * An upstream that redirects (the redirect tests of Node and Chromium):
+ *   /r/<status>?to=<loc>, /pt/<status>?to=<loc>  status with Location loc (default /api/dest)
+ *   /chain/<n>   302 to /chain/<n-1>, down to /chain/0
+ *   /loop        302 to itself
+ *   /abs, /pt/abs  302 to the upstream's own absolute URL /api/dest?from=abs
+ *   anything else  harness's JSON echo {method,url,length,sha256,headers}
+ */
+export async function redirectingUpstream() {
+  const self = await startUpstream((req, res) => {
+    const u = new URL(req.url, 'http://x');
+    const redirect = (status, location) => { res.writeHead(status, { location, 'content-type': 'text/plain' }); res.end('moved'); return true; };
+    let m = /^\/(?:r|pt)\/(\d{3})$/.exec(u.pathname);
+    if (m) return redirect(Number(m[1]), u.searchParams.get('to') || '/api/dest');
+    m = /^\/chain\/(\d+)$/.exec(u.pathname);
+    if (m && Number(m[1]) > 0) return redirect(302, `/chain/${Number(m[1]) - 1}`);
+    if (u.pathname === '/loop') return redirect(302, '/loop');
+    if (u.pathname === '/abs' || u.pathname === '/pt/abs') return redirect(302, `${self.url}/api/dest?from=abs`);
+    return false;
+  });
+  return self;
+}
+
 let block;
 /** 1 MiB of bytes i % 251: what /api/download streams, repeated. */
 export function patternBlock() {
