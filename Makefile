@@ -1,7 +1,7 @@
 # mte-relay - plain Makefile.  `make` builds ./build/mte-relay.
 #   make test     set up, build, run every test (unit, sanitizer pass, integration)
 #   make demo     set up, build, run the relay against the demo upstream
-#   make fuzz     run the HTTP parser fuzzer (FUZZ_SECONDS, default 60)
+#   make fuzz     run the fuzzers of every peer-input parser (FUZZ_SECONDS each, default 60)
 #   make bench-crypto
 #   make bench-relay
 

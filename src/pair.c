@@ -4,7 +4,6 @@
  * stored, then the answer. */
 #include "server.h"
 
-#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,18 +11,15 @@
 #include "clientid.h"
 #include "crypto/b64.h"
 #include "crypto/kdf.h"
-#include "crypto/mlkem.h"
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
 #include "crypto/xwing.h"
-#include "json.h"
 #include "log.h"
 #include "metrics.h"
-#include "protocol.h"
+#include "pair_body.h"
 #include "store/store.h"
 
 #define PAIR_NONCE_LEN       32
-#define PAIR_PK_B64_LEN      1622   /* b64url of XWING_PK_LEN bytes, no padding */
 #define PAIR_CT_B64_LEN      1494   /* b64url of XWING_CT_LEN bytes, no padding */
 #define PAIR_NONCE_B64_LEN   43     /* b64url of PAIR_NONCE_LEN bytes, no padding */
 /* One response entry: pairId + b64u(ct) + b64u(nonce) + JSON punctuation. */
@@ -35,10 +31,8 @@ struct pairing {
 	struct server *s;
 	struct conn   *c;
 	char           cid[CLIENT_ID_HEX_LEN + 1];
-	cJSON         *root;                /* the parsed body */
-	size_t         count;               /* its entries */
+	struct pair_body entries;           /* the parsed, checked body */
 	char           body[PAIR_BODY_MAX];
-	uint8_t        keys[PAIR_ENTRIES_MAX][XWING_PK_LEN];
 	char           out[PAIR_RESPONSE_MAX];
 	size_t         olen;
 };
@@ -93,79 +87,20 @@ check_client_id(struct pairing *p, const struct http_request *req)
 	return 0;
 }
 
-/* The body as a JSON array of 1..PAIR_ENTRIES_MAX entries: F_COUNT when it
- * is, else the failure. */
+/* A live pair is never put again (store_pair_put); saying so before
+ * anything is stored keeps the request all-or-nothing.  F_COUNT or the
+ * failure. */
 static enum failure
-parse_body(struct pairing *p, size_t len)
+check_live(struct pairing *p)
 {
-	/* cJSON ends its strings at a decoded NUL: refuse "\u0000" outright so a
-	 * pairId or personalization can never be cut short silently. */
-	if (json_has_nul_escape(p->body, len))
-		return F_PAIR_NUL_ESCAPE;
-	p->root = cJSON_ParseWithLength(p->body, len);
-	if (p->root == NULL || !cJSON_IsArray(p->root))
-		return F_PAIR_NOT_ARRAY;
-	p->count = (size_t)cJSON_GetArraySize(p->root);
-	if (p->count < 1 || p->count > PAIR_ENTRIES_MAX)
-		return F_PAIR_ENTRY_COUNT;
-	return F_COUNT;
-}
-
-static const char *
-entry_string(const cJSON *entry, const char *name)
-{
-	return cJSON_GetObjectItemCaseSensitive(entry, name)->valuestring;
-}
-
-/* Checks entry i (the pair ids of entries 0..i-1 are seen[]); decodes its
- * key into p->keys[i].  F_COUNT when valid, else the failure. */
-static enum failure
-check_entry(struct pairing *p, const cJSON *entry, size_t i, const char *const *seen)
-{
-	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(entry, "pairId");
-	const cJSON *pk = cJSON_GetObjectItemCaseSensitive(entry, "publicKey");
-	const cJSON *pers = cJSON_GetObjectItemCaseSensitive(entry, "personalization");
 	struct store_pair live;
-	enum store_status ls;
-	size_t k;
+	size_t i;
 
-	if (!cJSON_IsObject(entry) || !cJSON_IsString(pid) || !cJSON_IsString(pk) ||
-	    !cJSON_IsString(pers))
-		return F_PAIR_ENTRY_FIELDS;
-	if (!protocol_pair_id_ok(pid->valuestring, strlen(pid->valuestring)))
-		return F_PAIR_ID_SYNTAX;
-	if (!protocol_personalization_ok(pers->valuestring, strlen(pers->valuestring)))
-		return F_PAIR_PERSONALIZATION;
-	if (strlen(pk->valuestring) != PAIR_PK_B64_LEN)
-		return F_PAIR_KEY_LENGTH;
-	for (k = 0; k < i; k++)
-		if (strcmp(seen[k], pid->valuestring) == 0)
-			return F_PAIR_ID_REPEATED;
-	if (b64url_decode(p->keys[i], XWING_PK_LEN, pk->valuestring, PAIR_PK_B64_LEN) !=
-	    XWING_PK_LEN)
-		return F_PAIR_KEY_BASE64URL;
-	if (mlkem768_ek_check(p->keys[i], MLKEM768_EK_LEN) != 0)
-		return F_PAIR_KEY_CHECK;
-	/* A live pair is never put again (store_pair_put); saying so before
-	 * anything is stored keeps the request all-or-nothing. */
-	ls = store_pair_get(p->cid, pid->valuestring, &live);
-	crypto_wipe(&live, sizeof live);
-	return ls == STORE_OK ? F_PAIR_ID_IN_USE : F_COUNT;
-}
-
-/* Validates every entry before any state changes.  F_COUNT or the failure. */
-static enum failure
-check_entries(struct pairing *p)
-{
-	const char *seen[PAIR_ENTRIES_MAX];
-	const cJSON *entry;
-	size_t i = 0;
-
-	cJSON_ArrayForEach(entry, p->root) {
-		enum failure f = check_entry(p, entry, i, seen);
-		if (f != F_COUNT)
-			return f;
-		seen[i++] = entry_string(entry, "pairId");
+	for (i = 0; i < p->entries.count; i++) {
+		enum store_status ls = store_pair_get(p->cid, p->entries.pair_id[i], &live);
+		crypto_wipe(&live, sizeof live);
+		if (ls == STORE_OK)
+			return F_PAIR_ID_IN_USE;
 	}
 	return F_COUNT;
 }
@@ -173,10 +108,10 @@ check_entries(struct pairing *p)
 /* Encapsulates to entry i's key, derives and stores the pair, and appends
  * the entry's answer to p->out.  F_COUNT or the failure. */
 static enum failure
-pair_entry(struct pairing *p, const cJSON *entry, size_t i)
+pair_entry(struct pairing *p, size_t i)
 {
-	const char *pid = entry_string(entry, "pairId");
-	const char *pers = entry_string(entry, "personalization");
+	const char *pid = p->entries.pair_id[i];
+	const char *pers = p->entries.personalization[i];
 	uint8_t ct[XWING_CT_LEN], ss[XWING_SS_LEN];
 	uint8_t eseed[XWING_ESEED_LEN], nonce[PAIR_NONCE_LEN];
 	char ct64[PAIR_CT_B64_LEN + 6], nonce64[PAIR_NONCE_B64_LEN + 5];
@@ -186,7 +121,7 @@ pair_entry(struct pairing *p, const cJSON *entry, size_t i)
 
 	rand_bytes(eseed, sizeof eseed);
 	/* The key passed the check above; encaps checks it again anyway. */
-	rc = xwing_encaps(ct, ss, p->keys[i], XWING_PK_LEN, eseed);
+	rc = xwing_encaps(ct, ss, p->entries.key[i], XWING_PK_LEN, eseed);
 	crypto_wipe(eseed, sizeof eseed);
 	if (rc != 0)
 		return F_PAIR_ENCAPS;
@@ -225,13 +160,12 @@ pair_entries(struct pairing *p)
 {
 	const struct config *cfg = p->s->cfg;
 	char signed_id[CLIENT_ID_SIGNED_LEN + 1];
-	const cJSON *entry;
-	size_t i = 0;
+	size_t i;
 
 	p->olen = 1;
 	p->out[0] = '[';
-	cJSON_ArrayForEach(entry, p->root) {
-		enum failure f = pair_entry(p, entry, i++);
+	for (i = 0; i < p->entries.count; i++) {
+		enum failure f = pair_entry(p, i);
 		if (f != F_COUNT)
 			return f;
 	}
@@ -244,9 +178,9 @@ pair_entries(struct pairing *p)
 	    { "x-mte-relay", signed_id } }, 3, (int64_t)p->olen) == 0 &&
 	    conn_respond_body(p->c, p->out, p->olen) == 0)
 		conn_respond_end(p->c);
-	metrics_count_pairing((unsigned)p->count);
+	metrics_count_pairing((unsigned)p->entries.count);
 	LOG_EVENT(LOG_INFO, "paired", LOG_S("request_id", conn_info(p->c)->id),
-	    LOG_S("client_id", p->cid), LOG_I("pairs", p->count));
+	    LOG_S("client_id", p->cid), LOG_I("pairs", p->entries.count));
 	return F_COUNT;
 }
 
@@ -268,12 +202,12 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 	p.c = c;
 	if (check_client_id(&p, req) != 0 || (len = read_body(&p)) < 0)
 		return;
-	f = parse_body(&p, (size_t)len);
+	f = pair_body_parse(p.body, (size_t)len, &p.entries);
 	if (f == F_COUNT)
-		f = check_entries(&p);
+		f = check_live(&p);
 	if (f == F_COUNT)
 		f = pair_entries(&p);
 	if (f != F_COUNT)
 		server_fail(s, c, f, NULL);
-	cJSON_Delete(p.root);
+	pair_body_free(&p.entries);
 }

@@ -101,41 +101,24 @@ fail(struct protected_msg *m, enum failure f)
 
 /* ---- 1. the relay header, the client id ---- */
 
-/*
- * Splits "<signed clientId>,<pairId>,<seq>,<flags>" into m.  Returns 0, or
- * -1 when malformed (569).  The signed id's MAC is checked by the caller.
- */
+/* Takes the parts of the x-mte-relay field into m.  0, or -1 when malformed. */
 static int
 parse_relay_header(struct protected_msg *m, const char *v, size_t len)
 {
-	const char *part[4];
-	size_t plen[4], i, k = 0, start = 0;
+	struct relay_header h;
 
-	for (i = 0; i <= len; i++) {
-		if (i == len || v[i] == ',') {
-			if (k == 4)
-				return -1;
-			part[k] = v + start;
-			plen[k++] = i - start;
-			start = i + 1;
-		}
-	}
-	if (k != 4 || !clientid_syntax_ok(part[0], plen[0]) ||
-	    !protocol_pair_id_ok(part[1], plen[1]) ||
-	    protocol_parse_seq(part[2], plen[2], &m->seq) != 0)
+	if (protocol_parse_relay_header(v, len, &h) != 0)
 		return -1;
-	if (!(plen[3] == 0 || (plen[3] == 1 && (part[3][0] == 'u' || part[3][0] == 'b')) ||
-	    (plen[3] == 2 && part[3][0] == 'u' && part[3][1] == 'b')))
-		return -1;
-	m->signed_in = part[0];
-	memcpy(m->pid, part[1], plen[1]);
-	m->pid[plen[1]] = '\0';
-	memcpy(m->seq_dec, part[2], plen[2]);
-	m->seq_dec[plen[2]] = '\0';
-	memcpy(m->flags, part[3], plen[3]);
-	m->flags[plen[3]] = '\0';
-	m->flag_u = memchr(part[3], 'u', plen[3]) != NULL;
-	m->flag_b = memchr(part[3], 'b', plen[3]) != NULL;
+	m->signed_in = h.signed_id;
+	m->seq = h.seq;
+	m->flag_u = h.flag_u;
+	m->flag_b = h.flag_b;
+	memcpy(m->pid, h.pair_id, h.pair_id_len);
+	m->pid[h.pair_id_len] = '\0';
+	memcpy(m->seq_dec, h.seq_text, h.seq_len);
+	m->seq_dec[h.seq_len] = '\0';
+	memcpy(m->flags, h.flags, h.flags_len);
+	m->flags[h.flags_len] = '\0';
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "clientid.h"
 #include "decimal.h"
 #include "hex.h"
 
@@ -48,4 +49,40 @@ int
 protocol_client_id_ok(const char *p, size_t n)
 {
 	return n == CLIENT_ID_HEX_LEN && hex_is_lower(p, n);
+}
+
+int
+protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out)
+{
+	const char *part[4];
+	size_t plen[4], i, k = 0, start = 0;
+
+	if (len > RELAY_HEADER_MAX)
+		return -1;
+	for (i = 0; i <= len; i++) {
+		if (i == len || v[i] == ',') {
+			if (k == 4)
+				return -1;
+			part[k] = v + start;
+			plen[k++] = i - start;
+			start = i + 1;
+		}
+	}
+	if (k != 4 || !clientid_syntax_ok(part[0], plen[0]) ||
+	    !protocol_pair_id_ok(part[1], plen[1]) ||
+	    protocol_parse_seq(part[2], plen[2], &out->seq) != 0)
+		return -1;
+	if (!(plen[3] == 0 || (plen[3] == 1 && (part[3][0] == 'u' || part[3][0] == 'b')) ||
+	    (plen[3] == 2 && part[3][0] == 'u' && part[3][1] == 'b')))
+		return -1;
+	out->signed_id = part[0];
+	out->pair_id = part[1];
+	out->pair_id_len = plen[1];
+	out->seq_text = part[2];
+	out->seq_len = plen[2];
+	out->flags = part[3];
+	out->flags_len = plen[3];
+	out->flag_u = memchr(part[3], 'u', plen[3]) != NULL;
+	out->flag_b = memchr(part[3], 'b', plen[3]) != NULL;
+	return 0;
 }

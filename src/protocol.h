@@ -27,4 +27,25 @@ int protocol_parse_seq(const char *p, size_t n, uint64_t *seq);
  * store's keys): an upper-case id is a different, invalid string. */
 int protocol_client_id_ok(const char *p, size_t n);
 
+/* The parts of a protected message's x-mte-relay field (protocol.md,
+ * "The x-mte-relay header"): slices of the caller's buffer. */
+struct relay_header {
+	const char *signed_id;      /* CLIENT_ID_SIGNED_LEN chars, syntax checked (not the MAC) */
+	const char *pair_id;
+	size_t      pair_id_len;
+	const char *seq_text;       /* canonical decimal */
+	size_t      seq_len;
+	uint64_t    seq;
+	int         flag_u, flag_b;
+	const char *flags;          /* "", "u", "b" or "ub" */
+	size_t      flags_len;
+};
+
+/*
+ * Splits v[0..len), "<signed clientId>,<pairId>,<seq>,<flags>", into *out.
+ * Returns 0, or -1 when malformed (a length over RELAY_HEADER_MAX, not four
+ * parts, a part of the wrong syntax); *out is then unspecified.
+ */
+int protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out);
+
 #endif

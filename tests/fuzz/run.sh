@@ -1,23 +1,59 @@
 #!/bin/sh
-# run.sh - build and run the HTTP parser fuzzer (make fuzz).
-#   FUZZ_SECONDS  run time (default 60)
-#   FUZZ_MAX_LEN  largest input tried (default 16384)
-# Corpus and crash artifacts live in build-fuzz/.  A crash found makes this
-# script fail; turn it into a row of tests/unit/http_cases.h.
+# run.sh - build and run the fuzzers of every parser of peer input (make fuzz):
+#   http      the HTTP/1.1 request head and chunked body parser (src/http.c)
+#   protocol  the x-mte-relay header, seq, ids, personalization (src/protocol.c)
+#   pair      the POST /api/mte-pair body (src/pair_body.c)
+#   seal      sealed bodies (framing, chunk order, truncation), meta items and
+#             their base64url text (src/crypto/seal.c, b64.c)
+# Each target is built with libFuzzer, ASan and UBSan and run in turn:
+#   FUZZ_TARGETS  which ones (default all)
+#   FUZZ_SECONDS  run time of each (default 60)
+#   FUZZ_RUNS     executions of each instead (e.g. 10000000), when set
+# Corpora and crash artifacts live in build-fuzz/.  A crash or a broken
+# invariant makes this script fail; turn the input into a unit test row.
 set -eu
 cd "$(dirname "$0")/../.."
+FUZZ_TARGETS=${FUZZ_TARGETS:-http protocol pair seal}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-16384}
+FUZZ_RUNS=${FUZZ_RUNS:-}
 out=build-fuzz
-mkdir -p "$out/corpus"
+CC_FUZZ="clang -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -iquote src -iquote ."
+CRYPTO="src/crypto/b64.c src/crypto/mlkem.c src/crypto/rand.c src/crypto/seal.c \
+    src/crypto/sha3.c src/crypto/wipe.c"
+HELPERS="src/clientid.c src/decimal.c src/hex.c src/json.c src/log.c"
 
-clang -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -iquote src -iquote . -o "$out/fuzz_http" tests/fuzz/fuzz_http.c src/http.c src/hex.c src/decimal.c
-clang -std=c11 -O1 -Itests/unit -o "$out/seeds" tests/fuzz/seeds.c
-"$out/seeds" "$out/corpus"
-
-echo "fuzz: $FUZZ_SECONDS s, max_len $FUZZ_MAX_LEN, corpus $out/corpus"
-exec "$out/fuzz_http" "$out/corpus" -dict=tests/fuzz/http.dict \
-    -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" \
-    -artifact_prefix="$out/" -print_final_stats=1
+for t in $FUZZ_TARGETS; do
+    case $t in
+    http)     src="src/http.c src/hex.c src/decimal.c"; dict=tests/fuzz/http.dict; max=16384 ;;
+    protocol) src="src/protocol.c $HELPERS $CRYPTO"; dict=; max=1024 ;;
+    pair)     src="src/pair_body.c src/protocol.c $HELPERS $CRYPTO"; dict=; max=65536 ;;
+    seal)     src="$CRYPTO src/log.c src/json.c src/hex.c"; dict=; max=200000 ;;
+    *) echo "fuzz: unknown target $t"; exit 2 ;;
+    esac
+    mkdir -p "$out/corpus-$t"
+    # shellcheck disable=SC2086
+    $CC_FUZZ -o "$out/fuzz_$t" "tests/fuzz/fuzz_$t.c" $src -lbearssl -lcjson
+    if [ "$t" = http ]; then
+        clang -std=c11 -O1 -Itests/unit -o "$out/seeds" tests/fuzz/seeds.c
+        "$out/seeds" "$out/corpus-$t"
+    fi
+    if [ "$t" = seal ]; then
+        # bodies around the chunk size, so multi-chunk framing is explored
+        # from the start: sealed and opened (1), damaged (6: flip, 2: cut)
+        for mode in 1 6 2; do
+            for n in 65535 65536 65537 131072 131100; do
+                { printf "\\$(printf %o "$mode")"; head -c "$n" /dev/urandom; } \
+                    >"$out/corpus-$t/seed-$mode-$n"
+            done
+        done
+    fi
+    if [ -n "$FUZZ_RUNS" ]; then limit="-runs=$FUZZ_RUNS"; else limit="-max_total_time=$FUZZ_SECONDS"; fi
+    echo "fuzz $t: ${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-$FUZZ_SECONDS s}, max_len $max, corpus $out/corpus-$t"
+    rc=0
+    "$out/fuzz_$t" "$out/corpus-$t" ${dict:+-dict=$dict} $limit -max_len="$max" \
+        -artifact_prefix="$out/$t-" -print_final_stats=1 >"$out/fuzz_$t.log" 2>&1 || rc=$?
+    tail -n 12 "$out/fuzz_$t.log"
+    if [ "$rc" -ne 0 ]; then echo "fuzz $t: FAILED (exit $rc), see $out/fuzz_$t.log"; exit 1; fi
+done
+echo "fuzz: $FUZZ_TARGETS passed"

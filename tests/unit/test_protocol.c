@@ -1,4 +1,4 @@
-/* test_protocol.c - syntax of pair ids, personalization, seq; the JSON
+/* test_protocol.c - syntax of pair ids, personalization, seq, the relay header; the JSON
  * \u0000 guard. */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -107,4 +107,57 @@ Test(protocol, json_nul_escape)
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		cr_expect_eq(json_has_nul_escape(cases[i].s, strlen(cases[i].s)), cases[i].nul,
 		    "%s", cases[i].s);
+}
+
+static const char good_header[] =
+    "0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    ",pairpairpairpair,18446744073709551615,ub";
+
+Test(protocol, relay_header_parts)
+{
+	struct relay_header h;
+
+	cr_assert_eq(protocol_parse_relay_header(good_header, strlen(good_header), &h), 0);
+	cr_expect_eq(h.signed_id, good_header);
+	cr_expect_eq(h.pair_id_len, 16);
+	cr_expect_eq(memcmp(h.pair_id, "pairpairpairpair", 16), 0);
+	cr_expect_eq(h.seq, UINT64_MAX);
+	cr_expect_eq(h.seq_len, 20);
+	cr_expect_eq(h.flag_u, 1);
+	cr_expect_eq(h.flag_b, 1);
+	cr_expect_eq(h.flags_len, 2);
+}
+
+Test(protocol, relay_header_every_truncated_prefix_is_malformed)
+{
+	struct relay_header h;
+	size_t n, len = strlen(good_header);
+
+	/* cutting the flags "ub" to "u" or "" still parses; anything shorter does not */
+	for (n = 0; n < len - 2; n++)
+		cr_expect_eq(protocol_parse_relay_header(good_header, n, &h), -1, "prefix %zu", n);
+	cr_expect_eq(protocol_parse_relay_header(good_header, len - 2, &h), 0);
+	cr_expect_eq(protocol_parse_relay_header(good_header, len - 1, &h), 0);
+	cr_expect_eq(h.flag_u, 1);
+	cr_expect_eq(h.flag_b, 0);
+}
+
+Test(protocol, relay_header_malformed_parts)
+{
+	static const char *const bad[] = {
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,bu",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,x",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,01,",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,0,",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,18446744073709551616,",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pair,1,",
+		"0123456789ABCDEF0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,,",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1",
+	};
+	struct relay_header h;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_expect_eq(protocol_parse_relay_header(bad[i], strlen(bad[i]), &h), -1, "%s", bad[i]);
 }
