@@ -56,7 +56,9 @@ export type MteRelayErrorCode =
   | 'RESPONSE_INVALID'  // the response failed authentication (tampered, swapped, not for this request)
   | 'TRUNCATED'         // the response body ended without its final chunk
   | 'UNSUPPORTED'       // a request that cannot be protected (non-http URL, oversized headers)
-  | 'REDIRECT_OTHER_ORIGIN'; // a redirect out of the relay's origin, not followed (crossOriginRedirect 'error')
+  | 'REDIRECT_OTHER_ORIGIN' // a redirect out of the relay's origin, not followed (crossOriginRedirect 'error')
+  | 'UNAUTHENTICATED_ANSWER' // a refusal 559-570 without the relay's tag: a POST/PATCH is not sent again
+  | 'ALREADY_RECEIVED';      // the relay had received this request already (570): it may have been performed
 
 /** Every error mteFetch throws (except aborts, which reject with the signal's reason as fetch does). */
 export declare class MteRelayError extends Error {

@@ -7,7 +7,7 @@
 #define CORS_STR_(x) #x
 #define CORS_STR(x) CORS_STR_(x)
 static const char cors_max_age[] = CORS_STR(CORS_MAX_AGE_S);
-static const char cors_expose[] = "x-mte-relay, x-mte-relay-eh";
+static const char cors_expose[] = "x-mte-relay, x-mte-relay-eh, x-mte-relay-auth";
 static const char cors_base_headers[] = "x-mte-relay, x-mte-relay-eh, content-type";
 
 int

@@ -37,7 +37,7 @@ static const struct failure_kind table[F_COUNT] = {
 	    FC_DECODE, MDR_RELAY_HEADER, NULL),
 	[F_CLIENT_ID_INVALID]      = RELAY(RS_INVALID_CLIENT_ID, "client id signature invalid",
 	    FC_DECODE, MDR_CLIENT_ID, DECODE),
-	[F_PAIR_NOT_FOUND]         = RELAY(RS_STATE_NOT_FOUND, "pair not found",
+	[F_PAIR_NOT_FOUND]         = SEALED(RS_STATE_NOT_FOUND, NULL, "pair not found",
 	    FC_DECODE, MDR_PAIR_NOT_FOUND, NULL),
 	[F_BODY_LENGTH]            = RELAY(RS_DECODE_FAILED,
 	    "body length is not a sealed body length", FC_DECODE, MDR_BODY_LENGTH, DECODE),
@@ -51,7 +51,7 @@ static const struct failure_kind table[F_COUNT] = {
 	    FC_DECODE, MDR_META_MISSING, DECODE),
 	[F_META_AUTH]              = RELAY(RS_DECODE_FAILED, "meta failed authentication",
 	    FC_DECODE, MDR_META_AUTH, DECODE),
-	[F_REPLAYED]               = RELAY(RS_REPLAYED, "replayed or stale seq",
+	[F_REPLAYED]               = SEALED(RS_REPLAYED, NULL, "replayed or stale seq",
 	    FC_REPLAY, 0, DECODE),
 
 	[F_META_INVALID]           = SEALED(400, "invalid request meta", "invalid request meta",

@@ -92,7 +92,8 @@ struct failure_kind {
 	                                      * "upstream request failed"), or NULL */
 	enum log_level             level;    /* of that line */
 	int                        sealed;   /* answered sealed when the protected request
-	                                      * was accepted (the relay holds its keys) */
+	                                      * was accepted (the relay holds its keys), or
+	                                      * its meta opened and it asked (flag a) */
 };
 
 /* The table's row for f (f < F_COUNT). */

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "answer.h"
 #include "clientid.h"
 #include "crypto/b64.h"
 #include "crypto/kdf.h"
 #include "crypto/rand.h"
+#include "crypto/seal.h"
 #include "crypto/wipe.h"
 #include "crypto/xwing.h"
 #include "log.h"
@@ -22,8 +24,11 @@
 #define PAIR_NONCE_LEN       32
 #define PAIR_CT_B64_LEN      1494   /* b64url of XWING_CT_LEN bytes, no padding */
 #define PAIR_NONCE_B64_LEN   43     /* b64url of PAIR_NONCE_LEN bytes, no padding */
-/* One response entry: pairId + b64u(ct) + b64u(nonce) + JSON punctuation. */
-#define PAIR_RESPONSE_ENTRY  (PAIR_ID_MAX + PAIR_CT_B64_LEN + PAIR_NONCE_B64_LEN + 64)
+#define PAIR_ANSWER_KEY_WIRE (ANSWER_KEY_LEN + SEAL_TAG_LEN)
+#define PAIR_ANSWER_B64_LEN  64     /* b64url of PAIR_ANSWER_KEY_WIRE bytes */
+/* One response entry: pairId + b64u(ct) + b64u(nonce) + b64u(answerKey) + JSON punctuation. */
+#define PAIR_RESPONSE_ENTRY  (PAIR_ID_MAX + PAIR_CT_B64_LEN + PAIR_NONCE_B64_LEN + \
+                              PAIR_ANSWER_B64_LEN + 96)
 #define PAIR_RESPONSE_MAX    (PAIR_ENTRIES_MAX * PAIR_RESPONSE_ENTRY + 16)
 
 /* One pairing request, passed to every step. */
@@ -105,6 +110,32 @@ check_live(struct pairing *p)
 	return F_COUNT;
 }
 
+/*
+ * The entry's "answerKey" member (PROTOCOL.md section 11): K_answer of the
+ * client, sealed as one meta chunk under mk_res of seq 0 of the new pair,
+ * written as ,"answerKey":"..." into out.  0, or -1.
+ */
+static int
+answer_key_member(const struct pairing *p, const struct store_pair *pair, char *out,
+    size_t cap)
+{
+	uint8_t key[ANSWER_KEY_LEN], mk[32], wire[PAIR_ANSWER_KEY_WIRE];
+	char aad[64 + CLIENT_ID_HEX_LEN + PAIR_ID_MAX], b64[PAIR_ANSWER_B64_LEN + 4];
+	int n, sealed;
+
+	n = snprintf(aad, sizeof aad, "mte-relay/1 answer-key %s %s", p->cid, pair->pair_id);
+	answer_key(key, p->s->cfg->client_id_secret, p->cid);
+	kdf_message_key(mk, pair->k_res, KDF_RES, 0);
+	sealed = seal_meta_seal(wire, sizeof wire, mk, aad, (size_t)n, key, sizeof key);
+	crypto_wipe(key, sizeof key);
+	crypto_wipe(mk, sizeof mk);
+	if (sealed != (int)sizeof wire)
+		return -1;
+	b64url_encode(b64, sizeof b64, wire, sizeof wire);
+	n = snprintf(out, cap, ",\"answerKey\":\"%s\"", b64);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
 /* Encapsulates to entry i's key, derives and stores the pair, and appends
  * the entry's answer to p->out.  F_COUNT or the failure. */
 static enum failure
@@ -115,6 +146,7 @@ pair_entry(struct pairing *p, size_t i)
 	uint8_t ct[XWING_CT_LEN], ss[XWING_SS_LEN];
 	uint8_t eseed[XWING_ESEED_LEN], nonce[PAIR_NONCE_LEN];
 	char ct64[PAIR_CT_B64_LEN + 6], nonce64[PAIR_NONCE_B64_LEN + 5];
+	char answer[PAIR_ANSWER_B64_LEN + 32] = "";
 	struct store_pair pair;
 	enum store_status st;
 	int rc, n;
@@ -132,8 +164,12 @@ pair_entry(struct pairing *p, size_t i)
 	rc = kdf_pair_keys(pair.k_req, pair.k_res, ss, nonce, p->cid, CLIENT_ID_HEX_LEN, pid,
 	    strlen(pid), pers, strlen(pers));
 	crypto_wipe(ss, sizeof ss);
-	if (rc != 0)
+	if (rc == 0 && p->entries.answers[i] && answer_key_member(p, &pair, answer, sizeof answer) != 0)
+		rc = -1;
+	if (rc != 0) {
+		crypto_wipe(&pair, sizeof pair);
 		return F_PAIR_ENTRY_REJECTED;
+	}
 	st = store_pair_put(&pair);
 	crypto_wipe(&pair, sizeof pair);
 	/* Pair ids are random: only a replay attempt or a broken client repeats
@@ -146,8 +182,8 @@ pair_entry(struct pairing *p, size_t i)
 	b64url_encode(nonce64, sizeof nonce64, nonce, sizeof nonce);
 	/* pairId was validated to [A-Za-z0-9_-]: nothing to escape. */
 	n = snprintf(p->out + p->olen, sizeof p->out - p->olen,
-	    "%s{\"pairId\":\"%s\",\"ciphertext\":\"%s\",\"nonce\":\"%s\"}",
-	    i ? "," : "", pid, ct64, nonce64);
+	    "%s{\"pairId\":\"%s\",\"ciphertext\":\"%s\",\"nonce\":\"%s\"%s}",
+	    i ? "," : "", pid, ct64, nonce64, answer);
 	if (n < 0 || (size_t)n >= sizeof p->out - p->olen)
 		return F_PAIR_RESPONSE_TOO_LARGE;
 	p->olen += (size_t)n;

@@ -40,6 +40,7 @@ check_entry(struct pair_body *out, const cJSON *entry, size_t i)
 		return F_PAIR_KEY_CHECK;
 	out->pair_id[i] = pid->valuestring;
 	out->personalization[i] = pers->valuestring;
+	out->answers[i] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "answers"));
 	return F_COUNT;
 }
 

@@ -25,6 +25,7 @@ struct pair_body {
 	const char   *pair_id[PAIR_ENTRIES_MAX];
 	const char   *personalization[PAIR_ENTRIES_MAX];
 	uint8_t       key[PAIR_ENTRIES_MAX][XWING_PK_LEN];
+	int           answers[PAIR_ENTRIES_MAX];   /* "answers": true (PROTOCOL.md section 11) */
 };
 
 /*

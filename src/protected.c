@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
 #include "clientid.h"
 #include "crypto/b64.h"
 #include "crypto/kdf.h"
@@ -46,13 +47,15 @@ struct protected_msg {
 	char        seq_dec[SEQ_DEC_MAX + 1];
 	char        flags[3];
 	uint64_t    seq;
-	int         flag_u, flag_b;
+	int         flag_u, flag_b, flag_a;
 	char        method[METHOD_MAX];
 	/* keys and the AAD of both directions' items */
 	uint8_t     mk_req[32], mk_res[32];
 	char        aad[SEAL_AAD_MAX];
 	size_t      aad_len;
+	int         meta_opened;                /* the request meta authenticated */
 	int         accepted;                   /* seq accepted: every answer is sealed */
+	int         relay_answer;               /* the answer being sealed is the relay's own */
 	char        signed_id[CLIENT_ID_SIGNED_LEN + 1]; /* echoed, under the current secret */
 	/* the request meta */
 	size_t      meta_len;
@@ -86,16 +89,36 @@ struct protected_msg {
 
 static int seal_answer(void *arg, int status, const char *json, size_t len);
 
+/* 1 when f is answered sealed: after acceptance, or, for a client that
+ * asked for authenticated answers (flag a), once the meta opened (the relay
+ * holds the message keys then). */
+static int
+sealable(const struct protected_msg *m, enum failure f)
+{
+	return failure_kind(f)->sealed && (m->accepted || (m->flag_a && m->meta_opened));
+}
+
 /* Answers f: in the clear before acceptance, sealed after (when f's kind
- * is sealable); the log line names the ids. */
+ * is sealable); the log line names the ids.  A relay status answered in
+ * the clear to a client that asked (flag a) carries x-mte-relay-auth. */
 static void
 fail(struct protected_msg *m, enum failure f)
 {
-	const struct server_fail_ctx ctx = {
-		.client_id = m->cid, .pair_id = m->pid,
-		.seal = m->accepted ? seal_answer : NULL, .seal_arg = m,
-	};
+	const struct config *cfg = m->s->cfg;
+	const struct failure_kind *k = failure_kind(f);
+	char auth[ANSWER_HEADER_MAX];
+	struct http_field extra[1];
+	struct server_fail_ctx ctx = { .client_id = m->cid, .pair_id = m->pid, .seal_arg = m };
 
+	if (sealable(m, f)) {
+		ctx.seal = seal_answer;
+	} else if (m->flag_a && k->status >= 559 && k->status <= 570 && m->cid[0] != '\0' &&
+	    m->method[0] != '\0' && answer_header(auth, cfg->client_id_secret,
+	    cfg->client_id_secret_previous, m->cid, m->pid, m->seq_dec, m->method, k->status) == 0) {
+		extra[0] = (struct http_field){ "x-mte-relay-auth", auth };
+		ctx.extra = extra;
+		ctx.n_extra = 1;
+	}
 	server_fail(m->s, m->c, f, &ctx);
 }
 
@@ -113,6 +136,7 @@ parse_relay_header(struct protected_msg *m, const char *v, size_t len)
 	m->seq = h.seq;
 	m->flag_u = h.flag_u;
 	m->flag_b = h.flag_b;
+	m->flag_a = h.flag_a;
 	memcpy(m->pid, h.pair_id, h.pair_id_len);
 	m->pid[h.pair_id_len] = '\0';
 	memcpy(m->seq_dec, h.seq_text, h.seq_len);
@@ -137,6 +161,9 @@ read_relay_header(struct protected_msg *m)
 		return F_RELAY_FIELD_REPEATED;
 	if (parse_relay_header(m, rh->value.ptr, rh->value.len) != 0)
 		return F_RELAY_HEADER_MALFORMED;
+	/* known before the client id is checked: a tagged 566 names it */
+	if (req->method.len < sizeof m->method)
+		memcpy(m->method, req->method.ptr, req->method.len);
 	if (clientid_check(m->signed_in, CLIENT_ID_SIGNED_LEN, cfg->client_id_secret,
 	    cfg->client_id_secret_previous, m->cid) != 0) {
 		memcpy(m->cid, m->signed_in, CLIENT_ID_HEX_LEN);   /* named in the log */
@@ -144,7 +171,6 @@ read_relay_header(struct protected_msg *m)
 	}
 	if (req->method.len >= sizeof m->method)
 		return F_METHOD_TOO_LONG;
-	memcpy(m->method, req->method.ptr, req->method.len);
 	if (m->flag_u && !(req->target.len == 1 && req->target.ptr[0] == '/'))
 		return F_FLAG_U_TARGET;
 	if (req->absolute_form)
@@ -207,6 +233,7 @@ open_meta(struct protected_msg *m, const struct store_pair *pair)
 	if (opened < 0)
 		return F_META_AUTH;
 	m->meta_len = (size_t)opened;
+	m->meta_opened = 1;
 	return F_COUNT;
 }
 
@@ -216,8 +243,11 @@ static enum failure
 accept_seq(struct protected_msg *m)
 {
 	const struct config *cfg = m->s->cfg;
-	enum store_status st = store_window_accept(m->cid, m->pid, m->seq);
+	enum store_status st;
 
+	/* the echoed id of every sealed answer from here on, 570 included */
+	clientid_sign(m->signed_id, m->cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
+	st = store_window_accept(m->cid, m->pid, m->seq);
 	if (st == STORE_REPLAY)
 		return F_REPLAYED;
 	if (st == STORE_NOT_FOUND)
@@ -225,7 +255,6 @@ accept_seq(struct protected_msg *m)
 	if (st != STORE_OK)
 		return F_STORE_UNAVAILABLE;
 	m->accepted = 1;
-	clientid_sign(m->signed_id, m->cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
 	if (log_debug_enabled())
 		LOG_EVENT(LOG_DEBUG, "protected request accepted",
 		    LOG_S("request_id", conn_info(m->c)->id), LOG_S("client_id", m->cid),
@@ -488,6 +517,9 @@ response_meta(struct protected_msg *m, const struct http_field *f, size_t n,
 			break;
 		}
 	}
+	/* extension a: the relay's own answers say so (PROTOCOL.md section 11) */
+	if (ok && m->flag_a && m->relay_answer)
+		ok = cJSON_AddStringToObject(root, "from", "relay") != NULL;
 	ok = ok && cJSON_PrintPreallocated(root, m->meta_json, sizeof m->meta_json, 0);
 	json_wipe(root);
 	cJSON_Delete(root);
@@ -568,6 +600,7 @@ seal_answer(void *arg, int status, const char *json, size_t len)
 	static const struct http_field type[] = { { "content-type", "application/json" } };
 	struct protected_msg *m = arg;
 
+	m->relay_answer = 1;
 	if (sealed_head(m, status, type, 1, (int64_t)len) != 0)
 		return -1;
 	if (m->sealed_body && seal_writer_feed(&m->writer, (const uint8_t *)json, len,

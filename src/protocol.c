@@ -51,6 +51,24 @@ protocol_client_id_ok(const char *p, size_t n)
 	return n == CLIENT_ID_HEX_LEN && hex_is_lower(p, n);
 }
 
+/* Flags: u, b and a, each at most once, in this order (a: PROTOCOL.md
+ * section 11). */
+static int
+flags_ok(const char *f, size_t n)
+{
+	static const char order[] = "uba";
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		while (k < 3 && order[k] != f[i])
+			k++;
+		if (k == 3)
+			return 0;
+		k++;
+	}
+	return 1;
+}
+
 int
 protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out)
 {
@@ -72,8 +90,7 @@ protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out)
 	    !protocol_pair_id_ok(part[1], plen[1]) ||
 	    protocol_parse_seq(part[2], plen[2], &out->seq) != 0)
 		return -1;
-	if (!(plen[3] == 0 || (plen[3] == 1 && (part[3][0] == 'u' || part[3][0] == 'b')) ||
-	    (plen[3] == 2 && part[3][0] == 'u' && part[3][1] == 'b')))
+	if (!flags_ok(part[3], plen[3]))
 		return -1;
 	out->signed_id = part[0];
 	out->pair_id = part[1];
@@ -84,5 +101,6 @@ protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out)
 	out->flags_len = plen[3];
 	out->flag_u = memchr(part[3], 'u', plen[3]) != NULL;
 	out->flag_b = memchr(part[3], 'b', plen[3]) != NULL;
+	out->flag_a = memchr(part[3], 'a', plen[3]) != NULL;
 	return 0;
 }

@@ -143,3 +143,28 @@ export async function openChunk(key, item, final, index, aad, sealed) {
   const iv = chunkNonce(item, final, index);
   return new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv, additionalData: aad, tagLength: 128 }, key, sealed));
 }
+
+/**
+ * The answer key of a pair (PROTOCOL.md section 11): the pairing answer's
+ * answerKey chunk opened under mk_res of seq 0, as an HMAC key that only
+ * verifies the relay's x-mte-relay-auth tags.  Throws when it does not open.
+ */
+export async function openAnswerKey(pair, clientId, sealed) {
+  const { mkRes } = await messageKeys(pair, 0);
+  const aad = utf8Encode(`${PROTOCOL} answer-key ${clientId} ${pair.pairId}`);
+  const raw = await openChunk(mkRes, ITEM_META, true, 0, aad, sealed);
+  try {
+    return await subtle().importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/** true when tagHex is the relay's tag of status answering (clientId, pairId, seq, method). */
+export async function verifyAnswerTag(key, tagHex, clientId, pairId, seq, method, status) {
+  if (!/^[0-9a-f]{64}$/.test(tagHex)) return false;
+  const tag = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) tag[i] = parseInt(tagHex.slice(2 * i, 2 * i + 2), 16);
+  const msg = utf8Encode(`${PROTOCOL} answer ${clientId} ${pairId} ${seq} ${method} ${String(status).padStart(3, '0')}`);
+  return subtle().verify('HMAC', key, tag, msg);
+}

@@ -11,11 +11,16 @@ import { ErrorCodes, MteDecodeError, MtePairingError, MteRelayError, describeRel
 import { checkOptions } from './options.js';
 import { REDIRECT_MODES, markRedirected, nextHop } from './redirect.js';
 import { HDR, STATUS_BAD_CLIENT_ID, baseUrl, discard } from './relay.js';
+import { verifyAnswerTag } from './crypto.js';
 import { openResponse, responseEcho, sealRequest, splitHeaders } from './seal.js';
 
 // Statuses after which the pair is dropped, a new one made, and the request retried once.
 const REPAIR_STATUSES = new Set([559, 560, 561, 562, 563, 564, 565, 567, 568]);
+const STATUS_NO_PAIR = 560;
 const STATUS_REPLAY = 570;
+const HDR_AUTH = 'x-mte-relay-auth';
+// RFC 9110 section 9.2.2: sending these again does what sending them once does.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 function withAbort(promise, signal) {
   if (!signal) return promise;
@@ -113,6 +118,49 @@ export function createMteFetch({ config, originState, relayFetch, identities, pa
     return { res, identity, pair, seq, mkRes: wire.mkRes };
   }
 
+  /**
+   * What to do with a refusal of the relay (PROTOCOL.md sections 9 and 11):
+   * 'repair' (drop the pair, retry once), 'again' (retry once, fresh seq),
+   * 'identity' (forget the client id, retry once), or an error to throw.
+   * authenticated: sealed by the relay or carrying its valid tag.
+   */
+  function refusal(status, authenticated, method, relayError) {
+    if (!IDEMPOTENT.has(method)) {
+      // A POST runs at most once: only a refusal that proves the relay did
+      // not take it (an authenticated 560 or 566) lets it go again.
+      if (!authenticated) {
+        return new MteDecodeError(ErrorCodes.UNAUTHENTICATED_ANSWER,
+          `the relay's refusal ${describeRelayError(status, relayError)} is not authenticated (it may come from a party on the way), so the ${method} is not sent again`,
+          { status, relayError });
+      }
+      if (status === STATUS_REPLAY) {
+        return new MteDecodeError(ErrorCodes.ALREADY_RECEIVED,
+          `the relay had already received this request (a replayed sequence number): it may have been performed, so the ${method} is not sent again`,
+          { status, relayError });
+      }
+      if (status !== STATUS_NO_PAIR && status !== STATUS_BAD_CLIENT_ID) {
+        return new MteDecodeError(ErrorCodes.DECODE_FAILED,
+          `the relay refused the protected request: ${describeRelayError(status, relayError)}`, { status, relayError });
+      }
+    }
+    if (REPAIR_STATUSES.has(status)) return 'repair';
+    if (status === STATUS_REPLAY) return 'again';
+    if (status === STATUS_BAD_CLIENT_ID) return 'identity';
+    return new MteDecodeError(ErrorCodes.DECODE_FAILED,
+      `the relay refused the protected request: ${describeRelayError(status, relayError)}`, { status, relayError });
+  }
+
+  /** true when a clear refusal carries the relay's tag for this request (extension a). */
+  async function tagged(sent, req, res) {
+    const { pair, identity, seq } = sent;
+    const header = res.headers.get(HDR_AUTH);
+    if (!pair.answerKey || !header) return false;
+    for (const tag of header.split(',')) {
+      if (await verifyAnswerTag(pair.answerKey, tag.trim(), identity.clientId, pair.pairId, seq, req.method, res.status)) return true;
+    }
+    return false;
+  }
+
   /** One protected request and its answer, with the protocol's one retry. */
   async function fetchProtected(req, opts, body) {
     const st = originState(req.url.origin);
@@ -139,28 +187,42 @@ export function createMteFetch({ config, originState, relayFetch, identities, pa
         throw new MteDecodeError(ErrorCodes.RESPONSE_INVALID,
           'the answer was redirected on the way (a Location in the clear, which the relay never sends)', { status: res.status });
       }
+      let status; let relayError; let authenticated;
       if (res.headers.has(HDR)) {
         const echo = responseEcho(sent);
         identities.refreshSignedId(st, identity, echo.signedId);
-        return openResponse(sent, req, echo.flags);
-      }
-
-      // No relay header: the relay refused the request before accepting it.
-      const relayError = await readRelayError(res);
-      const status = res.status;
-      if (status >= 559 && status <= 570) {
-        if (!last && REPAIR_STATUSES.has(status)) {
-          pairing.dropPair(st, identity, pair);
-          attemptState.preferredSlot = pair.slot;
-          continue;
+        const { response, fromRelay } = await openResponse(sent, req, echo.flags);
+        if (!fromRelay || response.status < 559 || response.status > 570) return response;
+        // A refusal the relay sealed (extension a): authentic by construction.
+        status = response.status;
+        relayError = await readRelayError(response);
+        authenticated = true;
+      } else {
+        // No relay header: the relay refused the request before accepting it.
+        status = res.status;
+        authenticated = status >= 559 && status <= 570 && await tagged(sent, req, res);
+        relayError = await readRelayError(res);
+        if (status < 559 || status > 570) {
+          throw new MteDecodeError(ErrorCodes.RELAY_REJECTED,
+            `the relay answered ${describeRelayError(status, relayError)} without protection`, { status, relayError });
         }
-        if (!last && status === STATUS_REPLAY) { attemptState.preferredSlot = pair.slot; continue; }
-        if (!last && status === STATUS_BAD_CLIENT_ID) { identities.forgetIdentity(st, identity); continue; }
-        throw new MteDecodeError(ErrorCodes.DECODE_FAILED,
-          `the relay refused the protected request: ${describeRelayError(status, relayError)}`, { status, relayError });
       }
-      throw new MteDecodeError(ErrorCodes.RELAY_REJECTED,
-        `the relay answered ${describeRelayError(status, relayError)} without protection`, { status, relayError });
+      const action = refusal(status, authenticated, req.method, relayError);
+      if (action instanceof Error || last) {
+        if (!(action instanceof Error)) {
+          throw new MteDecodeError(ErrorCodes.DECODE_FAILED,
+            `the relay refused the protected request: ${describeRelayError(status, relayError)}`, { status, relayError });
+        }
+        if (!authenticated) pairing.dropPair(st, identity, pair);
+        throw action;
+      }
+      if (action === 'repair') {
+        pairing.dropPair(st, identity, pair);
+        attemptState.preferredSlot = pair.slot;
+        continue;
+      }
+      if (action === 'again') { attemptState.preferredSlot = pair.slot; continue; }
+      identities.forgetIdentity(st, identity);   // 'identity'
     }
   }
 

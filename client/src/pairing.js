@@ -6,7 +6,7 @@
 
 import { ml_kem768_x25519 as xwing } from '@noble/post-quantum/hybrid.js';
 import { b64uDecode, b64uEncode } from './codec.js';
-import { derivePairKeys, pairInfo, randomBytes } from './crypto.js';
+import { derivePairKeys, openAnswerKey, pairInfo, randomBytes } from './crypto.js';
 import { ErrorCodes, MtePairingError, describeRelayError, readRelayError } from './errors.js';
 import { HDR } from './relay.js';
 
@@ -35,7 +35,8 @@ function newEntries(count) {
     const pairId = b64uEncode(randomBytes(PAIR_ID_BYTES));
     const personalization = printableRandom(PERSONALIZATION_LEN);
     secrets.set(pairId, { secretKey, personalization });
-    entries.push({ pairId, publicKey: b64uEncode(publicKey), personalization });
+    // answers: the relay's refusals come sealed or tagged (PROTOCOL.md section 11)
+    entries.push({ pairId, publicKey: b64uEncode(publicKey), personalization, answers: true });
   }
   return { entries, secrets };
 }
@@ -82,7 +83,16 @@ async function openAnswer(st, identity, e, a, secret) {
   }
   const ss = xwing.decapsulate(ct, secretKey);
   const keys = await derivePairKeys(ss, nonce, pairInfo(identity.clientId, e.pairId, personalization));
-  return { pairId: e.pairId, kReq: keys.kReq, kRes: keys.kRes, seq: 0, slot: -1 };
+  const pair = { pairId: e.pairId, kReq: keys.kReq, kRes: keys.kRes, seq: 0, slot: -1, answerKey: null };
+  // A relay without the extension sends no answerKey: the pair then never sets flag a.
+  if (a.answerKey !== undefined) {
+    try {
+      pair.answerKey = await openAnswerKey(pair, identity.clientId, b64uDecode(String(a.answerKey)));
+    } catch (err) {
+      throw new MtePairingError(ErrorCodes.PAIRING_FAILED, `pairing with ${st.origin} failed: the answer key of pair ${e.pairId} does not open`, { cause: err, status: 200 });
+    }
+  }
+  return pair;
 }
 
 /** count new pairs for identity, made by one pairing request. */

@@ -20,7 +20,7 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'te', 'trailer', 'upgrade', 'proxy-connection',
 ]);
 // Wire response headers that describe the sealed transport, not the response.
-const DROPPED_RESPONSE_HEADERS = new Set([HDR, HDR_EH, 'content-length', 'transfer-encoding', 'content-encoding']);
+const DROPPED_RESPONSE_HEADERS = new Set([HDR, HDR_EH, 'x-mte-relay-auth', 'content-length', 'transfer-encoding', 'content-encoding']);
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const DECOMPRESSIBLE = new Set(['gzip', 'x-gzip', 'deflate']);
 
@@ -68,7 +68,8 @@ async function sealMeta(mkReq, aad, target, opts) {
  */
 export async function sealRequest(origin, identity, pair, seq, req, opts, body, stream) {
   const { signal } = req;
-  const flags = (opts.encodeUrls ? 'u' : '') + (body ? 'b' : '');
+  // a: the relay's refusals come sealed or tagged (PROTOCOL.md section 11)
+  const flags = (opts.encodeUrls ? 'u' : '') + (body ? 'b' : '') + (pair.answerKey ? 'a' : '');
   const target = requestTarget(req.url);
   const { mkReq, mkRes } = await messageKeys(pair, seq);
   const aad = requestAad(identity.clientId, pair.pairId, seq, flags, req.method, opts.encodeUrls ? '' : target);
@@ -168,13 +169,17 @@ function responseBody(res, headers, flags, req, mkRes, aad) {
   return body;
 }
 
-/** The Response of a sealed answer whose echo (responseEcho) gave flags. */
+/**
+ * The Response of a sealed answer whose echo (responseEcho) gave flags, and
+ * whether the relay made it itself (its meta says "from": "relay": a refusal
+ * of extension a, PROTOCOL.md section 11).
+ */
 export async function openResponse({ res, identity, pair, seq, mkRes }, req, flags) {
   const aad = responseAad(identity.clientId, pair.pairId, seq, flags, res.status);
   const metaJson = await openMeta(res, mkRes, aad);
   const headers = responseHeaders(res, metaJson);
   const body = responseBody(res, headers, flags, req, mkRes, aad);
-  const out = new Response(body, { status: res.status, statusText: res.statusText, headers });
-  try { Object.defineProperty(out, 'url', { value: req.url.href.split('#')[0], enumerable: true }); } catch { /* read-only */ }
-  return out;
+  const response = new Response(body, { status: res.status, statusText: res.statusText, headers });
+  try { Object.defineProperty(response, 'url', { value: req.url.href.split('#')[0], enumerable: true }); } catch { /* read-only */ }
+  return { response, fromRelay: metaJson.from === 'relay' };
 }

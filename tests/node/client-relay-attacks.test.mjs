@@ -43,7 +43,9 @@ test('a replayed request gets 570 and never reaches the upstream twice', async (
   const captured = proxy.requests.filter(isProtected).at(-1);
   const again = await send(relay.url, captured);
   assert.equal(again.status, 570);
-  assert.equal(JSON.parse(again.body).code, 570);
+  // the client asked for authenticated answers (flag a): the 570 is sealed
+  assert.ok(captured.headers['x-mte-relay'].split(',')[3].includes('a'));
+  assert.ok(again.headers['x-mte-relay'] && again.headers['x-mte-relay-eh'], 'sealed');
   await sleep(100);
   assert.equal(seenAt(upstream, '/api/replay-me').length, 1);
 });
@@ -93,7 +95,11 @@ test('method swapped in transit gets 562; the upstream sees nothing', async () =
   reset();
   const { f } = newClient();
   proxy.onRequest = (rec) => { if (isProtected(rec)) rec.method = 'PUT'; };
-  await expect562(f(`${proxy.url}/api/method-swap`, { method: 'POST', body: 'x' }));
+  // The relay's 562 is tagged for the method it saw (PUT), so to the client,
+  // which sent a POST, the answer is not authenticated: not sent again.
+  await assert.rejects(f(`${proxy.url}/api/method-swap`, { method: 'POST', body: 'x' }),
+    (e) => e.code === 'UNAUTHENTICATED_ANSWER' && e.status === 562);
+  assert.equal(proxy.responses.at(-1).status, 562, 'the relay itself answered 562');
   await sleep(100);
   assert.equal(seenAt(upstream, '/api/method-swap').length, 0);
 });

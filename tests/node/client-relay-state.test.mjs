@@ -52,7 +52,7 @@ test('relay restart mid-session is transparent, with redis and with the embedded
   }
 });
 
-test('CLIENT_ID_SECRET rotation with CLIENT_ID_SECRET_PREVIOUS and without is transparent', async () => {
+test('CLIENT_ID_SECRET rotation with CLIENT_ID_SECRET_PREVIOUS is transparent; without it, one POST fails clearly', async () => {
   const NEW = 'rotated-secret-fedcba9876543210fedcba98';
   let relay = await startRelay(relayEnv(upstream, { REDIS_URL: redis.url }));
   try {
@@ -71,7 +71,14 @@ test('CLIENT_ID_SECRET rotation with CLIENT_ID_SECRET_PREVIOUS and without is tr
     assert.notEqual(storage.get(key), idBefore, 're-signed with the current secret');
 
     relay = await restartRelay(relay, relayEnv(upstream, { REDIS_URL: redis.url, CLIENT_ID_SECRET: 'third-secret-0000111122223333444455556666' }));
+    // Without the previous secret the relay cannot authenticate its 566 to a
+    // client paired under the old one (PROTOCOL.md section 11): a POST is not
+    // sent again, and reaches the upstream with the next try, under a new id.
+    await assert.rejects(f(`${relay.url}/api/k/4`, { method: 'POST', body: 'without previous' }),
+      (e) => e.code === 'UNAUTHENTICATED_ANSWER' && e.status === 566);
+    assert.equal(upstream.received.filter((r) => r.url === '/api/k/4').length, 0);
     await ok(f, relay.url, '/api/k/4', { method: 'POST', body: 'without previous' });
+    await ok(f, relay.url, '/api/k/5', { method: 'PUT', body: 'idempotent' });
     assert.notEqual(storage.get(key).slice(0, 32), idBefore.slice(0, 32), 'a new client id');
   } finally { await relay.stop(); }
 });

@@ -30,14 +30,18 @@ Test(failure, every_kind_is_complete)
 
 Test(failure, before_acceptance_never_sealed)
 {
+	/* 570, and 560 for a pair gone between the store calls, come after the
+	 * meta opened: sealable for a client that asked (flag a) */
 	static const enum failure clear[] = {
-		F_RELAY_HEADER_MALFORMED, F_CLIENT_ID_INVALID, F_PAIR_NOT_FOUND, F_META_AUTH,
-		F_REPLAYED, F_STORE_UNAVAILABLE, F_BODY_LENGTH, F_TARGET_TOO_LONG,
+		F_RELAY_HEADER_MALFORMED, F_CLIENT_ID_INVALID, F_META_AUTH,
+		F_STORE_UNAVAILABLE, F_BODY_LENGTH, F_TARGET_TOO_LONG,
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof clear / sizeof clear[0]; i++)
 		cr_expect_eq(failure_kind(clear[i])->sealed, 0, "kind %d", clear[i]);
+	cr_expect_eq(failure_kind(F_REPLAYED)->sealed, 1);
+	cr_expect_eq(failure_kind(F_PAIR_NOT_FOUND)->sealed, 1);
 	cr_expect_eq(failure_kind(F_META_INVALID)->sealed, 1);
 	cr_expect_eq(failure_kind(F_BODY_AUTH)->sealed, 1);
 	cr_expect_eq(failure_kind(F_UPSTREAM_TIMEOUT)->sealed, 1);

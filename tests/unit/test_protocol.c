@@ -1,6 +1,7 @@
 /* test_protocol.c - syntax of pair ids, personalization, seq, the relay header; the JSON
  * \u0000 guard. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -142,11 +143,32 @@ Test(protocol, relay_header_every_truncated_prefix_is_malformed)
 	cr_expect_eq(h.flag_b, 0);
 }
 
+Test(protocol, relay_header_flags_in_order)
+{
+	static const char *const good[] = { "", "u", "b", "a", "ub", "ua", "ba", "uba" };
+	char buf[256];
+	struct relay_header h;
+	size_t i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		int n = snprintf(buf, sizeof buf, "%.*s%s", (int)(strlen(good_header) - 2), good_header,
+		    good[i]);
+		cr_assert_eq(protocol_parse_relay_header(buf, (size_t)n, &h), 0, "flags %s", good[i]);
+		cr_expect_eq(h.flag_u, strchr(good[i], 'u') != NULL);
+		cr_expect_eq(h.flag_b, strchr(good[i], 'b') != NULL);
+		cr_expect_eq(h.flag_a, strchr(good[i], 'a') != NULL);
+	}
+}
+
 Test(protocol, relay_header_malformed_parts)
 {
 	static const char *const bad[] = {
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,bu",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,x",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,ab",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,aa",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,ubaa",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,au",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,01,",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,0,",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,18446744073709551616,",
