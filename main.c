@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "prefork.h"
+#include "relaykey.h"
 #include "server.h"
 #include "store/store.h"
 
@@ -42,6 +43,25 @@ drop_privileges(const char *user)
 	return 0;
 }
 
+/* mte-relay --generate-relay-key FILE (or =FILE): PROTOCOL.md section 12. */
+static int
+generate_relay_key(int argc, char **argv)
+{
+	const char *path = argv[1][20] == '=' ? argv[1] + 21 : argc == 3 && argv[1][20] == '\0' ?
+	    argv[2] : NULL;
+	char err[512];
+
+	if (path == NULL || path[0] == '\0' || (argv[1][20] == '=' && argc != 2)) {
+		fputs("usage: mte-relay --generate-relay-key FILE\n", stderr);
+		return CONFIG_EXIT_USAGE;
+	}
+	if (relay_key_generate(path, stdout, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -54,12 +74,20 @@ main(int argc, char **argv)
 	log_init(0);
 	memset(&scfg, 0, sizeof scfg);
 	rc = config_load(&cfg, argc, argv, environ, stdout, stderr);
+	if (argc >= 2 && strncmp(argv[1], "--generate-relay-key", 20) == 0)
+		return generate_relay_key(argc, argv);
 	if (rc < 0)
 		return 0;          /* --help, --version */
 	if (rc != 0)
 		return rc;         /* every problem was printed; 78 */
 	log_init(cfg.debug);
 	if (cfg.check_only) {
+	/* Loaded here, before the fork: workers inherit the keys. */
+	if (relay_key_load(cfg.relay_key_file, cfg.relay_key_file_previous, err, sizeof err) != 0) {
+		fprintf(stderr, "config error: %s\n", err);
+		config_free(&cfg);
+		return CONFIG_EXIT_USAGE;
+	}
 		printf("configuration ok\n");
 		config_free(&cfg);
 		return 0;

@@ -36,6 +36,15 @@ export interface MteRelayClientOptions {
    * hop a new protected request (see README, "Redirects").
    */
   crossOriginRedirect?: 'error' | 'manual' | 'follow';
+  /**
+   * Pin the relay's static key (what `mte-relay --generate-relay-key` prints
+   * as "public key", base64url), or a list of keys tried in order (rotation).
+   * Pairing then also encapsulates to that key and accepts only an answer
+   * that proves the relay holds its private key, so a party that answers the
+   * pairing in the relay's place is refused (PAIRING_FAILED).  Default: none
+   * (pairing unauthenticated).
+   */
+  relayKey?: string | string[];
 }
 
 /** Per-request overrides of the client options. */

@@ -97,6 +97,12 @@ static const struct setting settings[] = {
 	{ "CLIENT_ID_SECRET_PREVIOUS", "client-id-secret-previous", NULL, NULL, K_SECRET, A_SECRET, NULL, 0, 0,
 	  OFF(client_id_secret_previous),
 	  "the previous CLIENT_ID_SECRET, still accepted while secrets rotate" },
+	{ "RELAY_KEY_FILE", "relay-key-file", NULL, NULL, K_FILE, 0, NULL, 0, 0,
+	  OFF(relay_key_file),
+	  "the relay's static X-Wing key (mte-relay --generate-relay-key FILE), for clients that pin it; unset: none" },
+	{ "RELAY_KEY_FILE_PREVIOUS", "relay-key-file-previous", NULL, NULL, K_FILE, 0, NULL, 0, 0,
+	  OFF(relay_key_file_previous),
+	  "the previous RELAY_KEY_FILE, still accepted while relay keys rotate" },
 	{ "SERVER_ID", "server-id", NULL, NULL, K_SERVER_ID, 0, SERVER_ID_DEFAULT, 1, STORE_SERVER_ID_MAX,
 	  OFF(server_id),
 	  "namespaces this relay's keys in the store; the same value on every instance sharing a Redis" },
@@ -1117,6 +1123,7 @@ print_help(FILE *out)
 
 	fprintf(out,
 	    "Usage: mte-relay [--setting=VALUE ...] [--check-config]\n"
+	    "       mte-relay --generate-relay-key FILE\n"
 	    "       mte-relay --help | --version\n"
 	    "\n"
 	    "mte-relay %s: end-to-end protected relay between browsers and an HTTP API.\n"
@@ -1159,10 +1166,11 @@ print_help(FILE *out)
 	fprintf(out,
 	    "\nActions:\n"
 	    "  %-36s validate the configuration, then exit (0, or 78 on errors)\n"
+	    "  %-36s write a new relay key to FILE (mode 0600), print its public key and id\n"
 	    "  %-36s print this help and exit\n"
 	    "  %-36s print the version and exit\n"
 	    "\nExit status: 0 success, 78 configuration error, 1 other start-up failure.\n",
-	    "--check-config", "--help", "--version");
+	    "--check-config", "--generate-relay-key=FILE", "--help", "--version");
 }
 
 /* ---- warnings ---- */

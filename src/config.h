@@ -40,6 +40,8 @@ struct header_kv {
 struct config {
 	/* required */
 	char           *upstream;               /* http(s)://host[:port][/base], no trailing '/' */
+	char           *relay_key_file;         /* RELAY_KEY_FILE, or NULL */
+	char           *relay_key_file_previous;
 	struct str_list cors_origins;           /* exact origins, no trailing '/' */
 	char           *client_id_secret;
 	/* optional */

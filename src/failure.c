@@ -94,6 +94,8 @@ static const struct failure_kind table[F_COUNT] = {
 	[F_PAIR_KEY_CHECK]         = PAIRING("publicKey fails the ML-KEM-768 encapsulation key check"),
 	[F_PAIR_ID_IN_USE]         = PAIRING("pairId already in use"),
 	[F_PAIR_ENTRY_REJECTED]    = PAIRING("pairing entry rejected"),
+	[F_PAIR_RELAY_KEY_FIELDS]  = PAIRING("relayKeyId (16 hex characters) and relayCiphertext (an X-Wing ciphertext, base64url) go together"),
+	[F_PAIR_RELAY_KEY_UNKNOWN] = PAIRING("relayKeyId names no key of this relay"),
 	[F_PAIR_ENCAPS]            = CLEAR(500, "pairing failed", "pairing failed"),
 	[F_PAIR_RESPONSE_TOO_LARGE] = CLEAR(500, "pairing response too large",
 	    "pairing response too large"),

@@ -64,6 +64,8 @@ enum failure {
 	F_PAIR_KEY_CHECK,
 	F_PAIR_ID_IN_USE,
 	F_PAIR_ENTRY_REJECTED,
+	F_PAIR_RELAY_KEY_FIELDS,
+	F_PAIR_RELAY_KEY_UNKNOWN,
 	F_PAIR_ENCAPS,
 	F_PAIR_RESPONSE_TOO_LARGE,
 	/* shared by the paths that forward */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bearssl.h>
+
 #include "answer.h"
 #include "clientid.h"
 #include "crypto/b64.h"
@@ -16,9 +18,11 @@
 #include "crypto/seal.h"
 #include "crypto/wipe.h"
 #include "crypto/xwing.h"
+#include "hex.h"
 #include "log.h"
 #include "metrics.h"
 #include "pair_body.h"
+#include "relaykey.h"
 #include "store/store.h"
 
 #define PAIR_NONCE_LEN       32
@@ -28,7 +32,7 @@
 #define PAIR_ANSWER_B64_LEN  64     /* b64url of PAIR_ANSWER_KEY_WIRE bytes */
 /* One response entry: pairId + b64u(ct) + b64u(nonce) + b64u(answerKey) + JSON punctuation. */
 #define PAIR_RESPONSE_ENTRY  (PAIR_ID_MAX + PAIR_CT_B64_LEN + PAIR_NONCE_B64_LEN + \
-                              PAIR_ANSWER_B64_LEN + 96)
+                              PAIR_ANSWER_B64_LEN + 64 + 128)
 #define PAIR_RESPONSE_MAX    (PAIR_ENTRIES_MAX * PAIR_RESPONSE_ENTRY + 16)
 
 /* One pairing request, passed to every step. */
@@ -92,15 +96,20 @@ check_client_id(struct pairing *p, const struct http_request *req)
 	return 0;
 }
 
-/* A live pair is never put again (store_pair_put); saying so before
- * anything is stored keeps the request all-or-nothing.  F_COUNT or the
- * failure. */
+/* A live pair is never put again (store_pair_put), and a pinned key must
+ * be one of ours; saying so before anything is stored keeps the request
+ * all-or-nothing.  F_COUNT or the failure. */
 static enum failure
 check_live(struct pairing *p)
 {
 	struct store_pair live;
 	size_t i;
 
+	for (i = 0; i < p->entries.count; i++) {
+		const char *kid = p->entries.relay_key_id[i];
+		if (kid[0] != '\0' && relay_key_find(kid, strlen(kid)) == NULL)
+			return F_PAIR_RELAY_KEY_UNKNOWN;
+	}
 	for (i = 0; i < p->entries.count; i++) {
 		enum store_status ls = store_pair_get(p->cid, p->entries.pair_id[i], &live);
 		crypto_wipe(&live, sizeof live);
@@ -136,6 +145,55 @@ answer_key_member(const struct pairing *p, const struct store_pair *pair, char *
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+/*
+ * A pinned entry (PROTOCOL.md section 12): ss becomes
+ * HMAC(ss_s, "mte-relay/1 pinned " || ss), ss_s decapsulated from the
+ * entry's relayCiphertext with the relay key it names.
+ */
+static void
+pin_secret(const struct pairing *p, size_t i, uint8_t ss[XWING_SS_LEN])
+{
+	static const char label[] = "mte-relay/1 pinned ";
+	const char *kid = p->entries.relay_key_id[i];
+	const struct relay_key *key = relay_key_find(kid, strlen(kid));
+	uint8_t ss_s[XWING_SS_LEN];
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+
+	/* check_live found the key; decaps fails only for a wrong length */
+	(void)xwing_decaps(ss_s, p->entries.relay_ct[i], XWING_CT_LEN, key->seed);
+	br_hmac_key_init(&kc, &br_sha256_vtable, ss_s, sizeof ss_s);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, label, sizeof label - 1);
+	br_hmac_update(&hc, ss, XWING_SS_LEN);
+	br_hmac_out(&hc, ss);
+	crypto_wipe(&hc, sizeof hc);
+	crypto_wipe(&kc, sizeof kc);
+	crypto_wipe(ss_s, sizeof ss_s);
+}
+
+/* The entry's "confirm" member: hex(HMAC(k_res, "mte-relay/1 confirm "
+ * clientId " " pairId)), written as ,"confirm":"..." into out. */
+static void
+confirm_member(const struct pairing *p, const struct store_pair *pair, char *out, size_t cap)
+{
+	char msg[32 + CLIENT_ID_HEX_LEN + PAIR_ID_MAX], hex[65];
+	uint8_t mac[32];
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	int n = snprintf(msg, sizeof msg, "mte-relay/1 confirm %s %s", p->cid, pair->pair_id);
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, pair->k_res, sizeof pair->k_res);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, msg, (size_t)n);
+	br_hmac_out(&hc, mac);
+	crypto_wipe(&hc, sizeof hc);
+	crypto_wipe(&kc, sizeof kc);
+	hex_encode(hex, mac, sizeof mac);
+	hex[64] = '\0';
+	snprintf(out, cap, ",\"confirm\":\"%s\"", hex);
+}
+
 /* Encapsulates to entry i's key, derives and stores the pair, and appends
  * the entry's answer to p->out.  F_COUNT or the failure. */
 static enum failure
@@ -146,7 +204,7 @@ pair_entry(struct pairing *p, size_t i)
 	uint8_t ct[XWING_CT_LEN], ss[XWING_SS_LEN];
 	uint8_t eseed[XWING_ESEED_LEN], nonce[PAIR_NONCE_LEN];
 	char ct64[PAIR_CT_B64_LEN + 6], nonce64[PAIR_NONCE_B64_LEN + 5];
-	char answer[PAIR_ANSWER_B64_LEN + 32] = "";
+	char answer[PAIR_ANSWER_B64_LEN + 32] = "", confirm[96] = "";
 	struct store_pair pair;
 	enum store_status st;
 	int rc, n;
@@ -161,8 +219,12 @@ pair_entry(struct pairing *p, size_t i)
 	memset(&pair, 0, sizeof pair);
 	memcpy(pair.client_id, p->cid, CLIENT_ID_HEX_LEN);
 	memcpy(pair.pair_id, pid, strlen(pid));
+	if (p->entries.relay_key_id[i][0] != '\0')
+		pin_secret(p, i, ss);
 	rc = kdf_pair_keys(pair.k_req, pair.k_res, ss, nonce, p->cid, CLIENT_ID_HEX_LEN, pid,
 	    strlen(pid), pers, strlen(pers));
+	if (rc == 0 && p->entries.relay_key_id[i][0] != '\0')
+		confirm_member(p, &pair, confirm, sizeof confirm);
 	crypto_wipe(ss, sizeof ss);
 	if (rc == 0 && p->entries.answers[i] && answer_key_member(p, &pair, answer, sizeof answer) != 0)
 		rc = -1;
@@ -182,8 +244,8 @@ pair_entry(struct pairing *p, size_t i)
 	b64url_encode(nonce64, sizeof nonce64, nonce, sizeof nonce);
 	/* pairId was validated to [A-Za-z0-9_-]: nothing to escape. */
 	n = snprintf(p->out + p->olen, sizeof p->out - p->olen,
-	    "%s{\"pairId\":\"%s\",\"ciphertext\":\"%s\",\"nonce\":\"%s\"%s}",
-	    i ? "," : "", pid, ct64, nonce64, answer);
+	    "%s{\"pairId\":\"%s\",\"ciphertext\":\"%s\",\"nonce\":\"%s\"%s%s}",
+	    i ? "," : "", pid, ct64, nonce64, answer, confirm);
 	if (n < 0 || (size_t)n >= sizeof p->out - p->olen)
 		return F_PAIR_RESPONSE_TOO_LARGE;
 	p->olen += (size_t)n;

@@ -6,10 +6,34 @@
 
 #include "crypto/b64.h"
 #include "crypto/mlkem.h"
+#include "hex.h"
 #include "json.h"
 #include "protocol.h"
 
 #define PAIR_PK_B64_LEN      1622   /* b64url of XWING_PK_LEN bytes, no padding */
+#define PAIR_CT_B64_LEN      1494   /* b64url of XWING_CT_LEN bytes, no padding */
+
+/* The entry's optional pinned relay key: both members or neither.  F_COUNT
+ * or the failure. */
+static enum failure
+check_relay_key(struct pair_body *out, const cJSON *entry, size_t i)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(entry, "relayKeyId");
+	const cJSON *ct = cJSON_GetObjectItemCaseSensitive(entry, "relayCiphertext");
+
+	out->relay_key_id[i][0] = '\0';
+	if (id == NULL && ct == NULL)
+		return F_COUNT;
+	if (!cJSON_IsString(id) || !cJSON_IsString(ct) ||
+	    strlen(id->valuestring) != PAIR_RELAY_KEY_ID_LEN ||
+	    !hex_is_lower(id->valuestring, PAIR_RELAY_KEY_ID_LEN) ||
+	    strlen(ct->valuestring) != PAIR_CT_B64_LEN ||
+	    b64url_decode(out->relay_ct[i], XWING_CT_LEN, ct->valuestring, PAIR_CT_B64_LEN) !=
+	    XWING_CT_LEN)
+		return F_PAIR_RELAY_KEY_FIELDS;
+	memcpy(out->relay_key_id[i], id->valuestring, PAIR_RELAY_KEY_ID_LEN + 1);
+	return F_COUNT;
+}
 
 /* Checks entry i; its strings and decoded key go into out.  F_COUNT or the
  * failure. */
@@ -41,7 +65,7 @@ check_entry(struct pair_body *out, const cJSON *entry, size_t i)
 	out->pair_id[i] = pid->valuestring;
 	out->personalization[i] = pers->valuestring;
 	out->answers[i] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "answers"));
-	return F_COUNT;
+	return check_relay_key(out, entry, i);
 }
 
 enum failure

@@ -15,6 +15,8 @@
 #include "failure.h"
 #include "limits.h"
 
+#define PAIR_RELAY_KEY_ID_LEN  16   /* hex characters of a relay key id */
+
 struct cJSON;
 
 /* A checked body.  The strings point into root, which the caller frees
@@ -26,6 +28,10 @@ struct pair_body {
 	const char   *personalization[PAIR_ENTRIES_MAX];
 	uint8_t       key[PAIR_ENTRIES_MAX][XWING_PK_LEN];
 	int           answers[PAIR_ENTRIES_MAX];   /* "answers": true (PROTOCOL.md section 11) */
+	/* a pinned relay key (PROTOCOL.md section 12): its id ("" when the
+	 * entry pins none) and the encapsulation to it */
+	char          relay_key_id[PAIR_ENTRIES_MAX][PAIR_RELAY_KEY_ID_LEN + 1];
+	uint8_t       relay_ct[PAIR_ENTRIES_MAX][XWING_CT_LEN];
 };
 
 /*

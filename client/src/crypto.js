@@ -168,3 +168,24 @@ export async function verifyAnswerTag(key, tagHex, clientId, pairId, seq, method
   const msg = utf8Encode(`${PROTOCOL} answer ${clientId} ${pairId} ${seq} ${method} ${String(status).padStart(3, '0')}`);
   return subtle().verify('HMAC', key, tag, msg);
 }
+
+/** ss' = HMAC(ss_s, "mte-relay/1 pinned " || ss): a pinned pairing's secret (PROTOCOL.md section 12). */
+export async function pinnedSecret(ssStatic, ss) {
+  const key = await subtle().importKey('raw', ssStatic, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return new Uint8Array(await subtle().sign('HMAC', key, concatBytes(utf8Encode(`${PROTOCOL} pinned `), ss)));
+}
+
+/** The id of a relay key: hex(SHA-256(pk))[0..16). */
+export async function relayKeyId(pk) {
+  const d = new Uint8Array(await subtle().digest('SHA-256', pk));
+  return Array.from(d.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** true when confirmHex is HMAC(k_res, "mte-relay/1 confirm " clientId " " pairId): the relay holds the pinned key. */
+export async function confirmsPin(pair, clientId, confirmHex) {
+  if (typeof confirmHex !== 'string' || !/^[0-9a-f]{64}$/.test(confirmHex)) return false;
+  const want = new Uint8Array(await subtle().sign('HMAC', pair.kRes, utf8Encode(`${PROTOCOL} confirm ${clientId} ${pair.pairId}`)));
+  let diff = 0;
+  for (let i = 0; i < 32; i++) diff |= want[i] ^ parseInt(confirmHex.slice(2 * i, 2 * i + 2), 16);
+  return diff === 0;
+}

@@ -15,8 +15,18 @@ export function defaultConfig(env) {
     encodeHeaders: true,
     numberOfPairs: 1,
     crossOriginRedirect: 'error',
+    relayKeys: [],
     streamUploads: env.streamUploads !== undefined ? !!env.streamUploads : isNode(),
   };
+}
+
+/** The pinned relay keys of option relayKey (one or a list of base64url
+ * X-Wing public keys, 1622 characters each), or null when malformed. */
+function relayKeyList(v) {
+  const list = Array.isArray(v) ? v : [v];
+  if (list.length === 0) return null;
+  for (const k of list) if (typeof k !== 'string' || !/^[A-Za-z0-9_-]{1622}$/.test(k)) return null;
+  return list.slice();
 }
 
 /** Throws a TypeError naming where for an option of the wrong type or range. */
@@ -30,6 +40,9 @@ export function checkOptions(o, where) {
       !(Number.isInteger(o.numberOfPairs) && o.numberOfPairs >= 1 && o.numberOfPairs <= MAX_PAIRS_PER_CALL)) {
     throw new TypeError(`${where}: numberOfPairs must be an integer from 1 to ${MAX_PAIRS_PER_CALL}`);
   }
+  if (o.relayKey !== undefined && relayKeyList(o.relayKey) === null) {
+    throw new TypeError(`${where}: relayKey must be a relay's public key (base64url, as mte-relay --generate-relay-key prints it) or a list of them`);
+  }
   if (o.crossOriginRedirect !== undefined && !CROSS_ORIGIN_REDIRECT.includes(o.crossOriginRedirect)) {
     throw new TypeError(`${where}: crossOriginRedirect must be 'error', 'manual' or 'follow'`);
   }
@@ -42,4 +55,5 @@ export function applyOptions(config, options) {
   if (options.numberOfPairs !== undefined) config.numberOfPairs = options.numberOfPairs;
   if (options.streamUploads !== undefined) config.streamUploads = !!options.streamUploads;
   if (options.crossOriginRedirect !== undefined) config.crossOriginRedirect = options.crossOriginRedirect;
+  if (options.relayKey !== undefined) config.relayKeys = relayKeyList(options.relayKey);
 }

@@ -6,7 +6,7 @@
 
 import { ml_kem768_x25519 as xwing } from '@noble/post-quantum/hybrid.js';
 import { b64uDecode, b64uEncode } from './codec.js';
-import { derivePairKeys, openAnswerKey, pairInfo, randomBytes } from './crypto.js';
+import { confirmsPin, derivePairKeys, openAnswerKey, pairInfo, pinnedSecret, randomBytes, relayKeyId } from './crypto.js';
 import { ErrorCodes, MtePairingError, describeRelayError, readRelayError } from './errors.js';
 import { HDR } from './relay.js';
 
@@ -24,8 +24,12 @@ function printableRandom(n) {
   return out;
 }
 
-/** count entries of a pairing request, and by pairId the secrets that open their answers. */
-function newEntries(count) {
+/**
+ * count entries of a pairing request, and by pairId the secrets that open
+ * their answers.  pin: {pk, id} of a pinned relay key (PROTOCOL.md section
+ * 12) that each entry also encapsulates to, or null.
+ */
+function newEntries(count, pin) {
   const entries = [];
   const secrets = new Map();
   for (let i = 0; i < count; i++) {
@@ -34,9 +38,17 @@ function newEntries(count) {
     seed.fill(0);
     const pairId = b64uEncode(randomBytes(PAIR_ID_BYTES));
     const personalization = printableRandom(PERSONALIZATION_LEN);
-    secrets.set(pairId, { secretKey, personalization });
     // answers: the relay's refusals come sealed or tagged (PROTOCOL.md section 11)
-    entries.push({ pairId, publicKey: b64uEncode(publicKey), personalization, answers: true });
+    const entry = { pairId, publicKey: b64uEncode(publicKey), personalization, answers: true };
+    const secret = { secretKey, personalization, ssStatic: null };
+    if (pin) {
+      const { cipherText, sharedSecret } = xwing.encapsulate(pin.pk);
+      entry.relayKeyId = pin.id;
+      entry.relayCiphertext = b64uEncode(cipherText);
+      secret.ssStatic = sharedSecret;
+    }
+    secrets.set(pairId, secret);
+    entries.push(entry);
   }
   return { entries, secrets };
 }
@@ -81,9 +93,19 @@ async function openAnswer(st, identity, e, a, secret) {
     throw new MtePairingError(ErrorCodes.PAIRING_FAILED,
       `pairing with ${st.origin} failed: ciphertext ${ct.length} bytes (want ${xwing.lengths.cipherText}), nonce ${nonce.length} bytes (want 32)`, { status: 200 });
   }
-  const ss = xwing.decapsulate(ct, secretKey);
+  let ss = xwing.decapsulate(ct, secretKey);
+  if (secret.ssStatic) {
+    const pinned = await pinnedSecret(secret.ssStatic, ss);
+    ss.fill(0);
+    ss = pinned;
+  }
   const keys = await derivePairKeys(ss, nonce, pairInfo(identity.clientId, e.pairId, personalization));
   const pair = { pairId: e.pairId, kReq: keys.kReq, kRes: keys.kRes, seq: 0, slot: -1, answerKey: null };
+  if (secret.ssStatic && !await confirmsPin(pair, identity.clientId, a.confirm)) {
+    throw new MtePairingError(ErrorCodes.PAIRING_FAILED,
+      `pairing with ${st.origin} failed: the answer does not prove it comes from the holder of the pinned relay key (relayKey); something on the way answered in the relay's place`,
+      { status: 200 });
+  }
   // A relay without the extension sends no answerKey: the pair then never sets flag a.
   if (a.answerKey !== undefined) {
     try {
@@ -95,17 +117,36 @@ async function openAnswer(st, identity, e, a, secret) {
   return pair;
 }
 
-/** count new pairs for identity, made by one pairing request. */
-async function pairCall(relayFetch, st, identity, count) {
-  const { entries, secrets } = newEntries(count);
+/** count new pairs for identity, made by one pairing request (pinned to pin, or not). */
+async function pairCallWith(relayFetch, st, identity, count, pin) {
+  const { entries, secrets } = newEntries(count, pin);
   try {
     const byId = await postEntries(relayFetch, st, identity, entries);
     const pairs = [];
     for (const e of entries) pairs.push(await openAnswer(st, identity, e, byId.get(e.pairId), secrets.get(e.pairId)));
     return pairs;
   } finally {
-    for (const { secretKey } of secrets.values()) secretKey.fill(0);
+    for (const { secretKey, ssStatic } of secrets.values()) { secretKey.fill(0); if (ssStatic) ssStatic.fill(0); }
   }
+}
+
+const UNKNOWN_RELAY_KEY = 'relayKeyId names no key of this relay';
+
+/** count new pairs: with each pinned relay key in turn until the relay knows one, or unpinned. */
+async function pairCall(relayFetch, st, identity, count, relayKeys) {
+  if (!relayKeys || relayKeys.length === 0) return pairCallWith(relayFetch, st, identity, count, null);
+  let last;
+  for (const k of relayKeys) {
+    const pk = b64uDecode(k);
+    try {
+      return await pairCallWith(relayFetch, st, identity, count, { pk, id: await relayKeyId(pk) });
+    } catch (e) {
+      if (!(e instanceof MtePairingError) || e.relayError?.error !== UNKNOWN_RELAY_KEY) throw e;
+      last = e;
+    }
+  }
+  throw new MtePairingError(ErrorCodes.PAIRING_FAILED,
+    `pairing with ${st.origin} failed: the relay holds none of the pinned keys (relayKey)`, { status: last.status, relayError: last.relayError, cause: last });
 }
 
 /**
@@ -122,13 +163,13 @@ export function createPairing(relayFetch, config) {
 
   function fillSlots(st, identity) {
     const n = config.numberOfPairs;
-    const all = pairCall(relayFetch, st, identity, n);
+    const all = pairCall(relayFetch, st, identity, n, config.relayKeys);
     identity.slots = [];
     for (let i = 0; i < n; i++) identity.slots.push(makeSlot(all.then((a) => a[i]), i));
   }
 
   function replaceSlot(st, identity, i) {
-    identity.slots[i] = makeSlot(pairCall(relayFetch, st, identity, 1).then((a) => a[0]), i);
+    identity.slots[i] = makeSlot(pairCall(relayFetch, st, identity, 1, config.relayKeys).then((a) => a[0]), i);
     return identity.slots[i];
   }
 

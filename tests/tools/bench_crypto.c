@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "answer.h"
 #include "crypto/kdf.h"
 #include "crypto/rand.h"
 #include "crypto/seal.h"
@@ -104,6 +105,67 @@ op_decaps(void *a)
 	if (xwing_decaps(x->ss, x->ct, sizeof x->ct, x->seed) != 0)
 		abort();
 	sink_byte ^= x->ss[0];
+}
+
+/* One pairing entry on the relay, without and with a pinned relay key
+ * (PROTOCOL.md section 12: one more decapsulation and two HMACs). */
+struct pe {
+	struct xw x;
+	uint8_t relay_seed[XWING_SEED_LEN], relay_ct[XWING_CT_LEN];
+	uint8_t k_req[32], k_res[32];
+};
+
+static void
+op_pair_entry(void *a)
+{
+	struct pe *p = a;
+	static const char cid[] = "0123456789abcdef0123456789abcdef";
+	static const char pid[] = "pairId_0123456789-AB";
+
+	if (xwing_encaps(p->x.ct, p->x.ss, p->x.pk, sizeof p->x.pk, p->x.eseed) != 0 ||
+	    kdf_pair_keys(p->k_req, p->k_res, p->x.ss, p->x.eseed, cid, sizeof cid - 1, pid,
+	    sizeof pid - 1, "", 0) != 0)
+		abort();
+	p->x.eseed[0] ^= p->k_req[0];
+}
+
+static void
+hmac32(uint8_t out[32], const uint8_t *key, size_t key_len, const void *msg, size_t len)
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, key_len);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, msg, len);
+	br_hmac_out(&hc, out);
+}
+
+static void
+op_pair_entry_pinned(void *a)
+{
+	struct pe *p = a;
+	uint8_t ss_s[32], mac[32];
+
+	if (xwing_decaps(ss_s, p->relay_ct, sizeof p->relay_ct, p->relay_seed) != 0)
+		abort();
+	hmac32(p->x.ss, ss_s, sizeof ss_s, p->x.ss, sizeof p->x.ss);
+	op_pair_entry(a);
+	hmac32(mac, p->k_res, sizeof p->k_res, "mte-relay/1 confirm x y", 23);
+	sink_byte ^= mac[0];
+}
+
+/* The tag of a clear refusal (PROTOCOL.md section 11), without and with a
+ * rotation's previous secret. */
+static void
+op_answer_tag(void *a)
+{
+	char out[ANSWER_HEADER_MAX];
+
+	if (answer_header(out, "bench-secret-0123456789abcdef01234567", a, "0123456789abcdef0123456789abcdef",
+	    "pairId_0123456789-AB", "42", "POST", 560) != 0)
+		abort();
+	sink_byte ^= (uint8_t)out[0];
 }
 
 /* ---- key schedule ---- */
@@ -342,6 +404,20 @@ main(int argc, char **argv)
 		return 1;
 	print_ops("xwing_decaps", run(op_decaps, x, 16));
 	free(x);
+
+	struct pe *pe = calloc(1, sizeof *pe);
+	if (pe == NULL)
+		return 1;
+	rand_bytes(pe->x.seed, sizeof pe->x.seed);
+	rand_bytes(pe->x.eseed, sizeof pe->x.eseed);
+	xwing_keygen(pe->x.pk, pe->x.seed);
+	rand_bytes(pe->relay_seed, sizeof pe->relay_seed);
+	memcpy(pe->relay_ct, pe->x.ct, sizeof pe->relay_ct);
+	print_ops("pair_entry", run(op_pair_entry, pe, 16));
+	print_ops("pair_entry_pinned", run(op_pair_entry_pinned, pe, 16));
+	free(pe);
+	print_ops("answer_tag", run(op_answer_tag, NULL, 1024));
+	print_ops("answer_tag_rotation", run(op_answer_tag, "bench-previous-0123456789abcdef0123456", 1024));
 
 	struct ks k;
 	memset(&k, 0, sizeof k);
