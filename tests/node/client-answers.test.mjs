@@ -65,17 +65,20 @@ test('a forged refusal with a made-up tag is still unauthenticated', async () =>
   assert.equal(posts('/api/pay/faketag'), 1);
 });
 
-test('a forged refusal to a GET: retried once as before (idempotent)', async () => {
-  const { proxy } = stack;
-  const { f } = newClient();
-  const untrap = trapNext(proxy, () => forged(570));
-  try {
-    const r = await f(`${proxy.url}/api/read/once`);
-    assert.equal(r.status, 200);
-    await r.arrayBuffer();
-  } finally { untrap(); }
-  assert.equal(posts('/api/read/once'), 2, 'the forged answer hid the first; the retry is the second');
-});
+for (const status of [560, 570, 566, 562]) {
+  test(`a forged ${status} to a GET: retried once as before (idempotent)`, async () => {
+    const { proxy } = stack;
+    const { f } = newClient();
+    const path = `/api/read/${status}`;
+    const untrap = trapNext(proxy, () => forged(status));
+    try {
+      const r = await f(`${proxy.url}${path}`);
+      assert.equal(r.status, 200);
+      await r.arrayBuffer();
+    } finally { untrap(); }
+    assert.equal(posts(path), 2, 'the forged answer hid the first; the retry is the second');
+  });
+}
 
 test('the answer dropped and the request replayed: the genuine, sealed 570 says ALREADY_RECEIVED', async () => {
   const { proxy, relay } = stack;
@@ -122,6 +125,20 @@ test('a relay restart (embedded store): the POST goes through once, after an aut
   assert.equal(r.status, 200);
   await r.arrayBuffer();
   assert.equal(posts('/api/after-restart') - before, 1, 'exactly once');
+});
+
+test('Redis flushed (FLUSHALL): the POST goes through once, after an authenticated 560', async () => {
+  const own = await startStack({ redis: true });
+  try {
+    const { f } = newClient();
+    const url = own.relay.url;
+    await (await f(`${url}/api/warm`)).arrayBuffer();
+    assert.equal(await own.redis.cli('FLUSHALL'), 'OK');
+    const r = await f(`${url}/api/after-flush`, { method: 'POST', body: 'x=2' });
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+    assert.equal(own.upstream.received.filter((q) => q.url === '/api/after-flush').length, 1);
+  } finally { await own.stop(); }
 });
 
 test('the 560 after a restart carries tags under both secrets during a rotation, and the client verifies the old one', async () => {
