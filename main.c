@@ -67,27 +67,28 @@ main(int argc, char **argv)
 {
 	static struct config cfg;
 	struct store_config scfg;
+	struct prefork_config pc;
 	char err[256];
 	unsigned port = 0;
 	int rc, fd;
 
 	log_init(0);
 	memset(&scfg, 0, sizeof scfg);
-	rc = config_load(&cfg, argc, argv, environ, stdout, stderr);
 	if (argc >= 2 && strncmp(argv[1], "--generate-relay-key", 20) == 0)
 		return generate_relay_key(argc, argv);
+	rc = config_load(&cfg, argc, argv, environ, stdout, stderr);
 	if (rc < 0)
 		return 0;          /* --help, --version */
 	if (rc != 0)
 		return rc;         /* every problem was printed; 78 */
 	log_init(cfg.debug);
-	if (cfg.check_only) {
 	/* Loaded here, before the fork: workers inherit the keys. */
 	if (relay_key_load(cfg.relay_key_file, cfg.relay_key_file_previous, err, sizeof err) != 0) {
 		fprintf(stderr, "config error: %s\n", err);
 		config_free(&cfg);
 		return CONFIG_EXIT_USAGE;
 	}
+	if (cfg.check_only) {
 		printf("configuration ok\n");
 		config_free(&cfg);
 		return 0;
@@ -100,6 +101,8 @@ main(int argc, char **argv)
 	}
 	scfg.redis_url = cfg.redis_url;
 	scfg.redis_ca_file = cfg.redis_ca_file;
+	scfg.redis_cluster = cfg.redis_cluster;
+	scfg.redis_wait_replicas = cfg.redis_wait_replicas;
 	scfg.server_id = cfg.server_id;
 	scfg.state_ttl = cfg.state_ttl;
 	scfg.replay_window = cfg.replay_window;
@@ -119,7 +122,11 @@ main(int argc, char **argv)
 		return 1;
 	log_msg(LOG_INFO, "MTE instantiated successfully.");
 	log_msg(LOG_INFO, "Server listening at http://0.0.0.0:%u", port);
-	rc = prefork_run(fd, cfg.workers, cfg.drain_timeout, server_worker_main, &cfg);
+	pc.max_workers = cfg.workers;
+	pc.min_spare = cfg.min_spare_workers;
+	pc.max_spare = cfg.max_spare_workers;
+	pc.drain_timeout_s = cfg.drain_timeout;
+	rc = prefork_run(fd, &pc, server_worker_main, &cfg);
 	config_free(&cfg);
 	return rc;
 }

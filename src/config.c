@@ -59,6 +59,7 @@ enum kind {
 	K_COUNT,        /* size_t, range-checked */
 	K_BYTES,        /* uint64_t with optional K/M/G suffix */
 	K_BOOL,         /* int 0/1 */
+	K_CLUSTER,      /* int STORE_CLUSTER_AUTO / _YES / _NO */
 	K_ROUTES,       /* struct route_list */
 	K_METHODS,      /* struct str_list of methods */
 	K_HEADERS,      /* JSON object -> headers[] */
@@ -67,7 +68,6 @@ enum kind {
 /* Setting attributes. */
 #define A_REQUIRED   1u     /* no default; must be set */
 #define A_SECRET     2u     /* never echoed; also NAME_FILE / --name-file */
-#define A_CORES      4u     /* default: 2 x online CPUs, clamped to min..max */
 
 struct setting {
 	const char        *name;       /* environment variable */
@@ -112,6 +112,12 @@ static const struct setting settings[] = {
 	{ "REDIS_CA_FILE", "redis-ca-file", NULL, NULL, K_FILE, 0, NULL, 0, 0,
 	  OFF(redis_ca_file),
 	  "PEM CA bundle that verifies a rediss:// server; unset: the system CAs" },
+	{ "REDIS_CLUSTER", "redis-cluster", NULL, NULL, K_CLUSTER, 0, "auto", 0, 0,
+	  OFF(redis_cluster),
+	  "Redis Cluster mode: auto (detected at connect), yes or no" },
+	{ "REDIS_WAIT_REPLICAS", "redis-wait-replicas", NULL, NULL, K_UINT, 0, "0", 0, STORE_WAIT_REPLICAS_MAX,
+	  OFF(redis_wait_replicas),
+	  "replicas that must confirm each replay window update (WAIT) before a request is forwarded; 0: no wait" },
 	{ "PORT", "port", NULL, NULL, K_UINT, 0, "8080", 1, 65535,
 	  OFF(port),
 	  "TCP port to listen on" },
@@ -133,9 +139,15 @@ static const struct setting settings[] = {
 	{ "HEADERS", "headers", NULL, NULL, K_HEADERS, 0, NULL, 0, 0,
 	  OFF(headers),
 	  "JSON object of headers added to every response and forwarded upstream, like {\"x-frame-options\":\"DENY\"}" },
-	{ "MAX_POOL_SIZE", "max-pool-size", "WORKERS", "workers", K_UINT, A_CORES, NULL, 2, WORKERS_MAX,
+	{ "MAX_POOL_SIZE", "max-pool-size", "WORKERS", "workers", K_UINT, 0, "256", 2, WORKERS_MAX,
 	  OFF(workers),
-	  "number of worker processes" },
+	  "most worker processes (the pool grows and shrinks below it); one connection each" },
+	{ "MIN_SPARE_WORKERS", "min-spare-workers", NULL, NULL, K_UINT, 0, "4", 1, WORKERS_MAX,
+	  OFF(min_spare_workers),
+	  "idle workers kept ready: fewer and the pool grows (up to MAX_POOL_SIZE)" },
+	{ "MAX_SPARE_WORKERS", "max-spare-workers", NULL, NULL, K_UINT, 0, "16", 1, WORKERS_MAX,
+	  OFF(max_spare_workers),
+	  "idle workers kept at most: more, idle for 5 s, are retired; at least MIN_SPARE_WORKERS" },
 	{ "STATE_TTL", "state-ttl", NULL, NULL, K_UINT, 0, "86400", 60, CONFIG_STATE_TTL_MAX,
 	  OFF(state_ttl),
 	  "seconds an unused pair is kept in the store (refreshed on use)" },
@@ -839,6 +851,22 @@ parse_bool(struct ctx *c, const struct setting *s, const struct value *v)
 }
 
 static void
+parse_cluster(struct ctx *c, const struct setting *s, const struct value *v)
+{
+	int *dst = field(c, s);
+	const char *t = v->text;
+
+	if (ieq(t, "auto"))
+		*dst = STORE_CLUSTER_AUTO;
+	else if (ieq(t, "yes"))
+		*dst = STORE_CLUSTER_YES;
+	else if (ieq(t, "no"))
+		*dst = STORE_CLUSTER_NO;
+	else
+		REPORT(c, s, v, t, NULL, "must be auto, yes or no");
+}
+
+static void
 parse_server_id(struct ctx *c, const struct setting *s, const struct value *v)
 {
 	size_t i, n = strlen(v->text);
@@ -923,6 +951,7 @@ parse_value(struct ctx *c, const struct setting *s, const struct value *v)
 	case K_COUNT:     parse_number(c, s, v); break;
 	case K_BYTES:     parse_bytes(c, s, v); break;
 	case K_BOOL:      parse_bool(c, s, v); break;
+	case K_CLUSTER:   parse_cluster(c, s, v); break;
 	case K_ROUTES:    parse_routes(c, s, v); break;
 	case K_METHODS:   parse_methods(c, s, v); break;
 	case K_HEADERS:   parse_headers(c, s, v); break;
@@ -1109,6 +1138,7 @@ placeholder(enum kind k)
 	case K_COUNT:     return "N";
 	case K_BYTES:     return "SIZE";
 	case K_BOOL:      return "BOOL";
+	case K_CLUSTER:   return "auto|yes|no";
 	case K_ROUTES:    return "PATTERNS";
 	case K_METHODS:   return "METHODS";
 	case K_HEADERS:   return "JSON";
@@ -1144,8 +1174,6 @@ print_help(FILE *out)
 		fprintf(out, "  %-36s %s", left, s->name);
 		if (s->attrs & A_REQUIRED)
 			fputs(", required", out);
-		else if (s->attrs & A_CORES)
-			fputs(", default 2 x online CPUs", out);
 		else if (s->def != NULL)
 			fprintf(out, ", default %s", s->def);
 		else
@@ -1216,20 +1244,40 @@ warnings(const struct config *cfg, int server_id_default)
 
 /* ---- entry points ---- */
 
-static unsigned
-default_workers(const struct setting *s)
+/* REDIS_CLUSTER=yes with a database in REDIS_URL: a cluster has only
+ * database 0 (with auto, the store finds out when it connects). */
+static void
+check_cluster_db(struct ctx *c)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned long long w;
+	static struct store_redis_url u;
+	char err[256];
+	const struct setting *s;
+	int kind;
 
-	if (n < 1)
-		n = 1;
-	w = 2ULL * (unsigned long long)n;
-	if (w < s->min)
-		w = s->min;
-	if (w > s->max)
-		w = s->max;
-	return (unsigned)w;
+	if (c->cfg->redis_cluster != STORE_CLUSTER_YES || c->cfg->redis_url == NULL
+	    || store_redis_url_parse(c->cfg->redis_url, &u, err, sizeof err) != STORE_URL_OK)
+		return;
+	if (u.db != 0) {
+		s = find_by_env("REDIS_URL", strlen("REDIS_URL"), &kind);
+		REPORT(c, s, NULL, NULL, "a Redis Cluster has only database 0 (no SELECT)",
+		    "must not name a database while REDIS_CLUSTER=yes, names %u", u.db);
+	}
+	crypto_wipe(&u, sizeof u);
+}
+
+/* The pool settings that depend on each other. */
+static void
+check_pool(struct ctx *c)
+{
+	const struct setting *s;
+	int kind;
+
+	if (c->cfg->max_spare_workers >= c->cfg->min_spare_workers)
+		return;
+	s = find_by_env("MAX_SPARE_WORKERS", strlen("MAX_SPARE_WORKERS"), &kind);
+	REPORT(c, s, NULL, NULL, "the pool retires spares down to MAX_SPARE_WORKERS",
+	    "must be at least MIN_SPARE_WORKERS (%u), is %u",
+	    c->cfg->min_spare_workers, c->cfg->max_spare_workers);
 }
 
 /* --help and --version print and stop, before anything else is looked at.
@@ -1383,10 +1431,6 @@ resolve_setting(struct ctx *c, size_t k, const struct given *env, const struct g
 			REPORT(c, s, NULL, NULL, s->help, "is required");
 			return;
 		}
-		if (s->attrs & A_CORES) {
-			*(unsigned *)field(c, s) = default_workers(s);
-			return;
-		}
 		if (s->def == NULL)
 			return;
 		v.text = s->def;
@@ -1433,6 +1477,10 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 		read_flag(&c, argc, argv, &i, flg);
 	for (k = 0; k < NSETTINGS; k++)
 		resolve_setting(&c, k, env, flg, &res);
+	if (c.errors == 0)
+		check_pool(&c);
+	if (c.errors == 0)
+		check_cluster_db(&c);
 	if (c.errors > 0) {
 		config_free(cfg);
 		return CONFIG_EXIT_USAGE;

@@ -49,6 +49,8 @@ struct config {
 	char           *server_id;              /* default "mte-relay" */
 	char           *redis_url;              /* NULL: embedded store */
 	char           *redis_ca_file;          /* NULL: system CA bundle */
+	int             redis_cluster;          /* STORE_CLUSTER_AUTO / _YES / _NO */
+	unsigned        redis_wait_replicas;    /* 0: no WAIT */
 	unsigned        port;                   /* 8080 */
 	int             debug;                  /* 0/1 */
 	struct route_list pass_through_routes;
@@ -56,7 +58,9 @@ struct config {
 	struct str_list cors_methods;           /* upper case; default GET,POST,PUT,DELETE */
 	struct header_kv headers[CONFIG_LIST_MAX];
 	size_t          headers_count;
-	unsigned        workers;                /* MAX_POOL_SIZE / WORKERS */
+	unsigned        workers;                /* MAX_POOL_SIZE / WORKERS: the ceiling */
+	unsigned        min_spare_workers;      /* MIN_SPARE_WORKERS, 4 */
+	unsigned        max_spare_workers;      /* MAX_SPARE_WORKERS, 16, >= min */
 	unsigned        state_ttl;              /* seconds, 86400 */
 	unsigned        replay_window;          /* 1024, 1..REPLAY_WINDOW_MAX */
 	unsigned        header_timeout;         /* seconds, 10 */

@@ -52,21 +52,59 @@ busy(const struct conn *c)
 	return c->cfg->busy != NULL && c->cfg->busy();
 }
 
-enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_STOP, WAIT_ERROR };
+enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_STOP, WAIT_ERROR, WAIT_SLOW };
+
+static void
+set_state(struct conn *c, enum conn_state st)
+{
+	if (c->state == (int)st || c->cfg->state == NULL)
+		return;
+	c->state = (int)st;
+	c->cfg->state(st);
+}
+
+/* ---- the pressure floor ----
+ * Under pressure (the pool full, connections waiting) the pool publishes a
+ * floor in bytes per second.  A request whose peer, after
+ * CONN_PRESSURE_GRACE_MS of waiting on it, has moved fewer bytes per second
+ * of that waiting gives way; the floor rises while the pressure lasts, so
+ * the slowest peers go first.  Without pressure nothing changes. */
+static bool
+too_slow(struct conn *c, short events, int64_t waited_now)
+{
+	unsigned floor = c->cfg->pressure_floor != NULL ? c->cfg->pressure_floor() : 0;
+	uint64_t waited = c->peer_wait_ms + (uint64_t)(waited_now > 0 ? waited_now : 0);
+
+	if (floor == 0 || waited < CONN_PRESSURE_GRACE_MS)
+		return false;
+	uint64_t rate = c->peer_bytes * 1000 / waited;
+	if (rate >= floor)
+		return false;
+	if (c->cfg->gave_way != NULL)
+		c->cfg->gave_way(c->cfg->hook_arg, c,
+		    events == POLLOUT ? "response" : c->have_req ? "body" : "head",
+		    (unsigned)rate, floor);
+	return true;
+}
 
 /* Waits for events on the socket until deadline (monotonic ms).  With
  * check_stop, gives up when the worker is asked to stop, or, from yield_at
- * on, when other connections wait for this worker. */
+ * on, when other connections wait for this worker.  peer: a wait on the
+ * client within a request (scoreboard state, pressure floor). */
 static enum wait_result
-wait_fd(struct conn *c, short events, int64_t deadline,
-    bool check_stop, int64_t yield_at)
+wait_fd_loop(struct conn *c, short events, int64_t deadline,
+    bool check_stop, int64_t yield_at, bool peer)
 {
+	int64_t start = clock_ms();
+
 	for (;;) {
 		if (check_stop && stopping(c))
 			return WAIT_STOP;
 		int64_t now = clock_ms();
 		if (check_stop && now >= yield_at && busy(c))
 			return WAIT_STOP;
+		if (peer && too_slow(c, events, now - start))
+			return WAIT_SLOW;
 		if (now >= deadline)
 			return WAIT_TIMEOUT;
 		int64_t left = deadline - now;
@@ -81,6 +119,22 @@ wait_fd(struct conn *c, short events, int64_t deadline,
 		if (r > 0)
 			return WAIT_READY;  /* POLLHUP/POLLERR too: the I/O call reports it */
 	}
+}
+
+static enum wait_result
+wait_fd(struct conn *c, short events, int64_t deadline,
+    bool check_stop, int64_t yield_at, bool peer)
+{
+	if (!peer)
+		return wait_fd_loop(c, events, deadline, check_stop, yield_at, false);
+	int64_t start = clock_ms();
+	set_state(c, events == POLLOUT ? CONN_WRITING : CONN_READING);
+	enum wait_result w = wait_fd_loop(c, events, deadline, check_stop, yield_at, true);
+	int64_t waited = clock_ms() - start;
+	c->peer_wait_ms += waited > 0 ? (uint64_t)waited : 0;
+	if (c->in_handler)
+		set_state(c, CONN_HANDLING);
+	return w;
 }
 
 /* ---- the transfer-rate guard ----
@@ -144,7 +198,7 @@ send_iov(struct conn *c, struct iovec *iov, int cnt)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				int64_t start = clock_ms();
-				enum wait_result w = wait_fd(c, POLLOUT, rate_deadline(c), false, INT64_MAX);
+				enum wait_result w = wait_fd(c, POLLOUT, rate_deadline(c), false, INT64_MAX, true);
 				bool rate = rate_account(c, start);
 				if (rate && (w == WAIT_READY ||
 				    (w == WAIT_TIMEOUT && c->rate_wait_ms == 0)))
@@ -155,6 +209,7 @@ send_iov(struct conn *c, struct iovec *iov, int cnt)
 		}
 		c->info.bytes_out += (uint64_t)n;
 		c->rate_bytes += (uint64_t)n;
+		c->peer_bytes += (uint64_t)n;
 		size_t left = (size_t)n;
 		while (cnt > 0 && left >= iov->iov_len) {
 			left -= iov->iov_len;
@@ -313,6 +368,14 @@ conn_respond_body(struct conn *c, const void *buf, size_t len)
 }
 
 int
+conn_flush(struct conn *c)
+{
+	if (c->dead)
+		return -1;
+	return c->olen > 0 ? send_pieces(c, NULL, 0, NULL, 0, NULL, 0) : 0;
+}
+
+int
 conn_respond_end(struct conn *c)
 {
 	if (c->dead || c->status == 0)
@@ -461,7 +524,9 @@ body_recv(struct conn *c, char *dst, size_t cap)
 {
 	for (;;) {
 		int64_t start = clock_ms();
-		enum wait_result w = wait_fd(c, POLLIN, rate_deadline(c), false, INT64_MAX);
+		enum wait_result w = wait_fd(c, POLLIN, rate_deadline(c), false, INT64_MAX, true);
+		if (w == WAIT_SLOW)
+			return body_fail(c, 408);           /* gave way under pressure */
 		if (!rate_account(c, start))
 			return body_fail(c, 408);           /* too slow on average */
 		if (w == WAIT_TIMEOUT && c->rate_wait_ms == 0)
@@ -475,6 +540,7 @@ body_recv(struct conn *c, char *dst, size_t cap)
 		ssize_t n = recv(c->fd, dst, cap, MSG_DONTWAIT);
 		if (n > 0) {
 			c->rate_bytes += (uint64_t)n;
+			c->peer_bytes += (uint64_t)n;
 			return n;
 		}
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
@@ -586,6 +652,8 @@ new_request(struct conn *c)
 	c->have_req = false;
 	c->rate_wait_ms = 0;
 	c->rate_bytes = 0;
+	c->peer_wait_ms = 0;
+	c->peer_bytes = 0;
 	c->head_request = false;
 	c->head_len = 0;
 	c->body_left = 0;
@@ -622,6 +690,9 @@ read_head(struct conn *c, bool first, bool *started)
 	int64_t deadline = deadline_after(wait_s);
 	int64_t idle_since = clock_ms();
 	bool parse = c->rend > 0;
+	/* The first request: one deadline from the accept for the whole head. */
+	int64_t head_deadline = first && cfg->header_timeout_s != 0 ?
+	    c->accepted_ms + (int64_t)cfg->header_timeout_s * 1000 : INT64_MAX;
 
 	*started = false;
 	if (c->rend > 0) {
@@ -649,9 +720,20 @@ read_head(struct conn *c, bool first, bool *started)
 			parse = false;
 		}
 		/* An idle kept-alive connection yields its worker to waiting
-		 * ones after a grace period; a new connection never does. */
+		 * ones after a grace period; a new connection never does.  Its
+		 * wait is not on a request, so no pressure floor applies. */
+		bool peer = first || *started;
+		if (!peer)
+			set_state(c, CONN_KEEPALIVE);
 		enum wait_result w = wait_fd(c, POLLIN, deadline, !*started,
-		    first ? INT64_MAX : idle_since + CONN_IDLE_YIELD_MS);
+		    first ? INT64_MAX : idle_since + CONN_IDLE_YIELD_MS, peer);
+		if (w == WAIT_SLOW && !*started)
+			return HEAD_CLOSE;
+		if (w == WAIT_SLOW) {
+			c->info.bytes_in += c->rend;
+			send_error(c, 408, "request too slow while the relay is busy");
+			return HEAD_ERROR;
+		}
 		if (w == WAIT_TIMEOUT && *started) {
 			c->info.bytes_in += c->rend;
 			send_error(c, 408, "request head not received in time");
@@ -672,9 +754,12 @@ read_head(struct conn *c, bool first, bool *started)
 			*started = true;
 			clock_gettime(CLOCK_MONOTONIC, &c->info.started);
 			deadline = deadline_after(cfg->header_timeout_s);
+			if (head_deadline < deadline)
+				deadline = head_deadline;
 		}
 		size_t old = c->rend;
 		c->rend += (size_t)n;
+		c->peer_bytes += (uint64_t)n;
 		parse = memchr(c->rbuf + old, '\n', (size_t)n) != NULL ||
 		    old / 4096 != c->rend / 4096 || c->rend > HTTP_HEADERS_MAX;
 	}
@@ -711,7 +796,7 @@ linger_close(struct conn *c)
 	int64_t deadline = clock_ms() + CONN_LINGER_MS;
 	if (shutdown(c->fd, SHUT_WR) == 0) {
 		while (total <= CONN_DRAIN_MAX &&
-		    wait_fd(c, POLLIN, deadline, false, INT64_MAX) == WAIT_READY) {
+		    wait_fd(c, POLLIN, deadline, false, INT64_MAX, false) == WAIT_READY) {
 			ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
@@ -745,7 +830,11 @@ serve_request(struct conn *c, conn_handler_fn fn, void *arg)
 		send_error(c, 413, "request body too large");
 		return;
 	}
+	set_state(c, CONN_REQUEST);
+	c->state = CONN_HANDLING;
+	c->in_handler = true;
 	fn(c, req, arg);
+	c->in_handler = false;
 	if (c->dead)
 		return;
 	if (c->status == 0) {
@@ -781,6 +870,10 @@ conn_serve(struct conn *c, int fd, const struct conn_config *cfg,
 	c->rpos = c->rend = 0;
 	c->dead = false;
 	c->close_after = false;
+	c->accepted_ms = clock_ms();
+	c->state = -1;
+	c->in_handler = false;
+	set_state(c, CONN_READING);
 	/* Not a TCP socket (tests use socketpairs): nothing to do. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 

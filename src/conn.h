@@ -48,6 +48,21 @@ typedef void (*conn_done_fn)(void *arg, struct conn *c,
 typedef void (*conn_handler_fn)(struct conn *c, const struct http_request *req,
     void *arg);
 
+/* What the connection waits on, for the pool's scoreboard (conn_config.state). */
+enum conn_state {
+	CONN_READING = 0,       /* on the client: a request head or body */
+	CONN_REQUEST,           /* a head parsed: the handler starts (once per request) */
+	CONN_HANDLING,          /* in the handler, not waiting on the client */
+	CONN_WRITING,           /* on the client taking the response */
+	CONN_KEEPALIVE,         /* between requests */
+};
+
+/* Optional hook called when a connection gives way under pressure: its peer
+ * moved rate_bps (bytes per second of waiting on it) below floor_bps while
+ * phase ("head", "body", "response") was waited for.  For the log. */
+typedef void (*conn_gave_way_fn)(void *arg, struct conn *c, const char *phase,
+    unsigned rate_bps, unsigned floor_bps);
+
 struct conn_config {
 	unsigned        header_timeout_s;   /* HEADER_TIMEOUT: first byte -> head complete */
 	unsigned        idle_timeout_s;     /* IDLE_TIMEOUT: between requests, and any
@@ -68,6 +83,15 @@ struct conn_config {
 	                                     * connection is never cut for it */
 	unsigned        min_rate_bps;       /* 0: CONN_MIN_RATE_BPS; body and response */
 	unsigned        rate_window_ms;     /* 0: CONN_RATE_WINDOW_MS; see conn.c */
+	void          (*state)(enum conn_state st);  /* NULL, or told each change */
+	unsigned      (*pressure_floor)(void);  /* NULL, or bytes/s (0: no pressure): a
+	                                     * request whose peer, after
+	                                     * CONN_PRESSURE_GRACE_MS of waiting on it,
+	                                     * averages less gives way: 408 while the
+	                                     * head or body is read (a new connection
+	                                     * that sent nothing is closed), cut while
+	                                     * the response is written */
+	conn_gave_way_fn gave_way;          /* NULL: none; hook_arg is passed */
 };
 
 /* Per-request facts for logging, valid from the request's first byte until
@@ -90,8 +114,10 @@ struct conn_info {
  *
  * Timing: before the first byte of the first request it waits up to
  * min(header, idle) timeout, then between requests up to idle timeout; both
- * close silently.  From a request's first byte its head must be complete
- * within the header timeout, else 408 and close.
+ * close silently.  The first request's head must be complete within the
+ * header timeout of the accept (one overall deadline, however the bytes
+ * trickle in), a later request's within the header timeout of its first
+ * byte, else 408 and close.
  * A Content-Length over max_body_size is answered 413 before fn is called.
  * After fn returns, an unread rest of the body is read and discarded up to
  * CONN_DRAIN_MAX bytes (else the connection is closed); pipelined requests
@@ -137,6 +163,11 @@ int conn_respond_head(struct conn *c, int status, const struct http_field *field
  * announced Content-Length, write error or write stall over the idle timeout). */
 int conn_respond_body(struct conn *c, const void *buf, size_t len);
 
+/* Sends what is held back (a response head waiting for its first body
+ * bytes) now: for streams, whose first bytes may come much later.  Returns
+ * 0 or -1 (write error). */
+int conn_flush(struct conn *c);
+
 /* Completes the response (last chunk, flush).  A response shorter than its
  * Content-Length closes the connection.  Returns 0 or -1. */
 int conn_respond_end(struct conn *c);
@@ -176,6 +207,11 @@ struct conn {
 	bool                      head_request; /* HEAD: no body in the response */
 	uint64_t                  rate_wait_ms; /* waiting for the peer in this window */
 	uint64_t                  rate_bytes;   /* bytes moved in this window */
+	int64_t                   accepted_ms;  /* clock_ms() at conn_serve */
+	uint64_t                  peer_wait_ms; /* this request: waiting on the peer */
+	uint64_t                  peer_bytes;   /* this request: bytes moved meanwhile */
+	int                       state;        /* enum conn_state last told, -1 none */
+	bool                      in_handler;
 	/* reading: rbuf[0..head_len) is the head (slices point there),
 	 * rbuf[rpos..rend) unread bytes (body, pipelined requests). */
 	size_t                    head_len;

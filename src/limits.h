@@ -28,6 +28,9 @@
 #define CONN_MIN_RATE_BPS       1024    /* bytes/s a request body or response must average
                                          * while the worker waits on the peer -> 408 / close */
 #define CONN_RATE_WINDOW_MS     10000   /* waiting time over which that average is taken */
+#define CONN_PRESSURE_GRACE_MS  1000    /* waiting on the peer before a request is judged
+                                         * against the pressure floor */
+#define CONN_PRESSURE_RATE_MAX_BPS 65536 /* cap of the pressure floor (bytes/s) */
 #define CONN_ERROR_BODY_MAX     512     /* bytes of a JSON error body (message cut) */
 /* end HTTP */
 
@@ -44,6 +47,14 @@
 #define PREFORK_BACKOFF_MIN_MS  100     /* first respawn delay after a quick worker death */
 #define PREFORK_BACKOFF_MAX_MS  5000    /* respawn delay cap (doubles up to this) */
 #define PREFORK_STABLE_MS       10000   /* a worker alive this long resets the backoff */
+#define PREFORK_TICK_MS         100     /* the parent reads the scoreboard this often */
+#define PREFORK_SPAWN_BATCH_MAX 64      /* workers forked in one tick; the batch starts at 1
+                                         * and doubles each tick the shortage lasts */
+#define PREFORK_RETIRE_IDLE_MS  5000    /* idle this long above MAX_SPARE_WORKERS -> retired */
+#define PREFORK_ACCEPT_RECHECK_MS 1000  /* an idle worker looks at the listen queue at least
+                                         * this often (a lost exclusive wake-up) */
+#define PREFORK_PRESSURE_STEP_MS 1000   /* the pressure floor doubles after this much
+                                         * continuous pressure */
 #define LOG_LINE_MAX            4096    /* bytes of one log line; longer strings are cut */
 /* end server */
 
@@ -86,12 +97,24 @@
 #define TLS_CA_CERTS_MAX        1024    /* certificates in the CA bundle */
 #define TLS_CERT_DER_MAX        16384   /* bytes of one DER certificate in the bundle */
 #define TLS_DN_MAX              1024    /* bytes of one CA subject DN */
+#define STORE_CLUSTER_NODES_MAX 64      /* primaries in a Redis Cluster slot map -> map refused */
+#define STORE_CLUSTER_REDIRECTS_MAX 5   /* MOVED/ASK/TRYAGAIN/CLUSTERDOWN/node-failure retries
+                                         * of one command; one more -> 503 */
+#define STORE_CLUSTER_RETRY_DELAY_MS 50 /* pause before retrying after TRYAGAIN, CLUSTERDOWN
+                                         * or a node failure */
+#define STORE_CLUSTER_REFRESH_MIN_MS 100 /* at most one slot map refresh per process per
+                                          * this interval */
+#define STORE_CLUSTER_MAP_REPLY_MAX 262144 /* bytes of one CLUSTER SLOTS reply -> map refused */
+#define STORE_CLUSTER_MAP_ELEMENTS_MAX 16384 /* elements of one array in a CLUSTER SLOTS reply */
+#define STORE_WAIT_TIMEOUT_MS   500     /* REDIS_WAIT_REPLICAS: WAIT's timeout -> 503 */
+#define STORE_WAIT_REPLICAS_MAX 16      /* largest REDIS_WAIT_REPLICAS */
 /* end store */
 
 /* ---- config (src/config.c) ---- */
 #define CONFIG_LIST_MAX         64      /* entries in one comma-separated list setting */
 #define CONFIG_SECRET_FILE_MAX  4096    /* bytes read from a NAME_FILE secret */
-#define WORKERS_MAX             256     /* MAX_POOL_SIZE upper bound */
+#define WORKERS_MAX             1024    /* MAX_POOL_SIZE, MIN_SPARE_WORKERS and
+                                         * MAX_SPARE_WORKERS upper bound */
 #define CONFIG_VALUE_MAX        16384   /* bytes of one setting's value from env or flag */
 #define CONFIG_TIMEOUT_MAX      86400   /* seconds, for every *_TIMEOUT setting */
 #define CONFIG_STATE_TTL_MAX    2592000 /* seconds (30 days) of STATE_TTL */
@@ -103,6 +126,8 @@
 /* ---- metrics (src/metrics.c) ---- */
 #define METRICS_BODY_MAX        65536   /* bytes of the GET /metrics text: holds the worst
                                          * case (every series at 2^64-1) */
+#define METRICS_STORE_NODES_MAX 16      /* node label values of store_commands_total;
+                                         * commands to further nodes count as node="other" */
 /* end metrics */
 
 #endif /* MTE_LIMITS_H */

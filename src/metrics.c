@@ -54,6 +54,15 @@ struct histogram {
 	atomic_ullong sum_us;
 };
 
+/* One node label of store_commands_total: claimed once (state 0 -> 1 ->
+ * 2), its name written while 1, read only once 2. */
+#define STORE_NODE_NAME_MAX (STORE_REDIS_HOST_MAX + 7)     /* host:65535 */
+struct store_node {
+	atomic_int    state;
+	char          name[STORE_NODE_NAME_MAX + 1];
+	atomic_ullong commands;
+};
+
 struct shared {
 	atomic_ullong    requests[ROUTE_CLASSES][STATUS_SLOTS];
 	atomic_ullong    decode[MDR_COUNT];
@@ -61,6 +70,16 @@ struct shared {
 	atomic_ullong    replays;
 	atomic_ullong    store_errors;
 	atomic_ullong    worker_restarts;
+	atomic_ullong    workers[WS_COUNT];      /* gauges, set by the parent */
+	atomic_ullong    workers_max;
+	atomic_llong     listen_queue;           /* -1: unknown */
+	atomic_ullong    workers_spawned;
+	atomic_ullong    workers_retired;
+	atomic_ullong    slow_peers_closed;
+	struct store_node store_node[METRICS_STORE_NODES_MAX];
+	atomic_ullong    store_other_commands;
+	atomic_ullong    store_redirects[METRICS_REDIRECT_KINDS];
+	atomic_ullong    store_map_refreshes;
 	struct histogram store;
 	struct histogram upstream;
 	double           start_time;        /* written once, before fork */
@@ -239,6 +258,139 @@ counter(struct out *o, const char *name, const char *help, const atomic_ullong *
 	put(o, "%s %llu\n", name, get(v));
 }
 
+/* The counter of node name (claiming a free label when it is new), or the
+ * "other" counter. */
+static atomic_ullong *
+store_node_counter(const char *name)
+{
+	for (int i = 0; i < METRICS_STORE_NODES_MAX; i++) {
+		struct store_node *n = &region->store_node[i];
+		int st = atomic_load_explicit(&n->state, memory_order_acquire), free_state = 0;
+		if (st == 0 && atomic_compare_exchange_strong(&n->state, &free_state, 1)) {
+			snprintf(n->name, sizeof n->name, "%s", name);
+			atomic_store_explicit(&n->state, 2, memory_order_release);
+			return &n->commands;
+		}
+		for (int spin = 0; spin < 1000 && st != 2; spin++)
+			st = atomic_load_explicit(&n->state, memory_order_acquire);
+		if (st == 2 && strcmp(n->name, name) == 0)
+			return &n->commands;
+	}
+	return &region->store_other_commands;
+}
+
+void
+metrics_count_store_command(const char *host, unsigned port)
+{
+	char name[STORE_NODE_NAME_MAX + 1];
+
+	if (region == NULL || host == NULL)
+		return;
+	snprintf(name, sizeof name, "%s:%u", host, port);
+	add(store_node_counter(name), 1);
+}
+
+void
+metrics_count_store_redirect(enum metrics_redirect kind)
+{
+	if (region != NULL && (unsigned)kind < METRICS_REDIRECT_KINDS)
+		add(&region->store_redirects[kind], 1);
+}
+
+void
+metrics_count_store_map_refresh(void)
+{
+	if (region != NULL)
+		add(&region->store_map_refreshes, 1);
+}
+
+/* The store series of the cluster client (only nodes that were used). */
+static void
+render_store_nodes(struct out *o, const struct shared *m)
+{
+	static const char *const kind_label[METRICS_REDIRECT_KINDS] = { "moved", "ask", "retry" };
+
+	family(o, "mte_relay_store_commands_total", "counter",
+	    "Redis commands sent, by node (host:port; further nodes as \"other\").");
+	for (int i = 0; i < METRICS_STORE_NODES_MAX; i++) {
+		const struct store_node *n = &m->store_node[i];
+		if (atomic_load_explicit((atomic_int *)(uintptr_t)&n->state, memory_order_acquire) == 2)
+			put(o, "mte_relay_store_commands_total{node=\"%s\"} %llu\n", n->name, get(&n->commands));
+	}
+	if (get(&m->store_other_commands) != 0)
+		put(o, "mte_relay_store_commands_total{node=\"other\"} %llu\n", get(&m->store_other_commands));
+	family(o, "mte_relay_store_redirections_total", "counter",
+	    "Redis Cluster redirections followed (moved, ask) and retries (retry).");
+	for (int k = 0; k < METRICS_REDIRECT_KINDS; k++)
+		put(o, "mte_relay_store_redirections_total{kind=\"%s\"} %llu\n", kind_label[k],
+		    get(&m->store_redirects[k]));
+	counter(o, "mte_relay_store_map_refreshes_total", "Redis Cluster slot map refreshes.",
+	    &m->store_map_refreshes);
+}
+
+void
+metrics_set_pool(const unsigned by_state[WS_COUNT], unsigned max, long queue)
+{
+	if (region == NULL)
+		return;
+	for (int i = 0; i < WS_COUNT; i++)
+		atomic_store_explicit(&region->workers[i], by_state[i], memory_order_relaxed);
+	atomic_store_explicit(&region->workers_max, max, memory_order_relaxed);
+	atomic_store_explicit(&region->listen_queue, queue, memory_order_relaxed);
+}
+
+void
+metrics_count_worker_spawned(void)
+{
+	if (region != NULL)
+		add(&region->workers_spawned, 1);
+}
+
+void
+metrics_count_worker_retired(void)
+{
+	if (region != NULL)
+		add(&region->workers_retired, 1);
+}
+
+void
+metrics_count_slow_peer_closed(void)
+{
+	if (region != NULL)
+		add(&region->slow_peers_closed, 1);
+}
+
+/* The pool series: the scoreboard as of the parent's last tick. */
+static void
+render_pool(struct out *o, const struct shared *m)
+{
+	static const char *const state_label[WS_COUNT] = {
+		[WS_STARTING] = "starting", [WS_IDLE] = "idle", [WS_READING] = "reading",
+		[WS_UPSTREAM] = "upstream", [WS_WRITING] = "writing",
+		[WS_KEEPALIVE] = "keepalive", [WS_DRAINING] = "draining",
+	};
+	long long q = atomic_load_explicit((atomic_llong *)(uintptr_t)&m->listen_queue,
+	    memory_order_relaxed);
+
+	family(o, "mte_relay_workers", "gauge", "Live worker processes, by state.");
+	for (int i = 0; i < WS_COUNT; i++)
+		put(o, "mte_relay_workers{state=\"%s\"} %llu\n", state_label[i], get(&m->workers[i]));
+	family(o, "mte_relay_workers_max", "gauge", "Most worker processes (MAX_POOL_SIZE).");
+	put(o, "mte_relay_workers_max %llu\n", get(&m->workers_max));
+	counter(o, "mte_relay_workers_spawned_total",
+	    "Worker processes forked (start, growth, replacements).", &m->workers_spawned);
+	counter(o, "mte_relay_workers_retired_total",
+	    "Idle worker processes retired above MAX_SPARE_WORKERS.", &m->workers_retired);
+	counter(o, "mte_relay_slow_peers_closed_total",
+	    "Connections closed for moving too few bytes per second under pressure.",
+	    &m->slow_peers_closed);
+	if (q >= 0) {
+		family(o, "mte_relay_listen_queue", "gauge",
+		    "Connections waiting to be accepted by a worker.");
+		put(o, "mte_relay_listen_queue %lld\n", q);
+	}
+}
+
 static void
 histogram(struct out *o, const char *name, const char *help, const struct histogram *h,
     const double *bounds, size_t nbounds)
@@ -305,11 +457,13 @@ metrics_render(char *buf, size_t cap)
 	    "State store operations that failed (store unavailable).", &m->store_errors);
 	histogram(&o, "mte_relay_store_duration_seconds", "Duration of one state store operation.",
 	    &m->store, store_bounds, STORE_BUCKETS - 1);
+	render_store_nodes(&o, m);
 	histogram(&o, "mte_relay_upstream_duration_seconds",
 	    "Time from sending a request upstream until its response head arrived.",
 	    &m->upstream, upstream_bounds, UPSTREAM_BUCKETS - 1);
 	counter(&o, "mte_relay_worker_restarts_total",
 	    "Worker processes that died and were replaced.", &m->worker_restarts);
+	render_pool(&o, m);
 
 	if (o.full) {
 		buf[0] = '\0';

@@ -28,8 +28,21 @@
  *   replay_rejections_total            counter, 570 answers
  *   store_errors_total                 counter, store operations that failed
  *   store_duration_seconds             histogram, one store operation
+ *   store_commands_total{node}         counter, Redis commands sent, by node host:port
+ *                                      (METRICS_STORE_NODES_MAX values, then "other")
+ *   store_redirections_total{kind}     counter, cluster redirections followed (moved,
+ *                                      ask) and retries (retry: TRYAGAIN, CLUSTERDOWN,
+ *                                      a node that failed or no node for the slot)
+ *   store_map_refreshes_total          counter, cluster slot map refreshes
  *   upstream_duration_seconds          histogram, upstream answer time
  *   worker_restarts_total              counter, workers replaced by the parent
+ *   workers{state}                     gauge, live workers by enum worker_state
+ *   workers_max                        gauge, MAX_POOL_SIZE
+ *   workers_spawned_total              counter, workers forked
+ *   workers_retired_total              counter, idle workers retired
+ *   listen_queue                       gauge, connections waiting to be accepted
+ *                                      (only where TCP_INFO reads it)
+ *   slow_peers_closed_total            counter, connections that gave way under pressure
  *   build_info{version}                gauge, always 1
  *   process_start_time_seconds         gauge, Unix time of metrics_init()
  */
@@ -82,6 +95,18 @@ void metrics_count_replay(void);
 /* Counts one store operation that answered STORE_UNAVAILABLE. */
 void metrics_count_store_error(void);
 
+/* Counts one command sent to the Redis node host:port (store, redis.c).
+ * The first METRICS_STORE_NODES_MAX distinct nodes get their own series. */
+void metrics_count_store_command(const char *host, unsigned port);
+
+enum metrics_redirect { METRICS_REDIRECT_MOVED = 0, METRICS_REDIRECT_ASK, METRICS_REDIRECT_RETRY,
+                        METRICS_REDIRECT_KINDS };
+/* Counts one cluster redirection or retry; an out-of-range kind is ignored. */
+void metrics_count_store_redirect(enum metrics_redirect kind);
+
+/* Counts one cluster slot map refresh. */
+void metrics_count_store_map_refresh(void);
+
 /* Observes the duration, in seconds, of one store operation.  Negative or
  * NaN durations count as 0. */
 void metrics_observe_store_latency(double seconds);
@@ -93,6 +118,35 @@ void metrics_observe_upstream_latency(double seconds);
 
 /* Counts one replaced worker.  Called by the parent. */
 void metrics_count_worker_restart(void);
+
+/* ---- the worker pool (prefork.c) ---- */
+
+/* What a worker is doing, from the pool's scoreboard (label values in
+ * parentheses). */
+enum worker_state {
+	WS_STARTING = 0,        /* forked, not yet accepting (starting) */
+	WS_IDLE,                /* waiting to accept a connection (idle) */
+	WS_READING,             /* waiting on the client for a request head or body (reading) */
+	WS_UPSTREAM,            /* handling a request, not waiting on the client:
+	                         * the upstream, the store (upstream) */
+	WS_WRITING,             /* waiting on the client to take the response (writing) */
+	WS_KEEPALIVE,           /* a kept-alive connection between requests (keepalive) */
+	WS_DRAINING,            /* asked to stop (retired or shutting down), not yet gone (draining) */
+	WS_COUNT
+};
+
+/* Sets the pool gauges: live workers by state, the ceiling, and the listen
+ * queue length (-1: not readable, not shown).  Called by the parent. */
+void metrics_set_pool(const unsigned by_state[WS_COUNT], unsigned max, long queue);
+
+/* Counts workers forked (the initial ones, growth and replacements) and
+ * workers retired because the pool had too many idle.  Called by the parent. */
+void metrics_count_worker_spawned(void);
+void metrics_count_worker_retired(void);
+
+/* Counts one connection closed because it moved too few bytes per second
+ * while the pool was under pressure (conn.c's pressure floor). */
+void metrics_count_slow_peer_closed(void);
 
 /*
  * Writes the Prometheus text exposition format (version 0.0.4) into buf,

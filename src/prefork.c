@@ -7,9 +7,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,13 +29,73 @@ static volatile sig_atomic_t worker_stop;
 static int worker_listen_fd = -1;
 static int worker_null_fd = -1;
 
-/* Workers the parent has replaced, for its log lines (metrics count them too). */
-static unsigned long restarts;
+/* The scoreboard: one entry per slot of the pool, in memory shared by the
+ * parent and every worker (mapped before the first fork).  Workers write
+ * their own entry; the parent reads them all and writes the header. */
+struct board_slot {
+	atomic_int       state;         /* enum worker_state */
+	atomic_llong     idle_since;    /* clock_ms() when it became idle */
+	atomic_ullong    requests;      /* served by this slot's current worker */
+};
+
+struct board {
+	atomic_uint      floor_bps;     /* the pressure floor, 0: no pressure */
+	atomic_int       at_ceiling;    /* MAX_POOL_SIZE live, none idle */
+	struct board_slot slot[];
+};
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
+    "scoreboard atomics must be lock-free");
+
+static struct board *board;
+static size_t board_size;
+/* In a worker: its slot; -1 in the parent.  Its epoll instance (-1: ppoll). */
+static int worker_slot = -1;
+static int worker_epfd = -1;
 
 int
 prefork_stopping(void)
 {
 	return worker_stop != 0;
+}
+
+static struct board_slot *
+my_slot(void)
+{
+	return board != NULL && worker_slot >= 0 ? &board->slot[worker_slot] : NULL;
+}
+
+void
+prefork_set_state(enum worker_state st)
+{
+	struct board_slot *b = my_slot();
+
+	if (b == NULL)
+		return;
+	if (st == WS_IDLE)
+		atomic_store_explicit(&b->idle_since, clock_ms(), memory_order_relaxed);
+	atomic_store_explicit(&b->state, (int)st, memory_order_relaxed);
+}
+
+void
+prefork_count_request(void)
+{
+	struct board_slot *b = my_slot();
+
+	if (b != NULL)
+		atomic_fetch_add_explicit(&b->requests, 1, memory_order_relaxed);
+}
+
+int
+prefork_at_ceiling(void)
+{
+	return board != NULL && atomic_load_explicit(&board->at_ceiling, memory_order_relaxed);
+}
+
+unsigned
+prefork_pressure_floor(void)
+{
+	return board != NULL ? atomic_load_explicit(&board->floor_bps, memory_order_relaxed) : 0;
 }
 
 static int
@@ -119,16 +183,33 @@ on_worker_term(int sig)
 	errno = saved;
 }
 
+/* Waits until the listening socket may have a connection (or for
+ * PREFORK_ACCEPT_RECHECK_MS); < 0 with errno on failure.  An epoll instance
+ * with EPOLLEXCLUSIVE wakes one idle worker per connection instead of the
+ * whole pool. */
+static int
+wait_listen(int listen_fd, const sigset_t *open_mask)
+{
+	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+	struct timespec ts = { PREFORK_ACCEPT_RECHECK_MS / 1000,
+	    (PREFORK_ACCEPT_RECHECK_MS % 1000) * 1000000L };
+	struct epoll_event ev;
+
+	if (worker_epfd >= 0)
+		return epoll_pwait(worker_epfd, &ev, 1, PREFORK_ACCEPT_RECHECK_MS, open_mask);
+	return ppoll(&pfd, 1, &ts, open_mask);
+}
+
 int
 prefork_accept(int listen_fd, char *peer, size_t peer_cap)
 {
 	sigset_t open_mask;
-	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
 
-	/* SIGTERM stays blocked except inside ppoll, so a stop request can
+	/* SIGTERM stays blocked except inside the wait, so a stop request can
 	 * never slip in between the check and the wait. */
 	sigprocmask(SIG_BLOCK, NULL, &open_mask);
 	sigdelset(&open_mask, SIGTERM);
+	prefork_set_state(WS_IDLE);
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
@@ -136,7 +217,7 @@ prefork_accept(int listen_fd, char *peer, size_t peer_cap)
 
 		if (worker_stop)
 			return -1;
-		if (ppoll(&pfd, 1, NULL, &open_mask) < 0) {
+		if (wait_listen(listen_fd, &open_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_msg(LOG_ERROR, "worker poll failed: %s", strerror(errno));
@@ -168,22 +249,87 @@ prefork_accept(int listen_fd, char *peer, size_t peer_cap)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer,
 			    (socklen_t)peer_cap);
 		}
+		prefork_set_state(WS_READING);
 		return fd;
 	}
 }
 
+
+/* ---- the pool's decisions ---- */
+
+static unsigned
+min_u(unsigned a, unsigned b)
+{
+	return a < b ? a : b;
+}
+
+void
+prefork_plan(const struct prefork_config *pc, const struct prefork_view *v,
+    struct prefork_plan *out)
+{
+	unsigned have = v->idle + v->starting;
+	unsigned want = pc->min_spare + v->queue;
+	unsigned room = pc->max_workers > v->live ? pc->max_workers - v->live : 0;
+	unsigned batch = v->batch == 0 ? 1 : min_u(v->batch, PREFORK_SPAWN_BATCH_MAX);
+
+	out->spawn = want > have ? min_u(min_u(want - have, batch), room) : 0;
+	/* The batch doubles while the shortage lasts and the pool can grow. */
+	out->next_batch = want > have && room > out->spawn ?
+	    min_u(batch * 2, PREFORK_SPAWN_BATCH_MAX) : 1;
+	out->retire = 0;
+	if (v->queue == 0 && v->idle > pc->max_spare)
+		out->retire = min_u(v->idle - pc->max_spare, v->idle_long);
+}
+
+unsigned
+prefork_floor(unsigned floor, int pressure, long long now_ms, long long *since_ms)
+{
+	if (!pressure)
+		return 0;
+	if (floor == 0) {
+		*since_ms = now_ms;
+		return min_u(2 * CONN_MIN_RATE_BPS, CONN_PRESSURE_RATE_MAX_BPS);
+	}
+	if (now_ms - *since_ms >= PREFORK_PRESSURE_STEP_MS && floor < CONN_PRESSURE_RATE_MAX_BPS) {
+		*since_ms = now_ms;
+		floor = floor > CONN_PRESSURE_RATE_MAX_BPS / 2 ? CONN_PRESSURE_RATE_MAX_BPS : floor * 2;
+	}
+	return floor;
+}
+
+/* ---- supervision ---- */
+
 struct slot {
 	pid_t     pid;          /* 0: empty */
 	long long started;      /* ms */
-	long long respawn_at;   /* ms; when pid == 0 */
-	unsigned  backoff_ms;
+	long long respawn_at;   /* ms; when replace */
+	unsigned  backoff_ms;   /* start-up deaths of this slot */
+	bool      replace;      /* died: a replacement is due at respawn_at */
+	bool      retiring;     /* sent SIGTERM to shrink the pool */
+};
+
+struct pool {
+	const struct prefork_config *pc;
+	int               listen_fd;
+	prefork_worker_fn fn;
+	void             *arg;
+	struct slot      *slots;        /* pc->max_workers */
+	unsigned          batch;
+	unsigned          floor;
+	long long         floor_since;
+	long long         hold_until;   /* no growth before (a start-up crash) */
+	unsigned long     restarts;     /* for the log lines */
 };
 
 static pid_t
-spawn(int listen_fd, prefork_worker_fn fn, void *arg)
+spawn(struct pool *p, unsigned i)
 {
-	pid_t pid = fork();
+	struct board_slot *b = &board->slot[i];
+	pid_t pid;
 
+	atomic_store_explicit(&b->state, WS_STARTING, memory_order_relaxed);
+	atomic_store_explicit(&b->requests, 0, memory_order_relaxed);
+	pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork failed: %s", strerror(errno));
 		return -1;
@@ -191,9 +337,16 @@ spawn(int listen_fd, prefork_worker_fn fn, void *arg)
 	if (pid == 0) {
 		struct sigaction sa;
 		sigset_t mask;
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
 
-		worker_listen_fd = listen_fd;
+		worker_slot = (int)i;
+		worker_listen_fd = p->listen_fd;
 		worker_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		worker_epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (worker_epfd >= 0 && epoll_ctl(worker_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) != 0) {
+			close(worker_epfd);     /* no EPOLLEXCLUSIVE: ppoll */
+			worker_epfd = -1;
+		}
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_worker_term;     /* no SA_RESTART: waits see EINTR */
 		sigaction(SIGTERM, &sa, NULL);
@@ -206,10 +359,37 @@ spawn(int listen_fd, prefork_worker_fn fn, void *arg)
 		sigemptyset(&mask);
 		sigaddset(&mask, SIGTERM);
 		sigprocmask(SIG_SETMASK, &mask, NULL);
-		fn(listen_fd, arg);
+		p->fn(p->listen_fd, p->arg);
 		_exit(0);
 	}
+	metrics_count_worker_spawned();
 	return pid;
+}
+
+/* Forks into slot i; replacing: it replaces a worker that died. */
+static int
+start_slot(struct pool *p, unsigned i, long long now, bool replacing)
+{
+	struct slot *s = &p->slots[i];
+	pid_t pid = spawn(p, i);
+
+	if (pid < 0) {
+		s->replace = replacing;
+		s->respawn_at = now + PREFORK_BACKOFF_MAX_MS;
+		p->hold_until = now + PREFORK_BACKOFF_MAX_MS;
+		return -1;
+	}
+	s->pid = pid;
+	s->started = now;
+	s->replace = false;
+	s->retiring = false;
+	if (replacing) {
+		p->restarts++;
+		metrics_count_worker_restart();
+		LOG_EVENT(LOG_INFO, "worker replaced", LOG_I("worker", pid),
+		    LOG_I("restarts", p->restarts));
+	}
+	return 0;
 }
 
 static void
@@ -225,11 +405,186 @@ log_exit(pid_t pid, int status, int expected)
 		    LOG_I("status", WEXITSTATUS(status)));
 }
 
+/* A worker of slot i died without being asked to.  The cause decides the
+ * backoff: one that died serving (a request killed it) is replaced at
+ * once, so that one poisoned request pattern cannot take the pool's
+ * capacity; one that died before it could accept backs off per slot, and
+ * holds the pool's growth as long, since its replacement would die too. */
 static void
-drain(struct slot *slots, unsigned n, unsigned drain_timeout_s, const sigset_t *set)
+worker_died(struct pool *p, unsigned i, int status, long long now)
 {
-	long long deadline = clock_ms() + (long long)drain_timeout_s * 1000;
-	unsigned i, alive = 0;
+	struct slot *s = &p->slots[i];
+	int state = atomic_load_explicit(&board->slot[i].state, memory_order_relaxed);
+
+	log_exit(s->pid, status, 0);
+	s->pid = 0;
+	s->replace = true;
+	if (state != WS_STARTING) {
+		s->backoff_ms = 0;
+		s->respawn_at = now;
+		return;
+	}
+	if (now - s->started >= PREFORK_STABLE_MS)
+		s->backoff_ms = 0;
+	else if (s->backoff_ms == 0)
+		s->backoff_ms = PREFORK_BACKOFF_MIN_MS;
+	else
+		s->backoff_ms = (unsigned)min_u(s->backoff_ms * 2, PREFORK_BACKOFF_MAX_MS);
+	s->respawn_at = now + s->backoff_ms;
+	if (s->backoff_ms > 0) {
+		p->hold_until = s->respawn_at;
+		p->batch = 1;
+	}
+}
+
+/* Collects every exited worker. */
+static void
+reap(struct pool *p)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		long long now = clock_ms();
+		for (unsigned i = 0; i < p->pc->max_workers; i++) {
+			struct slot *s = &p->slots[i];
+			if (s->pid != pid)
+				continue;
+			if (s->retiring) {
+				log_exit(pid, status, 1);
+				metrics_count_worker_retired();
+				s->pid = 0;
+				s->retiring = false;
+			} else {
+				worker_died(p, i, status, now);
+			}
+			break;
+		}
+	}
+}
+
+/* Starts the replacements that are due. */
+static void
+replace_due(struct pool *p, long long now)
+{
+	for (unsigned i = 0; i < p->pc->max_workers; i++)
+		if (p->slots[i].replace && p->slots[i].respawn_at <= now)
+			(void)start_slot(p, i, now, true);
+}
+
+/* Connections in the listen queue: TCP_INFO's tcpi_unacked on a listening
+ * socket (Linux); -1 when it cannot be read. */
+static long
+listen_queue(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	memset(&ti, 0, sizeof ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_unacked) + sizeof ti.tcpi_unacked ||
+	    ti.tcpi_state != TCP_LISTEN)
+		return -1;
+	return (long)ti.tcpi_unacked;
+}
+
+/* Reads the scoreboard into v and by_state (live workers by state). */
+static void
+scan(const struct pool *p, long long now, struct prefork_view *v, unsigned by_state[WS_COUNT])
+{
+	memset(v, 0, sizeof *v);
+	memset(by_state, 0, WS_COUNT * sizeof by_state[0]);
+	for (unsigned i = 0; i < p->pc->max_workers; i++) {
+		const struct slot *s = &p->slots[i];
+		struct board_slot *b = &board->slot[i];
+		int st = atomic_load_explicit(&b->state, memory_order_relaxed);
+
+		if (s->pid == 0) {
+			v->starting += s->replace;
+			continue;
+		}
+		if (s->retiring) {
+			by_state[WS_DRAINING]++;
+			continue;
+		}
+		v->live++;
+		by_state[st >= 0 && st < WS_COUNT ? st : WS_UPSTREAM]++;
+		if (st == WS_STARTING)
+			v->starting++;
+		if (st == WS_IDLE) {
+			v->idle++;
+			if (now - atomic_load_explicit(&b->idle_since, memory_order_relaxed) >=
+			    PREFORK_RETIRE_IDLE_MS)
+				v->idle_long++;
+		}
+	}
+}
+
+/* Retires n idle workers that have been idle long enough, the highest
+ * slots first (the pool stays packed at the low end). */
+static void
+retire(struct pool *p, unsigned n, long long now)
+{
+	for (unsigned i = p->pc->max_workers; i-- > 0 && n > 0;) {
+		struct slot *s = &p->slots[i];
+		struct board_slot *b = &board->slot[i];
+		if (s->pid == 0 || s->retiring ||
+		    atomic_load_explicit(&b->state, memory_order_relaxed) != WS_IDLE ||
+		    now - atomic_load_explicit(&b->idle_since, memory_order_relaxed) <
+		    PREFORK_RETIRE_IDLE_MS)
+			continue;
+		s->retiring = true;
+		kill(s->pid, SIGTERM);
+		n--;
+	}
+}
+
+/* One tick: grow, shrink, publish the ceiling, the pressure floor and the
+ * gauges. */
+static void
+tick(struct pool *p, long long now)
+{
+	struct prefork_view v;
+	struct prefork_plan plan;
+	unsigned by_state[WS_COUNT];
+	long q = listen_queue(p->listen_fd);
+	int pressure;
+
+	scan(p, now, &v, by_state);
+	if (q < 0) {
+		struct pollfd pfd = { .fd = p->listen_fd, .events = POLLIN };
+		v.queue = poll(&pfd, 1, 0) > 0;   /* at least one waits */
+	} else {
+		v.queue = (unsigned)q;
+	}
+	v.batch = p->batch;
+	prefork_plan(p->pc, &v, &plan);
+	if (now < p->hold_until)
+		plan.spawn = 0;
+	p->batch = plan.next_batch;
+	for (unsigned i = 0; i < p->pc->max_workers && plan.spawn > 0; i++)
+		if (p->slots[i].pid == 0 && !p->slots[i].replace) {
+			if (start_slot(p, i, now, false) != 0)
+				break;
+			plan.spawn--;
+			by_state[WS_STARTING]++;
+			v.live++;
+		}
+	retire(p, plan.retire, now);
+	pressure = v.live >= p->pc->max_workers && v.idle == 0 && v.queue > 0;
+	p->floor = prefork_floor(p->floor, pressure, now, &p->floor_since);
+	atomic_store_explicit(&board->floor_bps, p->floor, memory_order_relaxed);
+	atomic_store_explicit(&board->at_ceiling, v.live >= p->pc->max_workers && v.idle == 0,
+	    memory_order_relaxed);
+	metrics_set_pool(by_state, p->pc->max_workers, q);
+}
+
+static void
+drain(struct pool *p, const sigset_t *set)
+{
+	long long deadline = clock_ms() + (long long)p->pc->drain_timeout_s * 1000;
+	unsigned i, n = p->pc->max_workers, alive = 0;
+	struct slot *slots = p->slots;
 
 	for (i = 0; i < n; i++)
 		if (slots[i].pid > 0) {
@@ -237,7 +592,7 @@ drain(struct slot *slots, unsigned n, unsigned drain_timeout_s, const sigset_t *
 			alive++;
 		}
 	LOG_EVENT(LOG_INFO, "draining", LOG_I("workers", alive),
-	    LOG_I("drain_timeout_s", drain_timeout_s));
+	    LOG_I("drain_timeout_s", p->pc->drain_timeout_s));
 	while (alive > 0) {
 		long long left = deadline - clock_ms();
 		struct timespec ts;
@@ -273,18 +628,38 @@ drain(struct slot *slots, unsigned n, unsigned drain_timeout_s, const sigset_t *
 	}
 }
 
-int
-prefork_run(int listen_fd, unsigned workers, unsigned drain_timeout_s,
-    prefork_worker_fn fn, void *arg)
+/* Maps the scoreboard and forks the first workers. */
+static int
+pool_start(struct pool *p)
 {
-	struct slot *slots = calloc(workers, sizeof *slots);
-	sigset_t set;
-	unsigned i;
+	unsigned n = p->pc->max_workers, first = min_u(p->pc->min_spare, n);
 
-	if (slots == NULL) {
-		log_msg(LOG_ERROR, "out of memory");
-		return 1;
+	p->slots = calloc(n, sizeof *p->slots);
+	board_size = sizeof *board + n * sizeof board->slot[0];
+	board = mmap(NULL, board_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p->slots == NULL || board == MAP_FAILED) {
+		log_msg(LOG_ERROR, "cannot allocate the worker scoreboard");
+		free(p->slots);
+		board = NULL;
+		return -1;
 	}
+	p->batch = 1;
+	for (unsigned i = 0; i < first; i++)
+		if (start_slot(p, i, clock_ms(), false) != 0)
+			break;
+	LOG_EVENT(LOG_INFO, "workers started", LOG_I("workers", first),
+	    LOG_I("max_pool_size", n), LOG_I("min_spare_workers", p->pc->min_spare),
+	    LOG_I("max_spare_workers", p->pc->max_spare));
+	return 0;
+}
+
+int
+prefork_run(int listen_fd, const struct prefork_config *pc, prefork_worker_fn fn, void *arg)
+{
+	struct pool p = { .pc = pc, .listen_fd = listen_fd, .fn = fn, .arg = arg };
+	long long next_tick;
+	sigset_t set;
+
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -292,82 +667,36 @@ prefork_run(int listen_fd, unsigned workers, unsigned drain_timeout_s,
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-
-	for (i = 0; i < workers; i++) {
-		slots[i].pid = spawn(listen_fd, fn, arg);
-		slots[i].started = clock_ms();
-		slots[i].backoff_ms = 0;
-		if (slots[i].pid < 0) {
-			slots[i].pid = 0;
-			slots[i].respawn_at = clock_ms() + PREFORK_BACKOFF_MIN_MS;
-		}
-	}
-	LOG_EVENT(LOG_INFO, "workers started", LOG_I("workers", workers));
-
+	if (pool_start(&p) != 0)
+		return 1;
+	next_tick = clock_ms();
 	for (;;) {
-		long long t = clock_ms(), wait_ms = -1;
+		long long t = clock_ms(), wait_ms;
 		struct timespec ts;
 		siginfo_t si;
-		int sig, status;
-		pid_t pid;
+		int sig;
 
-		for (i = 0; i < workers; i++) {
-			if (slots[i].pid != 0)
-				continue;
-			if (slots[i].respawn_at <= t) {
-				pid = spawn(listen_fd, fn, arg);
-				if (pid > 0) {
-					slots[i].pid = pid;
-					slots[i].started = t;
-					restarts++;
-					metrics_count_worker_restart();
-					LOG_EVENT(LOG_INFO, "worker replaced", LOG_I("worker", pid),
-					    LOG_I("restarts", restarts));
-				} else {
-					slots[i].respawn_at = t + PREFORK_BACKOFF_MAX_MS;
-				}
-			}
-			if (slots[i].pid == 0 &&
-			    (wait_ms < 0 || slots[i].respawn_at - t < wait_ms))
-				wait_ms = slots[i].respawn_at - t;
+		reap(&p);
+		replace_due(&p, t);
+		if (t >= next_tick) {
+			tick(&p, t);
+			next_tick = t + PREFORK_TICK_MS;
 		}
-		if (wait_ms >= 0) {
-			ts.tv_sec = wait_ms / 1000;
-			ts.tv_nsec = (wait_ms % 1000) * 1000000;
-			sig = sigtimedwait(&set, &si, &ts);
-		} else {
-			sig = sigwaitinfo(&set, &si);
-		}
-		if (sig < 0)
-			continue;
+		wait_ms = next_tick - clock_ms();
+		if (wait_ms < 0)
+			wait_ms = 0;
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000;
+		sig = sigtimedwait(&set, &si, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
 			LOG_EVENT(LOG_INFO, "shutting down", LOG_S("signal", strsignal(sig)));
 			close(listen_fd);
-			drain(slots, workers, drain_timeout_s, &set);
-			free(slots);
+			drain(&p, &set);
+			free(p.slots);
+			munmap(board, board_size);
+			board = NULL;
 			log_msg(LOG_INFO, "stopped");
 			return 0;
-		}
-		if (sig != SIGCHLD)
-			continue;
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (i = 0; i < workers; i++) {
-				if (slots[i].pid != pid)
-					continue;
-				t = clock_ms();
-				log_exit(pid, status, 0);
-				slots[i].pid = 0;
-				/* Quick deaths back off exponentially; a stable worker resets it. */
-				if (t - slots[i].started >= PREFORK_STABLE_MS)
-					slots[i].backoff_ms = 0;
-				else if (slots[i].backoff_ms == 0)
-					slots[i].backoff_ms = PREFORK_BACKOFF_MIN_MS;
-				else if (slots[i].backoff_ms < PREFORK_BACKOFF_MAX_MS / 2)
-					slots[i].backoff_ms *= 2;
-				else
-					slots[i].backoff_ms = PREFORK_BACKOFF_MAX_MS;
-				slots[i].respawn_at = t + slots[i].backoff_ms;
-			}
 		}
 	}
 }

@@ -204,16 +204,48 @@ static int worker_listen_fd = -1;
 /*
  * A worker serves one connection at a time, so an idle keep-alive
  * connection would hold it while new connections wait in the backlog.
- * conn closes a kept-alive connection (announced with "Connection: close"
- * on the response, or after a short idle grace) when another connection
- * is waiting.
+ * While the pool can still grow, the parent forks a worker for them; only
+ * at the ceiling (MAX_POOL_SIZE workers, none idle) does conn close a
+ * kept-alive connection for them (announced with "Connection: close" on
+ * the response, or after a short idle grace).
  */
 static int
 worker_busy(void)
 {
 	struct pollfd p = { .fd = worker_listen_fd, .events = POLLIN };
 
-	return poll(&p, 1, 0) > 0;
+	return prefork_at_ceiling() && poll(&p, 1, 0) > 0;
+}
+
+/* The scoreboard state of what conn waits on. */
+static void
+worker_state(enum conn_state st)
+{
+	static const enum worker_state map[] = {
+		[CONN_READING] = WS_READING, [CONN_REQUEST] = WS_UPSTREAM,
+		[CONN_HANDLING] = WS_UPSTREAM, [CONN_WRITING] = WS_WRITING,
+		[CONN_KEEPALIVE] = WS_KEEPALIVE,
+	};
+
+	if (st == CONN_REQUEST)
+		prefork_count_request();
+	if ((size_t)st < sizeof map / sizeof map[0])
+		prefork_set_state(map[st]);
+}
+
+/* A slow peer gave way under pressure: logged with the reason (no
+ * content), counted. */
+static void
+worker_gave_way(void *arg, struct conn *c, const char *phase, unsigned rate_bps,
+    unsigned floor_bps)
+{
+	const struct server *s = arg;
+
+	LOG_EVENT(LOG_WARN, "slow connection closed under pressure",
+	    LOG_S("request_id", conn_info(c)->id), LOG_S("peer", s->peer),
+	    LOG_S("phase", phase), LOG_I("rate_bps", rate_bps), LOG_I("floor_bps", floor_bps),
+	    LOG_S("reason", "the pool is full and connections wait: the slowest peers give way"));
+	metrics_count_slow_peer_closed();
 }
 
 void
@@ -241,6 +273,9 @@ server_worker_main(int listen_fd, void *arg)
 	cc.hook_arg = &srv;
 	cc.stopping = prefork_stopping;
 	cc.busy = worker_busy;
+	cc.state = worker_state;
+	cc.pressure_floor = prefork_pressure_floor;
+	cc.gave_way = worker_gave_way;
 	worker_listen_fd = listen_fd;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);

@@ -57,6 +57,10 @@ int store_window_apply(uint64_t *hi, uint8_t *bm, uint32_t w, uint64_t seq);
  * within their maximum sizes. */
 int store_ids_valid(const char *cid, const char *pid);
 
+/* Writes the message into err (printf format); returns -1.  For parsers'
+ * "return store_fail(err, errlen, ...)" (redis_url.c, cluster.c). */
+int store_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* SipHash-2-4 of data under a 16-byte key (embedded store bucket choice). */
 uint64_t store_siphash24(const uint8_t key[16], const void *data, size_t len);
 

@@ -1,20 +1,29 @@
 /*
  * redis.c - the Redis backend (see store.h for the key layout).
  *
- * The only file that includes hiredis, and it uses only hiredis's RESP
- * writer (redisFormatCommandArgv) and reader (with our own reply objects, so
- * that a reply declaring a huge array is refused before anything is sized
- * from it).  The bytes travel over redis_tls.c: plain TCP or BearSSL TLS.
- * REDIS_URL is parsed by redis_url.c.
+ * The only file with cluster.c and reply.c that includes hiredis, and it uses
+ * only hiredis's RESP writer (redisFormatCommandArgv) and reader (with our
+ * own reply objects, reply.c, so that a reply declaring a huge array is
+ * refused before anything is sized from it).  The bytes travel over
+ * redis_tls.c: plain TCP or BearSSL TLS.  REDIS_URL is parsed by redis_url.c.
  *
- * One connection per process, made lazily.  Failure handling:
+ * Connections, per process, made lazily: SEED (REDIS_URL's host) and, in
+ * cluster mode, one per primary of the slot map (index = its map index).
+ * Cluster mode is decided once per process (REDIS_CLUSTER=auto: CLUSTER SLOTS
+ * answers with a map, or with an error: a single node); the parent decides
+ * it at start-up when it can, workers inherit the map and refresh their own
+ * copy (on MOVED, CLUSTERDOWN, TRYAGAIN or a node failure; at most once per
+ * STORE_CLUSTER_REFRESH_MIN_MS), from the known primaries, then from SEED.
+ *
+ * Failure handling, per connection:
  * - before using an idle connection, poll it: a server that closed it
  *   (restart, idle timeout) is noticed and a new connection made at once,
  *   so a Redis restart costs no failed request by itself;
  * - any I/O error, timeout or malformed reply closes the connection and
  *   starts a back-off (STORE_BACKOFF_MIN_MS doubling to STORE_BACKOFF_MAX_MS,
  *   plus a per-process jitter so workers do not reconnect in step); during
- *   the back-off operations fail at once with STORE_UNAVAILABLE;
+ *   the back-off commands to it fail at once (in a cluster, after a map
+ *   refresh and a retry: the slot may have a new primary);
  * - the back-off resets only when a reply arrives (not when TCP connects,
  *   which a stopped Redis still accepts);
  * - an outage is logged once for all workers: a flag in a shared page flips
@@ -22,11 +31,15 @@
  *   with an error (other than the connection-level ones) is logged at most
  *   every STORE_ERROR_LOG_INTERVAL_MS per process.
  *
- * Lua scripts (EVALSHA, EVAL on NOSCRIPT): see SCRIPT_ACCEPT and SCRIPT_PUT.
+ * Lua scripts (EVALSHA, EVAL on NOSCRIPT, per node): see SCRIPT_ACCEPT and
+ * SCRIPT_PUT.  REDIS_WAIT_REPLICAS: see wait_replicas().
  */
 #include "store/store.h"
 #include "store/backend.h"
 #include "store/redis_tls.h"
+#include "store/reply.h"
+#include "store/cluster.h"
+#include "metrics.h"
 #include "clock.h"
 #include "crypto/wipe.h"
 #include "hex.h"
@@ -39,7 +52,9 @@
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -163,106 +178,6 @@ static const char SCRIPT_PUT[] =
 "if n<0 then n=0 end\n"
 "return n\n";
 
-/* ---- reply objects for hiredis's reader ---- */
-
-struct rreply {
-	int             type;           /* REDIS_REPLY_* */
-	long long       integer;
-	size_t          len;            /* string, status, error */
-	char           *str;
-	size_t          elements;
-	struct rreply **element;
-};
-
-static void
-rreply_free(void *obj)
-{
-	struct rreply *r = obj;
-
-	if (r == NULL)
-		return;
-	for (size_t i = 0; i < r->elements; i++)
-		rreply_free(r->element[i]);
-	free(r->element);
-	if (r->str != NULL)
-		crypto_wipe(r->str, r->len);     /* may hold pair keys */
-	free(r);
-}
-
-static void *
-rreply_link(const redisReadTask *task, struct rreply *r)
-{
-	if (task->parent != NULL) {
-		struct rreply *parent = task->parent->obj;
-		if (parent == NULL || task->idx < 0 || (size_t)task->idx >= parent->elements) {
-			rreply_free(r);
-			return NULL;
-		}
-		parent->element[task->idx] = r;
-	}
-	return r;
-}
-
-static void *
-rr_string(const redisReadTask *task, char *str, size_t len)
-{
-	struct rreply *r;
-
-	if (len > STORE_REPLY_MAX || (r = calloc(1, sizeof *r + len + 1)) == NULL)
-		return NULL;
-	r->type = task->type;
-	r->str = (char *)(r + 1);
-	memcpy(r->str, str, len);
-	r->len = len;
-	return rreply_link(task, r);
-}
-
-static void *
-rr_array(const redisReadTask *task, int elements)
-{
-	struct rreply *r;
-
-	/* The declared count is the peer's word: bound it before sizing. */
-	if (elements < 0 || elements > STORE_REPLY_ELEMENTS_MAX)
-		return NULL;
-	if ((r = calloc(1, sizeof *r)) == NULL)
-		return NULL;
-	if (elements > 0 && (r->element = calloc((size_t)elements, sizeof *r->element)) == NULL) {
-		free(r);
-		return NULL;
-	}
-	r->type = REDIS_REPLY_ARRAY;
-	r->elements = (size_t)elements;
-	return rreply_link(task, r);
-}
-
-static void *
-rr_integer(const redisReadTask *task, long long v)
-{
-	struct rreply *r = calloc(1, sizeof *r);
-
-	if (r == NULL)
-		return NULL;
-	r->type = REDIS_REPLY_INTEGER;
-	r->integer = v;
-	return rreply_link(task, r);
-}
-
-static void *
-rr_nil(const redisReadTask *task)
-{
-	struct rreply *r = calloc(1, sizeof *r);
-
-	if (r == NULL)
-		return NULL;
-	r->type = REDIS_REPLY_NIL;
-	return rreply_link(task, r);
-}
-
-static redisReplyObjectFunctions reply_functions = {
-	rr_string, rr_array, rr_integer, rr_nil, rreply_free
-};
-
 /* ---- state ---- */
 
 struct shared_flags {
@@ -272,6 +187,9 @@ struct shared_flags {
 /* Made by redis_init in the parent, read-only afterwards, inherited. */
 static struct {
 	int                  ready;
+	int                  cluster;       /* STORE_CLUSTER_AUTO / _YES / _NO */
+	unsigned             wait_replicas;
+	char                 wait_n[12], wait_ms[12];
 	struct store_redis_url url;
 	struct tls_trust     trust;
 	char                 server_id[STORE_SERVER_ID_MAX + 1];
@@ -280,23 +198,52 @@ static struct {
 	struct shared_flags *shared;
 } R;
 
-/* This process's connection. */
-static struct {
-	pid_t        pid;           /* owner; another pid means "inherited" */
+/*
+ * This process's connections: one per cluster primary (index = its index in
+ * the slot map) and SEED, the REDIS_URL host (the only one used when the
+ * server is not a cluster; in a cluster, the first map and the last-resort
+ * map refresh come from it).
+ */
+#define SEED   STORE_CLUSTER_NODES_MAX
+#define NCONN  (STORE_CLUSTER_NODES_MAX + 1)
+
+enum mode { MODE_UNKNOWN = 0, MODE_SINGLE, MODE_CLUSTER, MODE_MISCONFIGURED };
+
+struct rconn {
+	int          open;
 	int          fd;
 	redisReader *reader;
 	unsigned     backoff_ms;    /* 0: last command succeeded */
 	int64_t      retry_at_ms;   /* no connect attempt before this */
-	int64_t      last_error_log_ms;
 	int          auth_failed;   /* last connect failed at AUTH */
-} C = { .fd = -1 };
+};
 
-static struct tls_client tls_conn;  /* ~35 KB, per process (copy-on-write) */
+static struct {
+	pid_t        pid;           /* owner; another pid means "inherited" */
+	enum mode    mode;
+	int          map_stale;     /* refresh the slot map before the next command */
+	int64_t      refresh_after_ms;
+	int64_t      last_error_log_ms;
+	unsigned     rotor;         /* where the next map refresh starts */
+	struct rconn c[NCONN];
+} P;
+
+/* The slot map: this process's copy (a worker refreshes its own). */
+static struct cluster_map map;
+
+/* ~35 KB each, per process (copy-on-write); only those used are touched. */
+static struct tls_client tls_conns[NCONN];
 
 static const char *
 auth_kind(void)
 {
 	return R.url.pass[0] == '\0' ? "none" : R.url.user[0] ? "acl" : "password";
+}
+
+static const char *
+mode_name(void)
+{
+	return P.mode == MODE_CLUSTER ? "cluster" : P.mode == MODE_SINGLE ? "single" : "unknown";
 }
 
 static void
@@ -319,121 +266,139 @@ mark_up(void)
 }
 
 static void
-conn_close(void)
+conn_close(int i)
 {
-	if (C.fd >= 0)
-		close(C.fd);
-	C.fd = -1;
-	if (C.reader != NULL)
-		redisReaderFree(C.reader);
-	C.reader = NULL;
+	struct rconn *c = &P.c[i];
+
+	if (c->open)
+		close(c->fd);
+	c->open = 0;
+	c->fd = -1;
+	if (c->reader != NULL)
+		redisReaderFree(c->reader);
+	c->reader = NULL;
 }
 
-/* Forgets the back-off and the error-log rate limit (a new process, or a
+static void
+conn_close_all(void)
+{
+	for (int i = 0; i < NCONN; i++)
+		conn_close(i);
+}
+
+/* Forgets the back-offs and the error-log rate limit (a new process, or a
  * new store). */
 static void
 backoff_forget(void)
 {
-	C.backoff_ms = 0;
-	C.retry_at_ms = 0;
-	C.last_error_log_ms = 0;
+	for (int i = 0; i < NCONN; i++) {
+		P.c[i].backoff_ms = 0;
+		P.c[i].retry_at_ms = 0;
+	}
+	P.last_error_log_ms = 0;
+	P.refresh_after_ms = 0;
 }
 
-/* Drops a connection inherited through fork without using it. */
+/* Drops connections inherited through fork without using them (the slot
+ * map and the mode are kept). */
 static void
 conn_adopt(void)
 {
-	if (C.pid == getpid())
+	if (P.pid == getpid())
 		return;
-	conn_close();               /* our copy of the fd and of the reader */
-	C.pid = getpid();
+	conn_close_all();           /* our copies of the fds and readers */
+	P.pid = getpid();
+	P.rotor = (unsigned)getpid();
 	backoff_forget();
 }
 
 static void
-start_backoff(void)
+start_backoff(struct rconn *c)
 {
 	unsigned jitter;
 
-	C.backoff_ms = C.backoff_ms == 0 ? STORE_BACKOFF_MIN_MS
-	    : C.backoff_ms >= STORE_BACKOFF_MAX_MS / 2 ? STORE_BACKOFF_MAX_MS : C.backoff_ms * 2;
+	c->backoff_ms = c->backoff_ms == 0 ? STORE_BACKOFF_MIN_MS
+	    : c->backoff_ms >= STORE_BACKOFF_MAX_MS / 2 ? STORE_BACKOFF_MAX_MS : c->backoff_ms * 2;
 	/* Up to +25%, different per worker, so workers do not retry in step. */
-	jitter = (unsigned)(((unsigned long)getpid() * 2654435761u) % 16) * (C.backoff_ms / 64);
-	C.retry_at_ms = clock_ms() + C.backoff_ms + jitter;
+	jitter = (unsigned)(((unsigned long)getpid() * 2654435761u) % 16) * (c->backoff_ms / 64);
+	c->retry_at_ms = clock_ms() + c->backoff_ms + jitter;
 }
 
 static void
-conn_failed(const char *why)
+conn_failed(int i, const char *why)
 {
-	conn_close();
-	start_backoff();
+	conn_close(i);
+	start_backoff(&P.c[i]);
+	if (P.mode == MODE_CLUSTER)
+		P.map_stale = 1;
 	mark_down(why);
 }
 
+/* Where connection i goes. */
+static const char *
+conn_host(int i)
+{
+	return i == SEED ? R.url.host : map.node[i].host;
+}
+
+static uint16_t
+conn_port(int i)
+{
+	return i == SEED ? R.url.port : map.node[i].port;
+}
+
+static const char *
+conn_tls_name(int i)
+{
+	return i == SEED ? R.url.host : map.node[i].tls_name;
+}
+
 static int
-transport_write(const char *buf, size_t len, int64_t deadline)
+transport_write(int i, const char *buf, size_t len, int64_t deadline)
 {
 	if (R.url.tls)
-		return tls_client_write_all(&tls_conn, buf, len, deadline);
-	return tls_sock_write_all(C.fd, buf, len, deadline);
+		return tls_client_write_all(&tls_conns[i], buf, len, deadline);
+	return tls_sock_write_all(P.c[i].fd, buf, len, deadline);
 }
 
 static ssize_t
-transport_read(char *buf, size_t len, int64_t deadline)
+transport_read(int i, char *buf, size_t len, int64_t deadline)
 {
 	if (R.url.tls)
-		return tls_client_read(&tls_conn, buf, len, deadline);
-	return tls_sock_read(C.fd, buf, len, deadline);
+		return tls_client_read(&tls_conns[i], buf, len, deadline);
+	return tls_sock_read(P.c[i].fd, buf, len, deadline);
 }
 
 static void
-reader_error(char *err, size_t errlen)
+reader_error(const redisReader *rd, char *err, size_t errlen)
 {
 	/* Our reply constructors return NULL for an oversized array, which
 	 * hiredis reports as out of memory. */
-	if (C.reader->err == REDIS_ERR_OOM)
+	if (rd->err == REDIS_ERR_OOM)
 		snprintf(err, errlen, "bad reply: an array of more than %d elements (or out of memory)",
-		    STORE_REPLY_ELEMENTS_MAX);
+		    rd->privdata ? (int)(uintptr_t)rd->privdata : STORE_REPLY_ELEMENTS_MAX);
 	else
-		snprintf(err, errlen, "bad reply: %s", C.reader->errstr);
+		snprintf(err, errlen, "bad reply: %s", rd->errstr);
 }
 
-/*
- * Sends one command and reads its reply before deadline.  Returns 0 with
- * *out (any type, errors included), or -1 when the connection is unusable
- * (I/O error, timeout, malformed or oversized reply) with a reason in err.
- */
+/* Reads one reply of at most reply_max bytes from connection i. */
 static int
-exchange(int argc, const char **argv, const size_t *lens, int64_t deadline,
-         struct rreply **out, char *err, size_t errlen)
+read_reply(int i, int64_t deadline, size_t reply_max, struct rreply **out, char *err, size_t errlen)
 {
-	char *cmd = NULL, buf[4096];
+	redisReader *rd = P.c[i].reader;
+	char buf[4096];
 	size_t total = 0;
-	int n, rc;
 	void *reply = NULL;
 
-	*out = NULL;
-	n = redisFormatCommandArgv(&cmd, argc, argv, lens);
-	if (n < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	rc = transport_write(cmd, (size_t)n, deadline);
-	crypto_wipe(cmd, (size_t)n);     /* may hold pair keys */
-	redisFreeCommand(cmd);
-	if (rc != 0) {
-		snprintf(err, errlen, "send failed: %s", errno == ETIMEDOUT ? "timed out" : strerror(errno));
-		return -1;
-	}
 	for (;;) {
 		ssize_t got;
-		if (redisReaderGetReply(C.reader, &reply) != REDIS_OK) {
-			reader_error(err, errlen);
+		if (redisReaderGetReply(rd, &reply) != REDIS_OK) {
+			reader_error(rd, err, errlen);
 			return -1;
 		}
 		if (reply != NULL) {
 			/* One command, one reply: more bytes mean a confused peer. */
-			if (C.reader->len > C.reader->pos) {
+			if (rd->len > rd->pos) {
 				rreply_free(reply);
 				snprintf(err, errlen, "bad reply: unexpected data after the reply");
 				return -1;
@@ -442,28 +407,59 @@ exchange(int argc, const char **argv, const size_t *lens, int64_t deadline,
 			return 0;
 		}
 		errno = 0;
-		got = transport_read(buf, sizeof buf, deadline);
+		got = transport_read(i, buf, sizeof buf, deadline);
 		if (got <= 0) {
 			snprintf(err, errlen, "%s", got == 0 || errno == 0 ? "connection closed by the server"
 			    : errno == ETIMEDOUT ? "timed out waiting for a reply" : strerror(errno));
 			return -1;
 		}
 		total += (size_t)got;
-		if (total > STORE_REPLY_MAX) {
-			snprintf(err, errlen, "reply longer than %d bytes", STORE_REPLY_MAX);
+		if (total > reply_max) {
+			snprintf(err, errlen, "reply longer than %zu bytes", reply_max);
 			return -1;
 		}
-		if (redisReaderFeed(C.reader, buf, (size_t)got) != REDIS_OK) {
-			reader_error(err, errlen);
+		if (redisReaderFeed(rd, buf, (size_t)got) != REDIS_OK) {
+			reader_error(rd, err, errlen);
 			return -1;
 		}
 	}
 }
 
+/*
+ * Sends one command on connection i and reads its reply before deadline.
+ * Returns 0 with *out (any type, errors included), or -1 when the connection
+ * is unusable (I/O error, timeout, malformed or oversized reply) with a
+ * reason in err.
+ */
 static int
-is_status(const struct rreply *r, const char *text)
+exchange_max(int i, int argc, const char **argv, const size_t *lens, int64_t deadline,
+             size_t reply_max, struct rreply **out, char *err, size_t errlen)
 {
-	return r->type == REDIS_REPLY_STATUS && r->len == strlen(text) && memcmp(r->str, text, r->len) == 0;
+	char *cmd = NULL;
+	int n, rc;
+
+	*out = NULL;
+	n = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	if (n < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = transport_write(i, cmd, (size_t)n, deadline);
+	crypto_wipe(cmd, (size_t)n);     /* may hold pair keys */
+	redisFreeCommand(cmd);
+	if (rc != 0) {
+		snprintf(err, errlen, "send failed: %s", errno == ETIMEDOUT ? "timed out" : strerror(errno));
+		return -1;
+	}
+	metrics_count_store_command(conn_host(i), conn_port(i));
+	return read_reply(i, deadline, reply_max, out, err, errlen);
+}
+
+static int
+exchange(int i, int argc, const char **argv, const size_t *lens, int64_t deadline,
+         struct rreply **out, char *err, size_t errlen)
+{
+	return exchange_max(i, argc, argv, lens, deadline, STORE_REPLY_MAX, out, err, errlen);
 }
 
 /* "redis error: <first line of the error reply>" into err. */
@@ -479,18 +475,18 @@ error_text(const struct rreply *r, const char *what, char *err, size_t errlen)
  * in err); -2 when the reply was another one ("<what>: <Redis error>" or
  * "<what>: unexpected reply" in err). */
 static int
-setup_command(int argc, const char **argv, const char *what, int64_t deadline,
+setup_command(int i, int argc, const char **argv, const char *what, int64_t deadline,
               char *err, size_t errlen)
 {
 	struct rreply *r;
 	size_t lens[3];
 	int ok;
 
-	for (int i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	if (exchange(argc, argv, lens, deadline, &r, err, errlen) != 0)
+	for (int k = 0; k < argc; k++)
+		lens[k] = strlen(argv[k]);
+	if (exchange(i, argc, argv, lens, deadline, &r, err, errlen) != 0)
 		return -1;
-	ok = is_status(r, "OK");
+	ok = rreply_is_status(r, "OK");
 	if (!ok && r->type == REDIS_REPLY_ERROR)
 		error_text(r, what, err, errlen);
 	else if (!ok)
@@ -499,22 +495,35 @@ setup_command(int argc, const char **argv, const char *what, int64_t deadline,
 	return ok ? 0 : -2;
 }
 
-/* Connects, runs TLS, AUTH and SELECT before deadline.  0 or -1 (closed). */
 static int
-conn_open(int64_t deadline, char *err, size_t errlen)
+select_db(int i, int64_t deadline, char *err, size_t errlen)
 {
 	char dbs[12];
+	const char *argv[2] = { "SELECT", dbs };
+
+	snprintf(dbs, sizeof dbs, "%u", R.url.db);
+	return setup_command(i, 2, argv, "SELECT failed", deadline, err, errlen);
+}
+
+/* Connects connection i, runs TLS, AUTH (and SELECT, not in a cluster)
+ * before deadline.  0 or -1 (closed). */
+static int
+conn_open(int i, int64_t deadline, char *err, size_t errlen)
+{
+	struct rconn *c = &P.c[i];
 	const char *argv[3];
 	int argc, rc;
 
-	C.auth_failed = 0;
-	C.fd = tls_tcp_connect(R.url.host, R.url.port, deadline, err, errlen);
-	if (C.fd < 0)
+	c->auth_failed = 0;
+	c->fd = tls_tcp_connect(conn_host(i), conn_port(i), deadline, err, errlen);
+	if (c->fd < 0)
 		return -1;
-	if (R.url.tls && tls_client_start(&tls_conn, C.fd, &R.trust, R.url.host, deadline, err, errlen) != 0)
+	c->open = 1;
+	if (R.url.tls && tls_client_start(&tls_conns[i], c->fd, &R.trust, conn_tls_name(i), deadline,
+	                                  err, errlen) != 0)
 		goto fail;
-	C.reader = redisReaderCreateWithFunctions(&reply_functions);
-	if (C.reader == NULL) {
+	c->reader = rreply_reader_create();
+	if (c->reader == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -524,54 +533,56 @@ conn_open(int64_t deadline, char *err, size_t errlen)
 		if (R.url.user[0] != '\0')
 			argv[argc++] = R.url.user;
 		argv[argc++] = R.url.pass;
-		rc = setup_command(argc, argv, "authentication failed", deadline, err, errlen);
-		C.auth_failed = rc == -2;
+		rc = setup_command(i, argc, argv, "authentication failed", deadline, err, errlen);
+		c->auth_failed = rc == -2;
 		if (rc != 0)
 			goto fail;
 	}
-	if (R.url.db != 0) {
-		snprintf(dbs, sizeof dbs, "%u", R.url.db);
-		argv[0] = "SELECT";
-		argv[1] = dbs;
-		if (setup_command(2, argv, "SELECT failed", deadline, err, errlen) != 0)
-			goto fail;
-	}
+	if (R.url.db != 0 && P.mode == MODE_SINGLE && select_db(i, deadline, err, errlen) != 0)
+		goto fail;
 	return 0;
 fail:
-	conn_close();
+	conn_close(i);
 	return -1;
 }
 
 /* The connection is idle: anything readable means the server closed it
  * (Redis sends nothing unasked on a RESP2 connection). */
 static int
-conn_is_stale(void)
+conn_is_stale(int i)
 {
-	struct pollfd p = { .fd = C.fd, .events = POLLIN | POLLRDHUP };
+	struct pollfd p = { .fd = P.c[i].fd, .events = POLLIN | POLLRDHUP };
 
 	if (poll(&p, 1, 0) != 0)
 		return 1;
-	return R.url.tls && tls_client_pending(&tls_conn);
+	return R.url.tls && tls_client_pending(&tls_conns[i]);
 }
 
-/* A usable connection, or -1 (STORE_UNAVAILABLE). */
-static int
-conn_ensure(void)
+static int64_t
+min_deadline(int64_t a, int64_t b)
 {
-	char err[256];
+	return a < b ? a : b;
+}
+
+/* Connection i usable before deadline, or -1 (STORE_UNAVAILABLE). */
+static int
+conn_ensure(int i, int64_t deadline)
+{
+	char err[256], why[560];
 
 	if (!R.ready)
 		return -1;
 	conn_adopt();
-	if (C.fd >= 0) {
-		if (!conn_is_stale())
+	if (P.c[i].open) {
+		if (!conn_is_stale(i))
 			return 0;
-		conn_close();       /* reconnect right away: nothing failed yet */
+		conn_close(i);      /* reconnect right away: nothing failed yet */
 	}
-	if (clock_ms() < C.retry_at_ms)
+	if (clock_ms() < P.c[i].retry_at_ms)
 		return -1;          /* backing off: do not touch the network */
-	if (conn_open(clock_ms() + STORE_CONNECT_TIMEOUT_MS, err, sizeof err) != 0) {
-		conn_failed(err);
+	if (conn_open(i, min_deadline(clock_ms() + STORE_CONNECT_TIMEOUT_MS, deadline), err, sizeof err) != 0) {
+		snprintf(why, sizeof why, "%s:%u: %s", conn_host(i), conn_port(i), err);
+		conn_failed(i, P.mode == MODE_CLUSTER ? why : err);
 		return -1;
 	}
 	return 0;
@@ -596,50 +607,329 @@ log_command_problem(const char *what)
 {
 	int64_t now = clock_ms();
 
-	if (C.last_error_log_ms == 0 || now - C.last_error_log_ms >= STORE_ERROR_LOG_INTERVAL_MS) {
-		C.last_error_log_ms = now;
+	if (P.last_error_log_ms == 0 || now - P.last_error_log_ms >= STORE_ERROR_LOG_INTERVAL_MS) {
+		P.last_error_log_ms = now;
 		LOG_EVENT(LOG_WARN, "state store command failed", LOG_S("backend", "redis"),
 		    LOG_S("error", what));
 	}
 }
 
+/* ---- commands, redirections, the slot map ---- */
+
+static void
+retry_pause(void)
+{
+	struct timespec ts = { 0, STORE_CLUSTER_RETRY_DELAY_MS * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ASKING: the next command on connection i may touch an importing slot. */
+static int
+send_asking(int i, int64_t deadline, char *err, size_t errlen)
+{
+	const char *argv[1] = { "ASKING" };
+
+	return setup_command(i, 1, argv, "ASKING failed", deadline, err, errlen) == 0 ? 0 : -1;
+}
+
 /*
- * Runs one command; with script != NULL, argv[0] is "EVALSHA" and argv[1]
- * the script's SHA1, and a NOSCRIPT reply is answered by sending the script
- * itself (EVAL).  Returns 0 with a non-error reply in *out (caller frees),
- * or -1: STORE_UNAVAILABLE.
+ * Runs one command on connection i before deadline; with script != NULL,
+ * argv[0] is "EVALSHA" and argv[1] the script's SHA1, and a NOSCRIPT reply
+ * (every node has its own script cache) is answered by sending the script
+ * itself (EVAL).  With asking, each is preceded by ASKING (which holds for
+ * one command).  Returns 0 with the reply in *out (caller frees; error
+ * replies included, except those that drop the connection), or -1: the
+ * connection failed (closed, back-off started, outage logged).
  */
 static int
-run(int argc, const char **argv, size_t *lens, const char *script, struct rreply **out)
+run_on(int i, int argc, const char **argv, size_t *lens, const char *script, int asking,
+       int64_t deadline, struct rreply **out)
 {
 	char err[256];
-	struct rreply *r;
-	int64_t deadline;
+	const char *a0 = argv[0], *a1 = argc > 1 ? argv[1] : NULL;
+	size_t l0 = lens[0], l1 = argc > 1 ? lens[1] : 0;
+	struct rreply *r = NULL;
+	int rc = -1;
 
 	*out = NULL;
-	if (conn_ensure() != 0)
+	if (conn_ensure(i, deadline) != 0)
 		return -1;
-	deadline = clock_ms() + STORE_COMMAND_TIMEOUT_MS;
-	if (exchange(argc, argv, lens, deadline, &r, err, sizeof err) != 0)
-		goto broken;
-	if (script != NULL && r->type == REDIS_REPLY_ERROR && r->len >= 8
-	    && memcmp(r->str, "NOSCRIPT", 8) == 0) {
+	deadline = min_deadline(clock_ms() + STORE_COMMAND_TIMEOUT_MS, deadline);
+	if (asking && send_asking(i, deadline, err, sizeof err) != 0)
+		goto done;
+	if (exchange(i, argc, argv, lens, deadline, &r, err, sizeof err) != 0)
+		goto done;
+	if (script != NULL && rreply_is_error(r, "NOSCRIPT")) {
 		rreply_free(r);
+		r = NULL;
 		argv[0] = "EVAL";
 		argv[1] = script;
 		lens[0] = 4;
 		lens[1] = strlen(script);
-		if (exchange(argc, argv, lens, deadline, &r, err, sizeof err) != 0)
-			goto broken;
+		if (asking && send_asking(i, deadline, err, sizeof err) != 0)
+			goto done;
+		if (exchange(i, argc, argv, lens, deadline, &r, err, sizeof err) != 0)
+			goto done;
 	}
 	/* A reply arrived: the server works, whatever it said. */
-	C.backoff_ms = 0;
+	P.c[i].backoff_ms = 0;
+	if (error_drops_connection(r)) {
+		error_text(r, "redis error", err, sizeof err);
+		rreply_free(r);
+		r = NULL;
+		goto done;
+	}
+	rc = 0;
+done:
+	argv[0] = a0;                   /* the caller may send it again */
+	lens[0] = l0;
+	if (argc > 1) {
+		argv[1] = a1;
+		lens[1] = l1;
+	}
+	if (rc != 0)
+		conn_failed(i, err);
+	*out = r;
+	return rc;
+}
+
+/*
+ * Loads the slot map from connection i (CLUSTER SLOTS).  Returns 0 (map
+ * replaced, connections of nodes that changed closed), -1 (no usable
+ * reply, or a malformed map: reason in err), or -2 (the server answered
+ * with an error: not a cluster, or not allowed).
+ */
+static int
+map_load(int i, int64_t deadline, char *err, size_t errlen)
+{
+	static struct cluster_map fresh;        /* 17 KB: not on the stack */
+	uint8_t changed[STORE_CLUSTER_NODES_MAX];
+	const char *argv[2] = { "CLUSTER", "SLOTS" };
+	size_t lens[2] = { 7, 5 };
+	char host[STORE_REDIS_HOST_MAX + 1];
+	struct rreply *r;
+	int rc;
+
+	snprintf(err, errlen, "%.200s:%u: unavailable", conn_host(i), conn_port(i));
+	if (conn_ensure(i, deadline) != 0)
+		return -1;
+	snprintf(host, sizeof host, "%s", conn_host(i));
+	rreply_reader_limit(P.c[i].reader, STORE_CLUSTER_MAP_ELEMENTS_MAX);
+	rc = exchange_max(i, 2, argv, lens, min_deadline(clock_ms() + STORE_COMMAND_TIMEOUT_MS, deadline),
+	    STORE_CLUSTER_MAP_REPLY_MAX, &r, err, errlen);
+	if (rc != 0) {
+		conn_failed(i, err);
+		return -1;
+	}
+	rreply_reader_limit(P.c[i].reader, 0);
+	P.c[i].backoff_ms = 0;
+	if (r->type == REDIS_REPLY_ERROR) {
+		error_text(r, "CLUSTER SLOTS", err, errlen);
+		rc = -2;
+	} else {
+		rc = cluster_map_from_reply(r, host, R.url.host, &fresh, err, errlen);
+	}
+	rreply_free(r);
+	if (rc == 0 && cluster_map_adopt(&map, &fresh, changed) != 0)
+		rc = -1;
+	for (int k = 0; rc == 0 && k < STORE_CLUSTER_NODES_MAX; k++)
+		if (changed[k]) {
+			conn_close(k);
+			P.c[k].backoff_ms = 0;
+			P.c[k].retry_at_ms = 0;
+		}
+	if (rc == 0)
+		P.map_stale = 0;
+	return rc;
+}
+
+/* Refreshes the slot map (at most once per STORE_CLUSTER_REFRESH_MIN_MS):
+ * from the known primaries not backing off, starting at a per-process
+ * rotor, then from REDIS_URL's host.  0 or -1. */
+static int
+map_refresh(int64_t deadline)
+{
+	char err[256] = "no cluster node is known", msg[300];
+	int64_t now = clock_ms();
+
+	if (now < P.refresh_after_ms)
+		return -1;
+	P.refresh_after_ms = now + STORE_CLUSTER_REFRESH_MIN_MS;
+	metrics_count_store_map_refresh();
+	for (unsigned k = 0; k < map.nodes && clock_ms() < deadline; k++) {
+		int i = (int)((P.rotor + k) % map.nodes);
+		if (map.node[i].host[0] == '\0' || now < P.c[i].retry_at_ms)
+			continue;
+		if (map_load(i, deadline, err, sizeof err) == 0) {
+			P.rotor++;
+			return 0;
+		}
+	}
+	if (map_load(SEED, deadline, err, sizeof err) == 0) {
+		conn_close(SEED);       /* one connection per node is enough */
+		return 0;
+	}
+	snprintf(msg, sizeof msg, "slot map refresh failed: %s", err);
+	log_command_problem(msg);
+	return -1;
+}
+
+/*
+ * Decides, once per process, whether REDIS_URL is a cluster (REDIS_CLUSTER
+ * auto: CLUSTER SLOTS answers with a map; an error reply means it is not;
+ * yes: it must answer with a map; no: never asked).  0, or -1.
+ */
+static int
+ensure_mode(int64_t deadline)
+{
+	char err[256], msg[300];
+	int rc;
+
+	if (P.mode == MODE_SINGLE || (P.mode == MODE_CLUSTER && map.nodes > 0))
+		return 0;
+	if (P.mode == MODE_MISCONFIGURED)
+		return -1;
+	rc = map_load(SEED, deadline, err, sizeof err);
+	if (rc == 0) {
+		conn_close(SEED);
+		if (R.url.db != 0) {
+			P.mode = MODE_MISCONFIGURED;
+			log_msg(LOG_ERROR, "config error: REDIS_URL: names database %u, but the server is a "
+			    "Redis Cluster, which has only database 0 (no SELECT): use /0 or no path", R.url.db);
+			return -1;
+		}
+		P.mode = MODE_CLUSTER;
+		return 0;
+	}
+	if (rc == -2 && R.cluster == STORE_CLUSTER_AUTO) {
+		P.mode = MODE_SINGLE;
+		if (R.url.db == 0 || select_db(SEED, deadline, err, sizeof err) == 0)
+			return 0;
+		conn_failed(SEED, err);
+		return -1;
+	}
+	if (rc == -2 || P.c[SEED].open) {       /* a reply that is no usable map */
+		snprintf(msg, sizeof msg, "REDIS_CLUSTER=%s: %s",
+		    R.cluster == STORE_CLUSTER_YES ? "yes" : "auto", err);
+		log_command_problem(msg);
+	}
+	return -1;
+}
+
+/* Follows a MOVED or ASK from node `from`: the node it names (added to the
+ * map when new), or -1.  MOVED also updates the slot and asks for a full
+ * map refresh (a resharding moves many slots). */
+static int
+redirect_target(int from, const struct cluster_redirect *rd)
+{
+	int added, n;
+
+	n = cluster_map_node(&map, rd->host[0] ? rd->host : conn_host(from), rd->port, R.url.host, &added);
+	if (n >= 0 && added) {
+		conn_close(n);
+		P.c[n].backoff_ms = 0;
+		P.c[n].retry_at_ms = 0;
+	}
+	if (rd->kind == CLUSTER_MOVED) {
+		if (n >= 0)
+			map.slot[rd->slot] = (uint8_t)n;
+		P.map_stale = 1;
+	}
+	metrics_count_store_redirect(rd->kind == CLUSTER_ASK ? METRICS_REDIRECT_ASK : METRICS_REDIRECT_MOVED);
+	return n;
+}
+
+/*
+ * Runs one command in the cluster on the node serving slot, following at
+ * most STORE_CLUSTER_REDIRECTS_MAX redirections or retries (MOVED, ASK,
+ * TRYAGAIN, CLUSTERDOWN, a node that fails), all before deadline.  Returns
+ * 0 with the final reply (possibly another error) and its node, or -1 with
+ * the last problem in err.
+ */
+static int
+run_cluster(int argc, const char **argv, size_t *lens, const char *script, unsigned slot,
+            int64_t deadline, int *node_out, struct rreply **out, char *err, size_t errlen)
+{
+	struct cluster_redirect rd;
+	int asking = 0, node = -1;
+
+	snprintf(err, errlen, "no node serves slot %u", slot);
+	for (int attempt = 0; attempt <= STORE_CLUSTER_REDIRECTS_MAX && clock_ms() < deadline; attempt++) {
+		struct rreply *r;
+		if (P.map_stale || (node < 0 && map.slot[slot] == CLUSTER_NO_NODE))
+			map_refresh(deadline);
+		if (node < 0 && (node = map.slot[slot] == CLUSTER_NO_NODE ? -1 : map.slot[slot]) < 0) {
+			metrics_count_store_redirect(METRICS_REDIRECT_RETRY);
+			retry_pause();
+			continue;
+		}
+		if (run_on(node, argc, argv, lens, script, asking, deadline, &r) != 0) {
+			snprintf(err, errlen, "%.200s:%u: unavailable", conn_host(node), conn_port(node));
+			node = -1;
+			asking = 0;
+			metrics_count_store_redirect(METRICS_REDIRECT_RETRY);
+			retry_pause();
+			continue;
+		}
+		asking = 0;
+		if (r->type == REDIS_REPLY_ERROR && cluster_parse_redirect(r->str, r->len, &rd) == 0) {
+			error_text(r, "redis error", err, errlen);
+			rreply_free(r);
+			node = redirect_target(node, &rd);
+			asking = node >= 0 && rd.kind == CLUSTER_ASK;
+			continue;
+		}
+		if (rreply_is_error(r, "TRYAGAIN") || rreply_is_error(r, "CLUSTERDOWN")) {
+			error_text(r, "redis error", err, errlen);
+			rreply_free(r);
+			P.map_stale = 1;
+			node = -1;
+			metrics_count_store_redirect(METRICS_REDIRECT_RETRY);
+			retry_pause();
+			continue;
+		}
+		*node_out = node;
+		*out = r;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Runs one command on the node holding key (NULL: any; REDIS_URL's host
+ * when the server is not a cluster); see run_on for script.  Returns 0 with
+ * a non-error reply in *out (caller frees) and the connection it came from
+ * in *node, or -1: STORE_UNAVAILABLE.
+ */
+static int
+run(int argc, const char **argv, size_t *lens, const char *script, const char *key,
+    int *node, struct rreply **out)
+{
+	char err[256];
+	int64_t deadline = clock_ms() + STORE_CONNECT_TIMEOUT_MS + STORE_COMMAND_TIMEOUT_MS;
+	struct rreply *r;
+
+	*out = NULL;
+	if (!R.ready)
+		return -1;
+	conn_adopt();
+	if (ensure_mode(deadline) != 0)
+		return -1;
+	if (P.mode == MODE_CLUSTER) {
+		if (run_cluster(argc, argv, lens, script, cluster_key_slot(key, strlen(key)), deadline,
+		                node, &r, err, sizeof err) != 0) {
+			log_command_problem(err);
+			return -1;
+		}
+	} else {
+		*node = SEED;
+		if (run_on(SEED, argc, argv, lens, script, 0, deadline, &r) != 0)
+			return -1;
+	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		error_text(r, "redis error", err, sizeof err);
-		if (error_drops_connection(r)) {
-			rreply_free(r);
-			goto broken;
-		}
 		rreply_free(r);
 		mark_up();
 		log_command_problem(err);
@@ -648,9 +938,6 @@ run(int argc, const char **argv, size_t *lens, const char *script, struct rreply
 	mark_up();
 	*out = r;
 	return 0;
-broken:
-	conn_failed(err);
-	return -1;
 }
 
 static void
@@ -658,6 +945,31 @@ unexpected(struct rreply *r, const char *what)
 {
 	rreply_free(r);
 	log_command_problem(what);
+}
+
+/* REDIS_WAIT_REPLICAS: WAIT on the node that took the window update.
+ * 0 when enough replicas confirmed it, else -1 (logged). */
+static int
+wait_replicas(int node)
+{
+	const char *argv[3] = { "WAIT", R.wait_n, R.wait_ms };
+	size_t lens[3] = { 4, strlen(R.wait_n), strlen(R.wait_ms) };
+	struct rreply *r;
+	int ok;
+
+	if (run_on(node, 3, argv, lens, NULL, 0,
+	           clock_ms() + STORE_CONNECT_TIMEOUT_MS + STORE_WAIT_TIMEOUT_MS + STORE_COMMAND_TIMEOUT_MS, &r) != 0)
+		return -1;
+	ok = r->type == REDIS_REPLY_INTEGER && r->integer >= (long long)R.wait_replicas;
+	if (!ok && r->type == REDIS_REPLY_ERROR) {
+		char err[256];
+		error_text(r, "WAIT failed", err, sizeof err);
+		log_command_problem(err);
+	} else if (!ok) {
+		log_command_problem("WAIT: fewer replicas than REDIS_WAIT_REPLICAS confirmed the window update");
+	}
+	rreply_free(r);
+	return ok ? 0 : -1;
 }
 
 /* ---- keys ---- */
@@ -689,6 +1001,7 @@ redis_put(const struct store_pair *p)
 	const char *argv[12];
 	size_t lens[12];
 	struct rreply *r;
+	int node;
 
 	pair_key(key, sizeof key, p->client_id, p->pair_id);
 	index_key(idx, sizeof idx, p->client_id);
@@ -711,7 +1024,7 @@ redis_put(const struct store_pair *p)
 	lens[5] = sizeof p->k_req;
 	argv[6] = (const char *)p->k_res;
 	lens[6] = sizeof p->k_res;
-	if (run(12, argv, lens, SCRIPT_PUT, &r) != 0)
+	if (run(12, argv, lens, SCRIPT_PUT, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_INTEGER && r->integer == -2) {
 		rreply_free(r);
@@ -732,11 +1045,12 @@ redis_get(const char *cid, const char *pid, struct store_pair *out)
 	const char *argv[4] = { "HMGET", key, "k_req", "k_res" };
 	size_t lens[4];
 	struct rreply *r, *a, *b;
+	int node;
 
 	pair_key(key, sizeof key, cid, pid);
 	for (int i = 0; i < 4; i++)
 		lens[i] = strlen(argv[i]);
-	if (run(4, argv, lens, NULL, &r) != 0)
+	if (run(4, argv, lens, NULL, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 		unexpected(r, "unexpected reply to HMGET");
@@ -769,6 +1083,7 @@ redis_accept(const char *cid, const char *pid, uint64_t seq)
 	const char *argv[8];
 	size_t lens[8];
 	struct rreply *r;
+	int node;
 	long long v;
 
 	pair_key(key, sizeof key, cid, pid);
@@ -784,7 +1099,7 @@ redis_accept(const char *cid, const char *pid, uint64_t seq)
 	argv[7] = R.ttl_ms;
 	for (int i = 0; i < 8; i++)
 		lens[i] = strlen(argv[i]);
-	if (run(8, argv, lens, SCRIPT_ACCEPT, &r) != 0)
+	if (run(8, argv, lens, SCRIPT_ACCEPT, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
 	if (r->type != REDIS_REPLY_INTEGER || r->integer < -1 || r->integer > 1) {
 		unexpected(r, "unexpected reply to the window script");
@@ -792,6 +1107,10 @@ redis_accept(const char *cid, const char *pid, uint64_t seq)
 	}
 	v = r->integer;
 	rreply_free(r);
+	/* Forwarded only once enough replicas hold the update (a failover
+	 * could otherwise promote a replica that would accept seq again). */
+	if (v == 1 && R.wait_replicas > 0 && wait_replicas(node) != 0)
+		return STORE_UNAVAILABLE;
 	return v == 1 ? STORE_OK : v == 0 ? STORE_REPLAY : STORE_NOT_FOUND;
 }
 
@@ -802,13 +1121,14 @@ redis_del(const char *cid, const char *pid)
 	const char *argv[2] = { "DEL", key };
 	size_t lens[2];
 	struct rreply *r;
+	int node;
 	long long v;
 
 	/* The index entry stays; the next put of this client drops it. */
 	pair_key(key, sizeof key, cid, pid);
 	lens[0] = 3;
 	lens[1] = strlen(key);
-	if (run(2, argv, lens, NULL, &r) != 0)
+	if (run(2, argv, lens, NULL, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
 	if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 1) {
 		unexpected(r, "unexpected reply to DEL");
@@ -822,14 +1142,17 @@ redis_del(const char *cid, const char *pid)
 static enum store_status
 redis_health(void)
 {
+	char key[KEY_MAX];
 	const char *argv[1] = { "PING" };
 	size_t lens[1] = { 4 };
 	struct rreply *r;
-	int ok;
+	int node, ok;
 
-	if (run(1, argv, lens, NULL, &r) != 0)
+	/* In a cluster: the node of this key (one per SERVER_ID). */
+	snprintf(key, sizeof key, "mte:{%s}:health", R.server_id);
+	if (run(1, argv, lens, NULL, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
-	ok = is_status(r, "PONG");
+	ok = rreply_is_status(r, "PONG");
 	if (!ok)
 		log_command_problem("unexpected reply to PING");
 	rreply_free(r);
@@ -855,14 +1178,16 @@ sha1_hex(const char *text, char out[41])
 static void
 redis_fini(void)
 {
-	if (C.pid == getpid())
-		conn_close();
-	else
+	if (P.pid != getpid())
 		conn_adopt();
+	conn_close_all();
 	tls_trust_free(&R.trust);
 	if (R.shared != NULL)
 		munmap(R.shared, sizeof *R.shared);
 	crypto_wipe(&R, sizeof R);
+	memset(&map, 0, sizeof map);
+	P.mode = MODE_UNKNOWN;
+	P.map_stale = 0;
 	backoff_forget();
 }
 
@@ -876,30 +1201,34 @@ static void
 redis_worker_close(void)
 {
 	conn_adopt();
-	conn_close();
+	conn_close_all();
 }
 
+/* R from the settings; STORE_INIT_* (errors logged). */
 static int
-redis_init(const struct store_settings *s, const struct store_config *cfg)
+init_settings(const struct store_settings *s, const struct store_config *cfg)
 {
 	char err[256];
 	const char *ca;
-	struct rreply *r = NULL;
-	const char *argv[1] = { "PING" };
-	size_t lens[1] = { 4 };
-	int ok;
 	void *page;
 
-	redis_fini();
 	if (store_redis_url_parse(cfg->redis_url, &R.url, err, sizeof err) != 0) {
 		log_msg(LOG_ERROR, "config error: REDIS_URL: %s", err);
+		return STORE_INIT_BAD_CONFIG;
+	}
+	if (cfg->redis_cluster == STORE_CLUSTER_YES && R.url.db != 0) {
+		log_msg(LOG_ERROR, "config error: REDIS_URL: names database %u, but REDIS_CLUSTER=yes and a "
+		    "Redis Cluster has only database 0 (no SELECT): use /0 or no path", R.url.db);
+		return STORE_INIT_BAD_CONFIG;
+	}
+	if (cfg->redis_wait_replicas > STORE_WAIT_REPLICAS_MAX) {
+		log_msg(LOG_ERROR, "config error: REDIS_WAIT_REPLICAS must be 0..%d", STORE_WAIT_REPLICAS_MAX);
 		return STORE_INIT_BAD_CONFIG;
 	}
 	if (R.url.tls) {
 		ca = cfg->redis_ca_file && cfg->redis_ca_file[0] ? cfg->redis_ca_file : STORE_SYSTEM_CA_FILE;
 		if (tls_trust_load(&R.trust, ca, err, sizeof err) != 0) {
 			log_msg(LOG_ERROR, "config error: REDIS_CA_FILE: %s", err);
-			crypto_wipe(&R, sizeof R);
 			return STORE_INIT_BAD_CONFIG;
 		}
 	}
@@ -907,42 +1236,82 @@ redis_init(const struct store_settings *s, const struct store_config *cfg)
 	if (page == MAP_FAILED) {
 		LOG_EVENT(LOG_ERROR, "redis store: cannot map shared memory", LOG_S("error", strerror(errno)));
 		tls_trust_free(&R.trust);
-		crypto_wipe(&R, sizeof R);
 		return STORE_INIT_FAILED;
 	}
 	R.shared = page;
+	R.cluster = cfg->redis_cluster;
+	R.wait_replicas = cfg->redis_wait_replicas;
+	snprintf(R.wait_n, sizeof R.wait_n, "%u", R.wait_replicas);
+	snprintf(R.wait_ms, sizeof R.wait_ms, "%d", STORE_WAIT_TIMEOUT_MS);
 	memcpy(R.server_id, s->server_id, sizeof R.server_id);
 	snprintf(R.window, sizeof R.window, "%" PRIu32, s->window);
 	snprintf(R.ttl_ms, sizeof R.ttl_ms, "%" PRIu64, s->ttl_ms);
 	snprintf(R.cap, sizeof R.cap, "%" PRIu32, s->max_pairs_per_client);
 	sha1_hex(SCRIPT_ACCEPT, R.sha_accept);
 	sha1_hex(SCRIPT_PUT, R.sha_put);
-	R.ready = 1;
-	C.pid = getpid();
+	return STORE_INIT_OK;
+}
 
-	/* Start-up check: one connection, one PING, then closed so that no
-	 * worker inherits it. */
-	ok = conn_open(clock_ms() + STORE_CONNECT_TIMEOUT_MS, err, sizeof err) == 0;
-	if (ok && exchange(1, argv, lens, clock_ms() + STORE_COMMAND_TIMEOUT_MS, &r, err, sizeof err) != 0)
+/* Start-up check: one connection, one PING, the cluster detection, then
+ * every connection closed so that no worker inherits one.  1 when it all
+ * worked, else 0 with the reason in err. */
+static int
+startup_check(char *err, size_t errlen)
+{
+	const char *argv[1] = { "PING" };
+	size_t lens[1] = { 4 };
+	struct rreply *r = NULL;
+	int ok;
+
+	ok = conn_open(SEED, clock_ms() + STORE_CONNECT_TIMEOUT_MS, err, errlen) == 0;
+	if (ok && exchange(SEED, 1, argv, lens, clock_ms() + STORE_COMMAND_TIMEOUT_MS, &r, err, errlen) != 0)
 		ok = 0;
-	if (ok && !is_status(r, "PONG")) {
+	if (ok && !rreply_is_status(r, "PONG")) {
 		ok = 0;
 		if (r->type == REDIS_REPLY_ERROR)
-			error_text(r, "PING failed", err, sizeof err);
+			error_text(r, "PING failed", err, errlen);
 		else
-			snprintf(err, sizeof err, "PING: unexpected reply");
+			snprintf(err, errlen, "PING: unexpected reply");
 	}
 	rreply_free(r);
-	conn_close();
+	if (ok && ensure_mode(clock_ms() + STORE_CONNECT_TIMEOUT_MS + STORE_COMMAND_TIMEOUT_MS) != 0) {
+		ok = 0;
+		snprintf(err, errlen, "cluster detection failed (REDIS_CLUSTER=%s)",
+		    R.cluster == STORE_CLUSTER_YES ? "yes" : "auto");
+	}
+	conn_close_all();
+	return ok;
+}
+
+static int
+redis_init(const struct store_settings *s, const struct store_config *cfg)
+{
+	char err[256] = "";
+	int ok, rc;
+
+	redis_fini();
+	if ((rc = init_settings(s, cfg)) != STORE_INIT_OK) {
+		crypto_wipe(&R, sizeof R);
+		return rc;
+	}
+	R.ready = 1;
+	P.pid = getpid();
+	P.mode = R.cluster == STORE_CLUSTER_NO ? MODE_SINGLE : MODE_UNKNOWN;
+	ok = startup_check(err, sizeof err);
+	if (P.mode == MODE_MISCONFIGURED) {
+		redis_fini();
+		return STORE_INIT_BAD_CONFIG;
+	}
 	atomic_store(&R.shared->down, ok ? 0 : 1);
 	if (ok)
 		LOG_EVENT(LOG_INFO, "state store connected", LOG_S("backend", "redis"),
 		    LOG_S("host", R.url.host), LOG_I("port", R.url.port),
 		    LOG_S("tls", R.url.tls ? "yes" : "no"), LOG_I("db", R.url.db),
-		    LOG_S("auth", auth_kind()));
+		    LOG_S("auth", auth_kind()), LOG_S("mode", mode_name()),
+		    LOG_I("primaries", P.mode == MODE_CLUSTER ? map.nodes : 1));
 	else
-		LOG_EVENT(C.auth_failed ? LOG_ERROR : LOG_WARN,
-		    C.auth_failed ? "state store authentication failed; state requests answer 503"
+		LOG_EVENT(P.c[SEED].auth_failed ? LOG_ERROR : LOG_WARN,
+		    P.c[SEED].auth_failed ? "state store authentication failed; state requests answer 503"
 		                  : "state store unreachable at start-up; state requests answer 503 until it is back",
 		    LOG_S("backend", "redis"), LOG_S("host", R.url.host), LOG_I("port", R.url.port),
 		    LOG_S("tls", R.url.tls ? "yes" : "no"), LOG_I("db", R.url.db),

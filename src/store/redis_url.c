@@ -8,6 +8,7 @@
  * (the only part that may hold a secret, so its messages never quote it).
  */
 #include "store/store.h"
+#include "store/backend.h"
 #include "crypto/wipe.h"
 #include "decimal.h"
 #include "percent.h"
@@ -30,12 +31,8 @@ struct url_parts {
 	size_t      host_text_len;      /* the host as written (brackets included) */
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Writes the message into err; returns -1. */
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
+int
+store_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -66,7 +63,7 @@ url_split(const char *url, struct store_redis_url *out, struct url_parts *u,
 		p = url + 9;
 		out->tls = 1;
 	} else {
-		return fail(err, errlen, "the scheme must be redis:// or rediss:// (TLS)");
+		return store_fail(err, errlen, "the scheme must be redis:// or rediss:// (TLS)");
 	}
 	u->at = strrchr(p, '@');
 	u->userinfo = u->at != NULL ? p : NULL;
@@ -84,19 +81,19 @@ url_ipv6_host(struct url_parts *u, struct store_redis_url *out, char *err, size_
 	size_t n;
 
 	if (rb == NULL)
-		return fail(err, errlen, "an IPv6 address needs a closing ']'");
+		return store_fail(err, errlen, "an IPv6 address needs a closing ']'");
 	n = (size_t)(rb - u->host - 1);
 	/* No IPv6 text is INET6_ADDRSTRLEN bytes or longer. */
 	if (n == 0 || n >= INET6_ADDRSTRLEN)
-		return fail(err, errlen, "the IPv6 address is not valid");
+		return store_fail(err, errlen, "the IPv6 address is not valid");
 	memcpy(out->host, u->host + 1, n);
 	out->host[n] = '\0';
 	if (inet_pton(AF_INET6, out->host, &a6) != 1)
-		return fail(err, errlen, "the IPv6 address is not valid");
+		return store_fail(err, errlen, "the IPv6 address is not valid");
 	u->host_end = rb + 1;
 	u->host_text_len = n + 2;
 	if (u->host_end < u->auth_end && *u->host_end != ':')
-		return fail(err, errlen, "unexpected characters after the host");
+		return store_fail(err, errlen, "unexpected characters after the host");
 	return 0;
 }
 
@@ -111,11 +108,11 @@ url_name_host(struct url_parts *u, char *err, size_t errlen)
 	for (q = u->host; q < u->auth_end && *q != ':'; q++) {
 		unsigned char c = (unsigned char)*q;
 		if (!isalnum(c) && c != '-' && c != '.' && c != '_' && c != '~')
-			return fail(err, errlen,
+			return store_fail(err, errlen,
 			    "the host may hold only letters, digits, '.', '-', '_' and '~'");
 	}
 	if (q == u->host)
-		return fail(err, errlen, "it has no host");
+		return store_fail(err, errlen, "it has no host");
 	u->host_end = q;
 	u->host_text_len = (size_t)(q - u->host);
 	return 0;
@@ -136,12 +133,12 @@ url_port_and_length(struct url_parts *u, struct store_redis_url *out, char *err,
 	if (u->host_end < u->auth_end) {
 		const char *port = u->host_end + 1;
 		if (url_number(port, (size_t)(u->auth_end - port), 65535, &v) != 0 || v == 0)
-			return fail(err, errlen, "the port must be a number from 1 to 65535");
+			return store_fail(err, errlen, "the port must be a number from 1 to 65535");
 		out->port = (uint16_t)v;
 		shown += (size_t)snprintf(NULL, 0, ":%" PRIu64, v);
 	}
 	if (shown > STORE_REDIS_HOST_MAX)
-		return fail(err, errlen, "the host name is too long");
+		return store_fail(err, errlen, "the host name is too long");
 	if (*u->host != '[') {
 		memcpy(out->host, u->host, u->host_text_len);
 		out->host[u->host_text_len] = '\0';
@@ -156,7 +153,7 @@ url_authority(struct url_parts *u, struct store_redis_url *out, char *err, size_
 	int rc;
 
 	if (u->host == u->auth_end)
-		return fail(err, errlen, "it has no host");
+		return store_fail(err, errlen, "it has no host");
 	rc = *u->host == '[' ? url_ipv6_host(u, out, err, errlen) : url_name_host(u, err, errlen);
 	return rc != 0 ? rc : url_port_and_length(u, out, err, errlen);
 }
@@ -171,7 +168,7 @@ url_db(const struct url_parts *u, struct store_redis_url *out, char *err, size_t
 	if (*u->auth_end != '/' || *db == '\0')
 		return 0;
 	if (url_number(db, strlen(db), STORE_REDIS_DB_MAX, &v) != 0)
-		return fail(err, errlen, "the path may only be a database number, like /0");
+		return store_fail(err, errlen, "the path may only be a database number, like /0");
 	out->db = (unsigned)v;
 	return 0;
 }
@@ -201,18 +198,18 @@ url_userinfo(const struct url_parts *u, struct store_redis_url *out, char *err, 
 		return 0;
 	colon = memchr(u->userinfo, ':', (size_t)(u->at - u->userinfo));
 	if (colon == NULL)
-		return fail(err, errlen, "%s", needs_password);
+		return store_fail(err, errlen, "%s", needs_password);
 	for (q = u->userinfo; q < u->at; q++)
 		if ((unsigned char)*q < 0x20 || (unsigned char)*q == 0x7f)
-			return fail(err, errlen, "contains a control character");
+			return store_fail(err, errlen, "contains a control character");
 	if (decode_part(out->user, STORE_REDIS_USER_MAX, u->userinfo, colon) != 0)
-		return fail(err, errlen, "bad user name (percent-encoding, %%00, or longer than %d bytes)",
+		return store_fail(err, errlen, "bad user name (percent-encoding, %%00, or longer than %d bytes)",
 		    STORE_REDIS_USER_MAX);
 	if (decode_part(out->pass, STORE_REDIS_PASS_MAX, colon + 1, u->at) != 0)
-		return fail(err, errlen, "bad password (percent-encoding, %%00, or longer than %d bytes)",
+		return store_fail(err, errlen, "bad password (percent-encoding, %%00, or longer than %d bytes)",
 		    STORE_REDIS_PASS_MAX);
 	if (out->pass[0] == '\0' && out->user[0] != '\0')
-		return fail(err, errlen, "%s", needs_password);
+		return store_fail(err, errlen, "%s", needs_password);
 	return 0;
 }
 
@@ -225,9 +222,9 @@ store_redis_url_parse(const char *url, struct store_redis_url *out, char *err, s
 	memset(out, 0, sizeof *out);
 	out->port = 6379;
 	if (url == NULL || (len = strnlen(url, STORE_URL_MAX + 1)) == 0)
-		return fail(err, errlen, "empty");
+		return store_fail(err, errlen, "empty");
 	if (len > STORE_URL_MAX) {
-		fail(err, errlen, "longer than %d bytes", STORE_URL_MAX);
+		store_fail(err, errlen, "longer than %d bytes", STORE_URL_MAX);
 		return STORE_URL_TOO_LONG;
 	}
 	if (url_split(url, out, &u, err, errlen) != 0

@@ -2,8 +2,9 @@
  * store.h - the relay's shared state: pairs (keys + replay window) with a
  * sliding time-to-live, behind one interface with two backends:
  *
- *   redis     REDIS_URL set: Redis (or a Redis Cluster node) over plain TCP or
- *             TLS (rediss://), one persistent connection per worker process.
+ *   redis     REDIS_URL set: Redis, or a Redis Cluster (REDIS_CLUSTER auto, yes,
+ *             no), over plain TCP or TLS (rediss://): one persistent
+ *             connection per worker process and node.
  *             Every relay instance and worker sees the same state.
  *   embedded  no REDIS_URL: a table in shared memory made by the parent before
  *             it forks, guarded by a process-shared robust mutex.  State is
@@ -27,8 +28,10 @@
  *
  * Files (src/store/): store.c (this interface, argument checks, metrics,
  * the replay window rule), backend.h (the backend table), shm.c (embedded),
- * redis.c (Redis commands and scripts), redis_url.c (REDIS_URL),
- * redis_tls.c (TCP and TLS with deadlines).
+ * redis.c (Redis commands, scripts, connections, cluster routing),
+ * cluster.c (slot hash, MOVED/ASK and CLUSTER SLOTS parsing), reply.c
+ * (bounded reply objects), redis_url.c (REDIS_URL), redis_tls.c (TCP and TLS
+ * with deadlines).
  *
  * Redis key layout (SID = SERVER_ID, CID = client id, PID = pair id):
  *   mte:{SID:CID}:p:PID   hash: k_req (32 bytes), k_res (32 bytes),
@@ -38,10 +41,17 @@
  * slot, so the Lua scripts that touch a pair and its client's index (and, when
  * enforcing the per-client cap, the client's other pairs) run on one node.
  * The cost is that one client's pairs (at most MAX_PAIRS_PER_CLIENT) cannot be
- * spread over several nodes; clients themselves spread over all slots.  The
- * client itself is not cluster-aware: it talks to the one REDIS_URL endpoint
- * and a MOVED/ASK reply is an error (503).  Requires Redis >= 5 (scripts
- * replicated by effects, HSET with several fields) and TLS 1.2 for rediss://.
+ * spread over several nodes; clients themselves spread over all slots.  In
+ * cluster mode each process loads the slot map (CLUSTER SLOTS) from REDIS_URL,
+ * sends each command to the primary of its key's slot, follows MOVED (map
+ * updated) and ASK (ASKING), and retries TRYAGAIN, CLUSTERDOWN and failed
+ * nodes after a map refresh, at most STORE_CLUSTER_REDIRECTS_MAX times, all
+ * within the deadline below.  Requires Redis >= 5 (scripts replicated by
+ * effects, HSET with several fields) and TLS 1.2 for rediss://.
+ *
+ * REDIS_WAIT_REPLICAS (redis_wait_replicas > 0): store_window_accept returns
+ * STORE_OK only after WAIT confirmed that many replicas hold the update
+ * (within STORE_WAIT_TIMEOUT_MS); otherwise STORE_UNAVAILABLE, the seq spent.
  */
 #ifndef MTE_STORE_H
 #define MTE_STORE_H
@@ -83,7 +93,14 @@ struct store_config {
 	unsigned    replay_window;      /* W, 1..REPLAY_WINDOW_MAX */
 	unsigned    max_pairs_per_client; /* >= 1 */
 	size_t      store_capacity;     /* embedded store: pairs kept at most (>= 1) */
+	int         redis_cluster;      /* STORE_CLUSTER_AUTO (0), _YES or _NO */
+	unsigned    redis_wait_replicas; /* 0..STORE_WAIT_REPLICAS_MAX: WAIT after a window update */
 };
+
+/* REDIS_CLUSTER: auto detects cluster mode at connect (CLUSTER SLOTS). */
+#define STORE_CLUSTER_AUTO  0
+#define STORE_CLUSTER_YES   1
+#define STORE_CLUSTER_NO    2
 
 #define STORE_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
@@ -96,9 +113,11 @@ struct store_config {
  * Opens the store in the parent, before fork.  Validates cfg (an error is
  * logged as one "error" event naming the setting, never its secret part).
  * Embedded: maps and initialises the shared table.  Redis: parses the URL,
- * loads the CA file (rediss://), connects, authenticates, selects the db and
- * sends PING once, logs the outcome (host, port, TLS yes/no, db; never the
- * password), then closes that connection.  An unreachable Redis, or one that
+ * loads the CA file (rediss://), connects, authenticates, sends PING once,
+ * detects cluster mode (REDIS_CLUSTER=auto: CLUSTER SLOTS) and loads the slot
+ * map or selects the db, logs the outcome (host, port, TLS yes/no, db, mode;
+ * never the password), then closes that connection.  A cluster with a db
+ * other than 0 in REDIS_URL is STORE_INIT_BAD_CONFIG.  An unreachable Redis, or one that
  * rejects the credentials, is logged ("warn" / "error") and is not fatal: the
  * operations answer STORE_UNAVAILABLE until it works.  May be called again to
  * replace a previous store of this process (tests).

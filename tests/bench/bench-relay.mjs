@@ -12,7 +12,9 @@
 //                   POST /api/mte-pair, with the client's JS X-Wing keygen and
 //                   decapsulation), and the same two calls with one
 //                   precomputed key (the relay's side of the cost)
-// then the store-dependent rows again with a real redis-server.  Every loop
+// then the store-dependent rows again with a real redis-server, and with a
+// real Redis Cluster (3 primaries + 3 replicas, tests/node/lib/cluster.mjs),
+// without and with REDIS_WAIT_REPLICAS=1 (clust+W1).  Every loop
 // stops at BENCH_REQUESTS requests or BENCH_SECONDS, whichever comes first.
 // Ratios are to the direct figure measured in the same run.  Figures only:
 // nothing passes or fails on speed.
@@ -95,6 +97,7 @@ if (process.argv[2] === 'upstream') {
 async function main() {
   const { startRelay, startRedis, RELAY_BIN } = await import('../node/lib/harness.mjs');
   const { newClient } = await import('../node/lib/e2e.mjs');
+  const { startCluster } = await import('../node/lib/cluster.mjs');
   const { b64uEncode, randomBytes, xwing } = await import('../../client/src/internals.js');
 
   const SECONDS = Number(process.env.BENCH_SECONDS || 2);
@@ -296,6 +299,27 @@ async function main() {
     add('redis', `download ${MIB} MiB`, 'protected', await transfer(download(protectedR, relayR.url)), 'MB/s', 'down');
     add('redis', 'pairing, new client', 'protected', await loop(clientPairing(relayR), 1, { max: 500 }), 'pair/s', 'GET1');
     add('redis', 'pairing, relay side', 'protected', await loop(rawPairing(relayR), 1, { max: 2000 }), 'pair/s', 'GET1');
+    await relayR.stop();
+    cleanups.pop();
+
+    // ---- run 3: a Redis Cluster, 3 primaries + 3 replicas; then REDIS_WAIT_REPLICAS=1 ----
+    const cluster = await startCluster({ replicas: 1 });
+    cleanups.push(() => cluster.stop());
+    for (const [group, extra] of [['cluster', {}], ['clust+W1', { REDIS_WAIT_REPLICAS: '1' }]]) {
+      current = null;
+      const relayC = await startRelay(relayEnv({ REDIS_URL: cluster.url, ...extra }));
+      cleanups.push(() => relayC.stop());
+      current = relayC;
+      const protectedC = await pairedClient(relayC);
+      for (const method of ['GET', 'POST']) {
+        for (const conc of [1, 16]) {
+          add(group, `${method} small c=${conc}`, 'protected', await loop(small[method](protectedC, relayC.url), conc), 'req/s', `${method}${conc}`);
+        }
+      }
+      add(group, 'pairing, relay side', 'protected', await loop(rawPairing(relayC), 1, { max: 2000 }), 'pair/s', 'GET1');
+      await relayC.stop();
+      cleanups.pop();
+    }
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => {});
   }

@@ -5,6 +5,7 @@
 #   pair      the POST /api/mte-pair body (src/pair_body.c)
 #   seal      sealed bodies (framing, chunk order, truncation), meta items and
 #             their base64url text (src/crypto/seal.c, b64.c)
+#   cluster   Redis Cluster replies: CLUSTER SLOTS, MOVED/ASK (src/store/cluster.c)
 # Each target is built with libFuzzer, ASan and UBSan and run in turn:
 #   FUZZ_TARGETS  which ones (default all)
 #   FUZZ_SECONDS  run time of each (default 60)
@@ -13,7 +14,7 @@
 # invariant makes this script fail; turn the input into a unit test row.
 set -eu
 cd "$(dirname "$0")/../.."
-FUZZ_TARGETS=${FUZZ_TARGETS:-http protocol pair seal}
+FUZZ_TARGETS=${FUZZ_TARGETS:-http protocol pair seal cluster}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_RUNS=${FUZZ_RUNS:-}
 out=build-fuzz
@@ -29,6 +30,7 @@ for t in $FUZZ_TARGETS; do
     protocol) src="src/protocol.c $HELPERS $CRYPTO"; dict=; max=1024 ;;
     pair)     src="src/pair_body.c src/protocol.c $HELPERS $CRYPTO"; dict=; max=65536 ;;
     seal)     src="$CRYPTO src/log.c src/json.c src/hex.c"; dict=; max=200000 ;;
+    cluster)  src="src/store/cluster.c src/store/reply.c src/store/redis_url.c src/percent.c src/decimal.c src/crypto/wipe.c -lhiredis"; dict=; max=300000 ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
     esac
     mkdir -p "$out/corpus-$t"
@@ -49,7 +51,8 @@ for t in $FUZZ_TARGETS; do
         done
     fi
     if [ -n "$FUZZ_RUNS" ]; then limit="-runs=$FUZZ_RUNS"; else limit="-max_total_time=$FUZZ_SECONDS"; fi
-    echo "fuzz $t: ${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-$FUZZ_SECONDS s}, max_len $max, corpus $out/corpus-$t"
+    if [ -n "$FUZZ_RUNS" ]; then what="$FUZZ_RUNS runs"; else what="$FUZZ_SECONDS s"; fi
+    echo "fuzz $t: $what, max_len $max, corpus $out/corpus-$t"
     rc=0
     "$out/fuzz_$t" "$out/corpus-$t" ${dict:+-dict=$dict} $limit -max_len="$max" \
         -artifact_prefix="$out/$t-" -print_final_stats=1 >"$out/fuzz_$t.log" 2>&1 || rc=$?

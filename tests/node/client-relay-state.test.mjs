@@ -104,7 +104,10 @@ test('the embedded store serves several workers of one instance', async () => {
   const proxy = await startProxy([relay], { newConnections: true });
   try {
     const { f } = newClient();
-    for (let i = 0; i < 40; i++) await ok(f, proxy.url, `/api/w/${i}`, { method: 'POST', body: `w${i}` });
+    // Two at a time: an idle pool hands sequential connections to the same
+    // worker (EPOLLEXCLUSIVE wakes the first idle one), concurrent ones to two.
+    for (let i = 0; i < 40; i += 2)
+      await Promise.all([i, i + 1].map((j) => ok(f, proxy.url, `/api/w/${j}`, { method: 'POST', body: `w${j}` })));
     const pids = new Set(relay.lines().filter((l) => l.status === 200 && l.pid).map((l) => l.pid));
     assert.ok(pids.size >= 2, `requests were served by ${pids.size} worker(s)`);
     const setup = proxy.requests.filter((r) => r.url === '/api/mte-relay' || r.url === '/api/mte-pair');

@@ -306,7 +306,7 @@ Test(config, bad_numbers)
 	expect_error(NONE, L("MAX_PAIRS_PER_CLIENT=0", BASE), "MAX_PAIRS_PER_CLIENT must be");
 	expect_error(NONE, L("STORE_CAPACITY=0", BASE), "STORE_CAPACITY must be");
 	expect_error(NONE, L("MAX_POOL_SIZE=1", BASE),
-	    "MAX_POOL_SIZE must be a number from 2 to 256");
+	    "MAX_POOL_SIZE must be a number from 2 to 1024");
 }
 
 Test(config, bad_route_patterns)
@@ -563,7 +563,7 @@ Test(config, workers_alias)
 	expect_error(NONE, L("WORKERS=3", "MAX_POOL_SIZE=4", BASE),
 	    "MAX_POOL_SIZE is set twice, as MAX_POOL_SIZE and WORKERS");
 	expect_error(NONE, L("WORKERS=x", BASE),
-	    "config error: WORKERS must be a number from 2 to 256 (flag --workers)");
+	    "config error: WORKERS must be a number from 2 to 1024 (flag --workers)");
 }
 
 Test(config, secret_file)
@@ -652,7 +652,9 @@ Test(config, help_lists_every_flag)
 	}
 	cr_expect_not_null(strstr(r.out, "PORT, default 8080, 1..65535"));
 	cr_expect_not_null(strstr(r.out, "UPSTREAM, required"));
-	cr_expect_not_null(strstr(r.out, "MAX_POOL_SIZE, default 2 x online CPUs"));
+	cr_expect_not_null(strstr(r.out, "MAX_POOL_SIZE, default 256, 2..1024"));
+	cr_expect_not_null(strstr(r.out, "MIN_SPARE_WORKERS, default 4, 1..1024"));
+	cr_expect_not_null(strstr(r.out, "MAX_SPARE_WORKERS, default 16, 1..1024"));
 	done(&r);
 }
 
@@ -683,11 +685,7 @@ Test(config, check_config)
 Test(config, defaults)
 {
 	struct run r;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned want = (unsigned)(2 * (cores < 1 ? 1 : cores));
-
-	if (want > WORKERS_MAX)
-		want = WORKERS_MAX;
+	unsigned want = 256;    /* MAX_POOL_SIZE: measured, see the man page */
 	expect_ok(&r, NONE, L(BASE));
 	cr_expect_str_eq(r.cfg.upstream, "http://127.0.0.1:3000");
 	cr_expect_str_eq(r.cfg.server_id, "mte-relay");
@@ -706,7 +704,8 @@ Test(config, defaults)
 	cr_expect_str_eq(r.cfg.cors_methods.items[5], "HEAD");
 	cr_expect_eq(r.cfg.headers_count, 0);
 	cr_expect_eq(r.cfg.workers, want);
-	cr_expect_geq(r.cfg.workers, 2);
+	cr_expect_eq(r.cfg.min_spare_workers, 4);
+	cr_expect_eq(r.cfg.max_spare_workers, 16);
 	cr_expect_eq(r.cfg.state_ttl, 86400);
 	cr_expect_eq(r.cfg.replay_window, 1024);
 	cr_expect_eq(r.cfg.header_timeout, 10);
@@ -968,4 +967,34 @@ Test(config, redis_url_limit)
 	cr_expect_eq(r.rc, 78);
 	cr_expect_str_eq(r.err, "config error: REDIS_URL is longer than 1024 bytes (flag --redis-url)\n");
 	done(&r);
+}
+
+/* MAX_SPARE_WORKERS at WORKERS_MAX (MIN_SPARE_WORKERS at its default) and at
+ * WORKERS_MAX + 1; below MIN_SPARE_WORKERS it is an error naming both. */
+Test(config, spare_workers)
+{
+	struct run r;
+	char e[64];
+
+	NUMBER_LIMIT("MAX_SPARE_WORKERS", max_spare_workers, WORKERS_MAX);
+	snprintf(e, sizeof e, "MIN_SPARE_WORKERS=%d", WORKERS_MAX);
+	expect_ok(&r, NONE, L(e, "MAX_SPARE_WORKERS=1024", BASE));
+	cr_expect_eq(r.cfg.min_spare_workers, WORKERS_MAX);
+	done(&r);
+	snprintf(e, sizeof e, "MIN_SPARE_WORKERS=%d", WORKERS_MAX + 1);
+	expect_error(NONE, L(e, "MAX_SPARE_WORKERS=1024", BASE), "MIN_SPARE_WORKERS must be a number from");
+	expect_ok(&r, L("--min-spare-workers=8", "--max-spare-workers=8"), L(BASE));
+	cr_expect_eq(r.cfg.min_spare_workers, 8);
+	cr_expect_eq(r.cfg.max_spare_workers, 8);
+	done(&r);
+	expect_ok(&r, L("--max-spare-workers=9"), L("MAX_SPARE_WORKERS=2", "MIN_SPARE_WORKERS=9", BASE));
+	cr_expect_eq(r.cfg.max_spare_workers, 9);
+	done(&r);
+	snprintf(e, sizeof e, "MIN_SPARE_WORKERS=%d", WORKERS_MAX);
+	expect_error(NONE, L(e, BASE), "config error: MAX_SPARE_WORKERS must be at least "
+	    "MIN_SPARE_WORKERS (1024), is 16 (flag --max-spare-workers)");
+	expect_error(L("--min-spare-workers=5", "--max-spare-workers=4"), L(BASE),
+	    "MAX_SPARE_WORKERS must be at least MIN_SPARE_WORKERS (5), is 4");
+	expect_error(NONE, L("MIN_SPARE_WORKERS=0", BASE),
+	    "config error: MIN_SPARE_WORKERS must be a number from 1 to 1024 (flag --min-spare-workers)");
 }

@@ -103,10 +103,17 @@ static int path_is(const struct http_request *req, const char *p)
 	return req->path.len == strlen(p) && memcmp(req->path.ptr, p, req->path.len) == 0;
 }
 
+/* The scoreboard states conn reported (conn_config.state), one letter each. */
+static char states_seen[64];
+
 static void handler(struct conn *c, const struct http_request *req, void *arg)
 {
 	char text[256];
 	(void)arg;
+	if (path_is(req, "/states")) {
+		respond_text(c, 200, states_seen);
+		return;
+	}
 	if (path_is(req, "/hello")) {
 		respond_text(c, 200, "hello");
 	} else if (path_is(req, "/echo")) {
@@ -1200,5 +1207,182 @@ Test(conn, leading_crlf_between_requests)
 	read_resp(cl, &r, false);
 	cr_assert_str_eq(r.body, "hello");
 	free_resp(&r);
+	finish(cl);
+}
+
+/* ---- the pool's hooks: states, the pressure floor, the head deadline ---- */
+
+static void record_state(enum conn_state st)
+{
+	size_t n = strlen(states_seen);
+	if (n + 1 < sizeof states_seen)
+		states_seen[n] = "RQHWK"[st];
+}
+
+static const struct conn_config state_cfg = {
+	.header_timeout_s = 10,
+	.idle_timeout_s = 10,
+	.state = record_state,
+};
+
+Test(conn, states_are_reported_once_per_change)
+{
+	struct client *cl = start(&state_cfg);
+	struct resp r;
+
+	/* reading, then the request; kept alive, then the next request */
+	send_str(cl, "GET /states HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	cr_assert_str_eq(r.body, "RQ");
+	free_resp(&r);
+	send_str(cl, "GET /states HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	cr_assert_str_eq(r.body, "RQKQ");
+	free_resp(&r);
+	finish(cl);
+}
+
+static unsigned floor_bps;
+static const char *gave_way_phase;
+
+static unsigned test_floor(void)
+{
+	return floor_bps;
+}
+
+static void test_gave_way(void *arg, struct conn *c, const char *phase, unsigned rate,
+    unsigned floor)
+{
+	(void)arg;
+	(void)c;
+	if (rate < floor)
+		gave_way_phase = phase;
+}
+
+static size_t gave_way_fields(void *arg, const struct http_request *req, int status,
+    struct http_field *out, size_t cap)
+{
+	(void)arg;
+	(void)req;
+	(void)status;
+	if (cap < 2)
+		return 0;
+	out[0] = (struct http_field){ "X-Hook", "yes" };
+	if (gave_way_phase == NULL)
+		return 1;
+	out[1] = (struct http_field){ "X-Gave-Way", gave_way_phase };
+	return 2;
+}
+
+static const struct conn_config pressure_cfg = {
+	.header_timeout_s = 10,
+	.idle_timeout_s = 30,
+	.response_fields = gave_way_fields,
+	.pressure_floor = test_floor,
+	.gave_way = test_gave_way,
+};
+
+/* Sends piece every ms until the server answers or closes (at most n times). */
+static void trickle(struct client *cl, const char *piece, int n, int ms)
+{
+	for (int i = 0; i < n; i++) {
+		struct pollfd p = { .fd = cl->fd, .events = POLLIN };
+		if (poll(&p, 1, ms) == 1)
+			return;
+		send_all(cl, piece, strlen(piece));
+	}
+}
+
+Test(conn, under_pressure_a_slow_head_gives_way_with_408)
+{
+	floor_bps = 4096;       /* set before the fork: the server's copy */
+	struct client *cl = start(&pressure_cfg);
+	struct resp r;
+
+	send_str(cl, "GET /hello HTTP/1.1\r\n");
+	trickle(cl, "X", 100, 100);         /* about 10 B/s: far below the floor */
+	read_resp(cl, &r, false);
+	expect_json_error(&r, 408, "request too slow while the relay is busy");
+	cr_assert_str_eq(field(&r, "X-Gave-Way"), "head");
+	free_resp(&r);
+	expect_eof(cl);
+	finish(cl);
+}
+
+Test(conn, under_pressure_a_silent_new_connection_is_closed)
+{
+	floor_bps = 4096;
+	struct client *cl = start(&pressure_cfg);
+	expect_eof(cl);         /* nothing sent: closed without a response */
+	finish(cl);
+}
+
+/* A POST of length bytes whose body comes 200 bytes every 50 ms (about
+ * 4,000 B/s) with the pool's floor at floor; the response in r. */
+static struct client *post_at_4000_bps(unsigned floor, unsigned length, struct resp *r)
+{
+	char piece[201], head[128];
+
+	floor_bps = floor;      /* set before the fork: the server's copy */
+	memset(piece, 'y', 200);
+	piece[200] = '\0';
+	snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %u\r\n\r\n",
+	    length);
+	struct client *cl = start(&pressure_cfg);
+	send_str(cl, head);
+	trickle(cl, piece, length / 200, 50);
+	read_resp(cl, r, false);
+	return cl;
+}
+
+Test(conn, under_pressure_a_body_below_the_floor_gives_way)
+{
+	struct resp r;
+	/* 4,000 B/s passes CONN_MIN_RATE_BPS (body_above_the_minimum_rate_is_served)
+	 * but not a floor of 64 KiB/s */
+	struct client *cl = post_at_4000_bps(65536, 100000, &r);
+
+	cr_assert_eq(r.status, 408);
+	cr_assert_str_eq(field(&r, "X-Gave-Way"), "body");
+	free_resp(&r);
+	expect_eof(cl);
+	finish(cl);
+}
+
+Test(conn, without_pressure_the_same_body_is_served)
+{
+	struct resp r;
+	struct client *cl = post_at_4000_bps(0, 4000, &r);
+
+	cr_assert_eq(r.status, 200);
+	cr_assert_null(field(&r, "X-Gave-Way"));
+	free_resp(&r);
+	finish(cl);
+}
+
+static const struct conn_config head_deadline_cfg = {
+	.header_timeout_s = 2,
+	.idle_timeout_s = 10,
+	.response_fields = hook_fields,
+};
+
+/* The first request's head has one deadline from the accept: a peer that
+ * waits, then sends its head in pieces, does not get a fresh header timeout
+ * from its first byte. */
+Test(conn, first_head_deadline_runs_from_the_accept)
+{
+	struct client *cl = start(&head_deadline_cfg);
+	struct pollfd p = { .fd = cl->fd, .events = POLLIN };
+	struct resp r;
+
+	cr_assert_eq(poll(&p, 1, 1500), 0);
+	send_str(cl, "GET /hello HTTP/1.1\r\n");
+	/* the rest only if the server has not answered within the next 1.5 s */
+	if (poll(&p, 1, 1500) == 0)
+		send_str(cl, "Host: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	expect_json_error(&r, 408, "request head not received in time");
+	free_resp(&r);
+	expect_eof(cl);
 	finish(cl);
 }

@@ -159,7 +159,7 @@ Test(metrics, text_format_parses_line_by_line)
 		}
 		samples++;
 	}
-	cr_assert_eq(families, 10);
+	cr_assert_eq(families, 13 + 6);       /* + the pool's (metrics_set_pool) */
 	cr_assert_gt(samples, 40);
 	regfree(&sample);
 	regfree(&comment);
@@ -403,4 +403,34 @@ Test(metrics, route_serves_text_and_enforces_token)
 	r = exchange("HEAD /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n\r\n");
 	cr_assert(strncmp(r, "HTTP/1.1 200 ", 13) == 0, "%s", r);
 	cr_assert_null(strstr(r, "# HELP"));
+}
+
+/* The pool's series: gauges as the parent set them, counters summed, the
+ * listen queue only when it could be read. */
+Test(metrics, pool_series)
+{
+	unsigned by_state[WS_COUNT] = { 0 };
+
+	cr_assert_eq(metrics_init(), 0);
+	by_state[WS_IDLE] = 5;
+	by_state[WS_UPSTREAM] = 7;
+	by_state[WS_DRAINING] = 1;
+	metrics_set_pool(by_state, 256, 3);
+	metrics_count_worker_spawned();
+	metrics_count_worker_spawned();
+	metrics_count_worker_retired();
+	metrics_count_slow_peer_closed();
+	render();
+	cr_assert_not_null(strstr(text, "\nmte_relay_workers{state=\"idle\"} 5\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_workers{state=\"upstream\"} 7\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_workers{state=\"reading\"} 0\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_workers{state=\"draining\"} 1\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_workers_max 256\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_workers_spawned_total 2\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_workers_retired_total 1\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_slow_peers_closed_total 1\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_listen_queue 3\n"));
+	metrics_set_pool(by_state, 256, -1);
+	render();
+	cr_assert_null(strstr(text, "mte_relay_listen_queue"));
 }

@@ -18,40 +18,18 @@ fini_all(void)
 {
 	store_worker_close();
 	redis_stop(&rp);
-	if (tmpdir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-		if (system(cmd) != 0) { /* best effort */ }
-	}
+	rm_tree(tmpdir);
 }
 
+/* For a scripted server, which answers CLUSTER SLOTS like anything else:
+ * cluster detection off (REDIS_CLUSTER=no). */
 static struct store_config
-config_for(const char *url)
+fake_config_for(const char *url)
 {
-	struct store_config c = {
-		.redis_url = url,
-		.server_id = "test-relay",
-		.state_ttl = 60,
-		.replay_window = 1024,
-		.max_pairs_per_client = 8,
-		.store_capacity = 64,
-	};
+	struct store_config c = config_for(url);
+
+	c.redis_cluster = STORE_CLUSTER_NO;
 	return c;
-}
-
-/* store_init with the log captured; returns the log (malloc'd). */
-static char *
-init_logged(const struct store_config *c, int expect_rc)
-{
-	struct capture cap;
-	char *log;
-	int rc;
-
-	capture_start(&cap);
-	rc = store_init(c);
-	log = capture_end(&cap);
-	cr_assert_eq(rc, expect_rc, "store_init returned %d: %s", rc, log);
-	return log;
 }
 
 static void
@@ -575,37 +553,7 @@ fake_server(int *port_out, const char *reply)
 static pid_t
 fake_server_counting(int *port_out, const char *reply, int *accepts)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-	pid_t pid;
-
-	cr_assert(ls >= 0);
-	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	cr_assert(bind(ls, (struct sockaddr *)&a, sizeof a) == 0);
-	cr_assert(listen(ls, 16) == 0);
-	cr_assert(getsockname(ls, (struct sockaddr *)&a, &len) == 0);
-	*port_out = ntohs(a.sin_port);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (;;) {
-			int fd = accept(ls, NULL, NULL);
-			char buf[4096];
-			if (fd < 0)
-				continue;
-			if (accepts != NULL)
-				__atomic_fetch_add(accepts, 1, __ATOMIC_RELAXED);
-			/* one reply per read of a command */
-			while (read(fd, buf, sizeof buf) > 0)
-				if (write(fd, reply, strlen(reply)) < 0)
-					break;
-			close(fd);
-		}
-	}
-	close(ls);
-	return pid;
+	return scripted_server(listen_local(port_out), reply, NULL, accepts, NULL);
 }
 
 Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fini_all)
@@ -623,7 +571,7 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 		n += snprintf(reply + n, sizeof reply - (size_t)n, ":1\r\n");
 	fake = fake_server(&port, reply);
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-	c = config_for(url);
+	c = fake_config_for(url);
 	log = init_logged(&c, STORE_INIT_OK);
 	cr_assert(strstr(log, "unreachable") != NULL, "%s", log);
 	cr_assert(strstr(log, "more than 16 elements") != NULL, "%s", log);
@@ -638,7 +586,7 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 		n += snprintf(reply + n, sizeof reply - (size_t)n, ":1\r\n");
 	fake = fake_server(&port, reply);
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-	c = config_for(url);
+	c = fake_config_for(url);
 	free(init_logged(&c, STORE_INIT_OK));
 	capture_start(&cap);
 	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
@@ -651,7 +599,7 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	/* not RESP at all */
 	fake = fake_server(&port, "hello\r\n");
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-	c = config_for(url);
+	c = fake_config_for(url);
 	free(init_logged(&c, STORE_INIT_OK));
 	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
 	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_UNAVAILABLE);
@@ -661,7 +609,7 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	/* two replies to one command */
 	fake = fake_server(&port, "+PONG\r\n+PONG\r\n");
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-	c = config_for(url);
+	c = fake_config_for(url);
 	log = init_logged(&c, STORE_INIT_OK);
 	cr_assert(strstr(log, "unexpected data after the reply") != NULL, "%s", log);
 	free(log);
@@ -671,7 +619,7 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	/* keys of the wrong length, and a script answer out of range */
 	fake = fake_server(&port, "*2\r\n$33\r\n012345678901234567890123456789012\r\n$32\r\n01234567890123456789012345678901\r\n");
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-	c = config_for(url);
+	c = fake_config_for(url);
 	free(init_logged(&c, STORE_INIT_OK));
 	capture_start(&cap);
 	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
@@ -682,7 +630,7 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	waitpid(fake, NULL, 0);
 	fake = fake_server(&port, ":2\r\n");
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-	c = config_for(url);
+	c = fake_config_for(url);
 	free(init_logged(&c, STORE_INIT_OK));
 	capture_start(&cap);
 	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_UNAVAILABLE);

@@ -280,20 +280,201 @@ redis_kill(struct redis_proc *r, int sig)
 	}
 }
 
+/* rm -rf dir (best effort) and forget it: dir[0] = '\0'.  No-op when empty. */
 static inline void
-redis_stop(struct redis_proc *r)
+rm_tree(char *dir)
 {
 	char cmd[128];
 
+	if (dir[0] == '\0')
+		return;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0) { /* best effort */ }
+	dir[0] = '\0';
+}
+
+static inline void
+redis_stop(struct redis_proc *r)
+{
 	if (r->pid > 0) {
 		kill(r->pid, SIGCONT);
 		redis_kill(r, SIGKILL);
 	}
-	if (r->dir[0]) {
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
-		if (system(cmd) != 0) { /* best effort */ }
-		r->dir[0] = '\0';
+	rm_tree(r->dir);
+}
+
+/* ---- a Redis Cluster: 3 primaries (+ replicas) on free loopback ports ---- */
+
+static inline void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define CLUSTER_NODES_MAX    6
+#define CLUSTER_NODE_TIMEOUT "1000"     /* ms: failover within a few seconds */
+
+struct redis_cluster {
+	int               n;                /* processes */
+	struct redis_proc node[CLUSTER_NODES_MAX];
+};
+
+/* The cluster bus port of a node (given at its start, kept for a restart). */
+static inline const char *
+bus_port_arg(const struct redis_proc *r)
+{
+	static char buf[8];
+	char path[96], line[512];
+	FILE *f;
+
+	/* nodes.conf: "<id> ip:port@cport,... myself,..." */
+	snprintf(path, sizeof path, "%s/nodes.conf", r->dir);
+	buf[0] = '\0';
+	if ((f = fopen(path, "r")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL) {
+			char *at = strchr(line, '@');
+			if (strstr(line, "myself") != NULL && at != NULL) {
+				snprintf(buf, sizeof buf, "%d", atoi(at + 1));
+				break;
+			}
+		}
+		fclose(f);
 	}
+	return buf;
+}
+
+/* 1 when INFO/CLUSTER INFO on port shows want (a substring). */
+static inline int
+node_says(int port, const char *want, const char *a1, const char *a2)
+{
+	char out[8192];
+
+	if (RAW(port, NULL, out, a1, a2) != 0)
+		return 0;
+	return strstr(out, want) != NULL;
+}
+
+/* Waits (bounded) until every live node reports cluster_state:ok and, with
+ * replicas, until every replica is in sync.  0 or -1. */
+static inline int
+cluster_wait_ok(const struct redis_cluster *c)
+{
+	for (int tries = 0; tries < 600; tries++) {
+		int ok = 1;
+		for (int i = 0; i < c->n && ok; i++) {
+			if (c->node[i].pid <= 0)
+				continue;
+			ok = node_says(c->node[i].port, "cluster_state:ok", "CLUSTER", "INFO");
+			if (ok && node_says(c->node[i].port, "role:slave", "INFO", "replication"))
+				ok = node_says(c->node[i].port, "master_link_status:up", "INFO", "replication");
+		}
+		if (ok)
+			return 0;
+		sleep_ms(50);
+	}
+	return -1;
+}
+
+/* Starts 3 primaries and replicas_per_primary (0 or 1) replicas each, made
+ * into one cluster by redis-cli --cluster create; extra: more redis-server
+ * arguments (NULL-terminated) or NULL. */
+static inline void
+cluster_start(struct redis_cluster *c, int replicas_per_primary, const char *const *extra)
+{
+	char cmd[1024], bus[CLUSTER_NODES_MAX][8];
+	int n;
+
+	memset(c, 0, sizeof *c);
+	c->n = 3 * (1 + replicas_per_primary);
+	n = snprintf(cmd, sizeof cmd, "timeout 30 redis-cli --cluster create");
+	for (int i = 0; i < c->n; i++) {
+		/* the bus port too: an ephemeral port + 10000 may not exist */
+		const char *args[32] = { "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		                         "--cluster-node-timeout", CLUSTER_NODE_TIMEOUT, "--cluster-port", bus[i] };
+		int argc = 8;
+		snprintf(bus[i], sizeof bus[i], "%d", free_port());
+		for (int k = 0; extra && extra[k] && argc < 31; k++)
+			args[argc++] = extra[k];
+		args[argc] = NULL;
+		redis_start(&c->node[i], args);
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n, " 127.0.0.1:%d", c->node[i].port);
+	}
+	snprintf(cmd + n, sizeof cmd - (size_t)n, " --cluster-replicas %d --cluster-yes >/dev/null 2>&1",
+	    replicas_per_primary);
+	sh("%s", cmd);
+	cr_assert_eq(cluster_wait_ok(c), 0, "the cluster did not become ready");
+}
+
+/* Starts killed node i again on its port and directory (its nodes.conf):
+ * it rejoins the cluster, as a replica when its slots were failed over. */
+static inline void
+cluster_restart_node(struct redis_cluster *c, int i)
+{
+	char bus[8];
+	const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+	                       "--cluster-node-timeout", CLUSTER_NODE_TIMEOUT, "--cluster-port", bus, NULL };
+
+	cr_assert(c->node[i].pid == 0);
+	snprintf(bus, sizeof bus, "%s", bus_port_arg(&c->node[i]));
+	cr_assert(bus[0] != '\0');
+	redis_start_args(&c->node[i], c->node[i].port, 0, args);
+}
+
+/* Like cluster_start(c, 0, ...), the nodes also listening with TLS (the
+ * certificates of make_tls_material in certs; tls_port of each node) with a
+ * TLS cluster bus, and an ACL user "mte" with password "pw".  Made over the
+ * plain ports; over TLS the nodes announce their TLS ports. */
+static inline void
+cluster_start_tls(struct redis_cluster *c, const char *certs)
+{
+	char cert[128], key[128], ca[128], tport[CLUSTER_NODES_MAX][8], bus[CLUSTER_NODES_MAX][8], cmd[1024];
+	int n;
+
+	memset(c, 0, sizeof *c);
+	c->n = 3;
+	/* the bus is mutual TLS: the nodes' certificate must allow clientAuth */
+	sh("cd '%s' && printf 'subjectAltName=DNS:localhost\\nextendedKeyUsage=serverAuth,clientAuth\\n' "
+	   "> node.ext && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+	   "-out node.crt -days 2 -extfile node.ext 2>/dev/null", certs);
+	snprintf(cert, sizeof cert, "%s/node.crt", certs);
+	snprintf(key, sizeof key, "%s/server.key", certs);
+	snprintf(ca, sizeof ca, "%s/ca.crt", certs);
+	n = snprintf(cmd, sizeof cmd, "timeout 30 redis-cli --cluster create");
+	for (int i = 0; i < c->n; i++) {
+		c->node[i].tls_port = free_port();
+		snprintf(tport[i], sizeof tport[i], "%d", c->node[i].tls_port);
+		snprintf(bus[i], sizeof bus[i], "%d", free_port());
+		const char *args[] = { "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		    "--cluster-node-timeout", CLUSTER_NODE_TIMEOUT, "--cluster-port", bus[i], "--tls-port", tport[i],
+		    "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca,
+		    "--tls-cluster", "yes", "--tls-replication", "yes", "--tls-auth-clients", "no",
+		    "--user", "mte", "on", ">pw", "~*", "&*", "+@all", NULL };
+		int tp = c->node[i].tls_port;
+		redis_start(&c->node[i], args);
+		c->node[i].tls_port = tp;
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n, " 127.0.0.1:%d", c->node[i].port);
+	}
+	snprintf(cmd + n, sizeof cmd - (size_t)n, " --cluster-yes >/dev/null 2>&1");
+	sh("%s", cmd);
+	cr_assert_eq(cluster_wait_ok(c), 0, "the cluster did not become ready");
+}
+
+static inline void
+cluster_stop(struct redis_cluster *c)
+{
+	for (int i = 0; i < c->n; i++)
+		redis_stop(&c->node[i]);
+	c->n = 0;
+}
+
+/* The index of the primary serving key: the one live node that does not
+ * answer EXISTS with a redirection (replicas redirect too). */
+static inline int
+cluster_primary_of(const struct redis_cluster *c, const char *key)
+{
+	char out[512];
+
+	for (int i = 0; i < c->n; i++)
+		if (c->node[i].pid > 0 && RAW(c->node[i].port, NULL, out, "EXISTS", key) == 0
+		    && out[0] == ':')
+			return i;
+	return -1;
 }
 
 /* ---- log capture: the log writes JSON lines to fd 1 ---- */
@@ -350,6 +531,97 @@ count_substr(const char *hay, const char *needle)
 	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
 		n++;
 	return n;
+}
+
+/* ---- store set-up ---- */
+
+/* The store settings of the Redis tests, for REDIS_URL url. */
+static inline struct store_config
+config_for(const char *url)
+{
+	struct store_config c = {
+		.redis_url = url,
+		.server_id = "test-relay",
+		.state_ttl = 60,
+		.replay_window = 1024,
+		.max_pairs_per_client = 8,
+		.store_capacity = 64,
+	};
+	return c;
+}
+
+/* store_init with the log captured; asserts its result is expect_rc and
+ * returns the log (malloc'd). */
+static inline char *
+init_logged(const struct store_config *c, int expect_rc)
+{
+	struct capture cap;
+	char *log;
+	int rc;
+
+	capture_start(&cap);
+	rc = store_init(c);
+	log = capture_end(&cap);
+	cr_assert_eq(rc, expect_rc, "store_init returned %d: %s", rc, log);
+	return log;
+}
+
+/* A listening loopback TCP socket on a free port (*port_out), for scripted
+ * servers. */
+static inline int
+listen_local(int *port_out)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	cr_assert(ls >= 0);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	cr_assert(bind(ls, (struct sockaddr *)&a, sizeof a) == 0);
+	cr_assert(listen(ls, 16) == 0);
+	cr_assert(getsockname(ls, (struct sockaddr *)&a, &len) == 0);
+	*port_out = ntohs(a.sin_port);
+	return ls;
+}
+
+/*
+ * A scripted server in a child process on the listening socket ls: answers
+ * each read (one command) with slots_reply when it holds "SLOTS" and
+ * slots_reply is given, else with reply.  Counts connections in *accepts and
+ * the commands answered with reply in *commands (shared memory; NULL: not
+ * counted).  Returns the child's pid; closes ls in the caller.
+ */
+static inline pid_t
+scripted_server(int ls, const char *reply, const char *slots_reply, int *accepts, int *commands)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;) {
+			int fd = accept(ls, NULL, NULL);
+			char buf[4096];
+			ssize_t n;
+			if (fd < 0)
+				continue;
+			if (accepts != NULL)
+				__atomic_fetch_add(accepts, 1, __ATOMIC_RELAXED);
+			while ((n = read(fd, buf, sizeof buf - 1)) > 0) {
+				const char *r = reply;
+				buf[n] = '\0';
+				if (slots_reply != NULL && strstr(buf, "SLOTS") != NULL)
+					r = slots_reply;
+				else if (commands != NULL)
+					__atomic_fetch_add(commands, 1, __ATOMIC_RELAXED);
+				if (write(fd, r, strlen(r)) < 0)
+					break;
+			}
+			close(fd);
+		}
+	}
+	close(ls);
+	return pid;
 }
 
 /* ---- pairs ---- */
