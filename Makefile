@@ -4,6 +4,8 @@
 #   make fuzz     run the fuzzers of every peer-input parser (FUZZ_SECONDS each, default 60)
 #   make bench-crypto
 #   make bench-relay
+#   make bench-stream   streamed responses: per-event delay, bulk download
+#   make bench-capacity
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -33,7 +35,7 @@ CLIENT_SRC    := $(sort $(wildcard client/*.js client/*.mjs client/*.ts client/s
 CLIENT_ASSETS := $(if $(wildcard client/build.mjs),static/mte-relay-client.js static/mte-relay-client.mjs static/mte-relay-client.d.ts)
 ASSETS        := $(sort $(filter-out $(CLIENT_ASSETS),$(wildcard static/*)) $(CLIENT_ASSETS))
 
-.PHONY: all setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay install static clean
+.PHONY: all setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay bench-stream bench-capacity install static clean
 all: $(BIN)
 
 setup:
@@ -139,9 +141,18 @@ fuzz:
 bench-crypto: $(BIN)
 	@sh tests/bench/bench-crypto.sh
 
+# Streamed responses: per-event added delay and bulk speed (tests/bench/bench-stream.mjs).
+bench-stream: $(BIN)
+	@MTE_RELAY_BIN=$(abspath $(BIN)) node tests/bench/bench-stream.mjs
+
 # End-to-end figures: direct, pass-through and protected (tests/bench/bench-relay.mjs).
 bench-relay: $(BIN)
 	@MTE_RELAY_BIN=$(abspath $(BIN)) node tests/bench/bench-relay.mjs
+
+# Capacity at 20 ms API latency, 64 and 256 connections, next to nginx in the
+# same run (tests/bench/bench-capacity.sh installs nginx and wrk from Debian).
+bench-capacity: $(BIN)
+	@MTE_RELAY_BIN=$(abspath $(BIN)) sh tests/bench/bench-capacity.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

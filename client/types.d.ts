@@ -105,6 +105,37 @@ export declare function mteFetch(
   mteOptions?: MteFetchOptions,
 ): Promise<Response>;
 
+/** Options of MteEventSource: EventSource's, plus request headers and the per-request mteOptions. */
+export interface MteEventSourceInit {
+  withCredentials?: boolean;
+  headers?: HeadersInit;
+  mteOptions?: MteFetchOptions;
+}
+
+/**
+ * EventSource (server-sent events) through the relay: the interface of the
+ * platform's EventSource (readyState, onopen, onmessage, onerror,
+ * addEventListener for named events, close, reconnection with Last-Event-ID
+ * and the server's retry:), each event delivered as soon as the relay has
+ * sealed it (a streamed response, PROTOCOL.md section 13).
+ */
+export declare class MteEventSource extends EventTarget {
+  constructor(url: string | URL, init?: MteEventSourceInit);
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSED: 2;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSED: 2;
+  readonly url: string;
+  readonly withCredentials: boolean;
+  readonly readyState: 0 | 1 | 2;
+  onopen: ((this: MteEventSource, ev: Event) => unknown) | null;
+  onmessage: ((this: MteEventSource, ev: MessageEvent) => unknown) | null;
+  onerror: ((this: MteEventSource, ev: Event) => unknown) | null;
+  close(): void;
+}
+
 type MteRelayErrorConstructor = typeof MteRelayError;
 
 declare global {
@@ -112,4 +143,5 @@ declare global {
   function mteFetch(input: string | URL | Request, init?: RequestInit, mteOptions?: MteFetchOptions): Promise<Response>;
   function initMteRelayClient(options?: MteRelayClientOptions): Promise<void>;
   var MteRelayError: MteRelayErrorConstructor;
+  var MteEventSource: typeof import('./mte-relay-client.mjs').MteEventSource;
 }

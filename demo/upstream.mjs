@@ -307,10 +307,39 @@ async function handleEcho(req, res, received, url) {
   });
 }
 
+/**
+ * GET /api/ticker?count=N&every=MS: server-sent events, one "tick" every MS
+ * milliseconds (default 500), N of them (default 10, at most 100), each
+ * with the time it was written, so the page can show its end-to-end delay.
+ */
+async function handleTicker(req, res, received, url) {
+  req.resume();
+  const count = Math.min(Math.max(Number(url.searchParams.get('count')) || 10, 1), 100);
+  const every = Math.min(Math.max(Number(url.searchParams.get('every')) || 500, 10), 10000);
+  const from = Number(req.headers['last-event-id']);
+  let n = Number.isInteger(from) && from >= 0 ? from + 1 : 0;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+  res.write('retry: 1000\n\n');
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (n >= count || res.destroyed) {
+        clearInterval(timer);
+        res.end();
+        resolve();
+        return;
+      }
+      res.write(`id: ${n}\nevent: tick\ndata: ${JSON.stringify({ n, sentAt: Date.now() })}\n\n`);
+      n++;
+    }, every);
+    res.on('close', () => { clearInterval(timer); resolve(); });
+  });
+}
+
 const ROUTES = {
   '/api/login': handleLogin,
   '/api/upload': handleUpload,
   '/api/echo': handleEcho,
+  '/api/ticker': handleTicker,
 };
 
 /** The demo API as an http.Server (not listening). log(line) gets one line per request. */
@@ -329,7 +358,7 @@ export function createDemoUpstream({ log = null } = {}) {
     if (!route) {
       req.resume();
       if (url.pathname === '/' && req.method === 'GET') {
-        return sendJson(res, 200, { demo: 'mte-relay demo upstream', routes: ['POST /api/login', 'POST /api/upload', 'ANY /api/echo'] });
+        return sendJson(res, 200, { demo: 'mte-relay demo upstream', routes: ['POST /api/login', 'POST /api/upload', 'ANY /api/echo', 'GET /api/ticker'] });
       }
       return sendJson(res, 404, { error: `no route ${url.pathname} on the demo upstream`, received });
     }

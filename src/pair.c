@@ -244,8 +244,9 @@ pair_entry(struct pairing *p, size_t i)
 	b64url_encode(nonce64, sizeof nonce64, nonce, sizeof nonce);
 	/* pairId was validated to [A-Za-z0-9_-]: nothing to escape. */
 	n = snprintf(p->out + p->olen, sizeof p->out - p->olen,
-	    "%s{\"pairId\":\"%s\",\"ciphertext\":\"%s\",\"nonce\":\"%s\"%s%s}",
-	    i ? "," : "", pid, ct64, nonce64, answer, confirm);
+	    "%s{\"pairId\":\"%s\",\"ciphertext\":\"%s\",\"nonce\":\"%s\"%s%s%s}",
+	    i ? "," : "", pid, ct64, nonce64, answer, confirm,
+	    p->entries.stream[i] ? ",\"stream\":true" : "");
 	if (n < 0 || (size_t)n >= sizeof p->out - p->olen)
 		return F_PAIR_RESPONSE_TOO_LARGE;
 	p->olen += (size_t)n;

@@ -65,6 +65,7 @@ check_entry(struct pair_body *out, const cJSON *entry, size_t i)
 	out->pair_id[i] = pid->valuestring;
 	out->personalization[i] = pers->valuestring;
 	out->answers[i] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "answers"));
+	out->stream[i] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "stream"));
 	return check_relay_key(out, entry, i);
 }
 

@@ -28,6 +28,7 @@ struct pair_body {
 	const char   *personalization[PAIR_ENTRIES_MAX];
 	uint8_t       key[PAIR_ENTRIES_MAX][XWING_PK_LEN];
 	int           answers[PAIR_ENTRIES_MAX];   /* "answers": true (PROTOCOL.md section 11) */
+	int           stream[PAIR_ENTRIES_MAX];    /* "stream": true (PROTOCOL.md section 13) */
 	/* a pinned relay key (PROTOCOL.md section 12): its id ("" when the
 	 * entry pins none) and the encapsulation to it */
 	char          relay_key_id[PAIR_ENTRIES_MAX][PAIR_RELAY_KEY_ID_LEN + 1];

@@ -45,9 +45,9 @@ struct protected_msg {
 	char        cid[CLIENT_ID_HEX_LEN + 1];
 	char        pid[PAIR_ID_MAX + 1];
 	char        seq_dec[SEQ_DEC_MAX + 1];
-	char        flags[3];
+	char        flags[5];
 	uint64_t    seq;
-	int         flag_u, flag_b, flag_a;
+	int         flag_u, flag_b, flag_a, flag_s;
 	char        method[METHOD_MAX];
 	/* keys and the AAD of both directions' items */
 	uint8_t     mk_req[32], mk_res[32];
@@ -73,9 +73,14 @@ struct protected_msg {
 	uint8_t      held_byte;
 	/* the response */
 	int          writer_used;               /* writer initialised */
+	int          framed;                    /* the body goes out as records (flag s) */
+	uint64_t     record_index;
+	size_t       record_fill;               /* plaintext gathered in record */
 	int          head_sent, sealed_body;
 	enum failure head_failure;              /* why the upstream's head was not answered */
 	/* large */
+	struct seal_key    record_key;          /* of a framed body's records */
+	uint8_t            record[SEAL_RECORD_MAX];
 	struct seal_reader reader;
 	struct seal_writer writer;
 	uint8_t     plain[SEAL_CHUNK_MAX + 1];
@@ -137,6 +142,7 @@ parse_relay_header(struct protected_msg *m, const char *v, size_t len)
 	m->flag_u = h.flag_u;
 	m->flag_b = h.flag_b;
 	m->flag_a = h.flag_a;
+	m->flag_s = h.flag_s;
 	memcpy(m->pid, h.pair_id, h.pair_id_len);
 	m->pid[h.pair_id_len] = '\0';
 	memcpy(m->seq_dec, h.seq_text, h.seq_len);
@@ -466,6 +472,30 @@ sink_wire(void *arg, const uint8_t *data, size_t len)
 	return conn_respond_body(arg, data, len) == 0 ? 0 : -1;
 }
 
+/* 1 when the upstream's Content-Type is a stream type (PROTOCOL.md section
+ * 13): its body is sent framed to a client that asked, known length or not. */
+static int
+is_stream_type(const struct http_field *f, size_t n)
+{
+	static const char *const types[] = {
+		"text/event-stream", "application/x-ndjson", "application/jsonl",
+		"application/stream+json", "application/json-seq", "multipart/x-mixed-replace",
+	};
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(f[i].name, "content-type") != 0)
+			continue;
+		for (k = 0; k < sizeof types / sizeof types[0]; k++) {
+			size_t tl = strlen(types[k]);
+			if (strncasecmp(f[i].value, types[k], tl) == 0 &&
+			    (f[i].value[tl] == '\0' || f[i].value[tl] == ';' || f[i].value[tl] == ' '))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* Adds name: value to the meta headers object (names lower case), joining
  * repeats with ", ". */
 static int
@@ -544,9 +574,11 @@ sealed_head(struct protected_msg *m, int status, const struct http_field *f, siz
 
 	m->sealed_body = status >= 200 && status != 204 && status != 304 &&
 	    strcmp(m->method, "HEAD") != 0;
+	m->framed = m->sealed_body && m->flag_s && !m->relay_answer &&
+	    (plain_len < 0 || is_stream_type(f, n));
 	if (response_meta(m, f, n, out, &no) != 0)
 		return -1;
-	snprintf(m->flags, sizeof m->flags, "%s", m->sealed_body ? "b" : "");
+	snprintf(m->flags, sizeof m->flags, "%s", m->framed ? "bs" : m->sealed_body ? "b" : "");
 	w = snprintf(m->aad, sizeof m->aad, "mte-relay/1 res %s %s %s %s %03d", m->cid, m->pid,
 	    m->seq_dec, m->flags, status);
 	if (w < 0 || (size_t)w >= sizeof m->aad)
@@ -563,7 +595,13 @@ sealed_head(struct protected_msg *m, int status, const struct http_field *f, siz
 		return -1;
 	out[no++] = (struct http_field){ "x-mte-relay", relay_hdr };
 	out[no++] = (struct http_field){ "x-mte-relay-eh", m->eh_buf };
-	if (m->sealed_body) {
+	if (m->framed) {
+		/* PROTOCOL.md section 13: records, chunked, the head out at once */
+		out[no++] = (struct http_field){ "Content-Type", "application/octet-stream" };
+		seal_key_init(&m->record_key, m->mk_res);
+		m->writer_used = 1;
+		framing = HTTP_LENGTH_CHUNKED;
+	} else if (m->sealed_body) {
 		out[no++] = (struct http_field){ "Content-Type", "application/octet-stream" };
 		m->writer_used = 1;
 		if (seal_writer_init(&m->writer, m->mk_res, m->aad, m->aad_len) != SEAL_OK)
@@ -575,17 +613,35 @@ sealed_head(struct protected_msg *m, int status, const struct http_field *f, siz
 			framing = (int64_t)wire_len;
 		}
 	}
-	if (conn_respond_head(m->c, status, out, no, framing) != 0)
+	if (conn_respond_head(m->c, status, out, no, framing) != 0 ||
+	    (m->framed && conn_flush(m->c) != 0))
 		return -1;
 	m->head_sent = 1;
 	return 0;
+}
+
+/* Seals what is gathered in m->record as the next record of a framed body
+ * and sends it.  0, or -1. */
+static int
+send_record(struct protected_msg *m, int final)
+{
+	int n = seal_record_seal(&m->record_key, final, m->record_index++, m->aad, m->aad_len,
+	    m->record + SEAL_RECORD_HEADER, m->record_fill, m->record);
+
+	m->record_fill = 0;
+	return n > 0 && conn_respond_body(m->c, m->record, (size_t)n) == 0 ? 0 : -1;
 }
 
 /* Completes a sealed response whose body (if any) was fed already. */
 static int
 sealed_end(struct protected_msg *m)
 {
-	if (m->sealed_body && seal_writer_finish(&m->writer, sink_wire, m->c) != SEAL_OK) {
+	if (m->framed) {
+		if (send_record(m, 1) != 0) {
+			conn_set_close(m->c);
+			return -1;
+		}
+	} else if (m->sealed_body && seal_writer_finish(&m->writer, sink_wire, m->c) != SEAL_OK) {
 		conn_set_close(m->c);
 		return -1;
 	}
@@ -623,13 +679,30 @@ sink_head(void *arg, int status, const struct http_field *f, size_t n, int64_t l
 }
 
 static int
-sink_body(void *arg, const void *buf, size_t len)
+sink_body(void *arg, const void *buf, size_t len, int more)
 {
 	struct protected_msg *m = arg;
 
+	const uint8_t *p = buf;
+
 	if (!m->sealed_body)
 		return 0;
-	return seal_writer_feed(&m->writer, buf, len, sink_wire, m->c) == SEAL_OK ? 0 : -1;
+	if (!m->framed)
+		return seal_writer_feed(&m->writer, buf, len, sink_wire, m->c) == SEAL_OK ? 0 : -1;
+	/* Gathered while more is waiting upstream, up to one chunk; sealed and
+	 * sent the moment the upstream pauses (PROTOCOL.md section 13). */
+	while (len > 0) {
+		size_t n = SEAL_CHUNK_MAX - m->record_fill;
+		if (n > len)
+			n = len;
+		memcpy(m->record + SEAL_RECORD_HEADER + m->record_fill, p, n);
+		m->record_fill += n;
+		p += n;
+		len -= n;
+		if ((m->record_fill == SEAL_CHUNK_MAX || (len == 0 && !more)) && send_record(m, 0) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* ---- 8. forward and answer ---- */
@@ -683,7 +756,9 @@ wipe(struct protected_msg *m)
 {
 	if (m->reader_used)
 		seal_reader_wipe(&m->reader);
-	if (m->writer_used)
+	if (m->writer_used && m->framed)
+		seal_key_wipe(&m->record_key);
+	else if (m->writer_used)
 		seal_writer_wipe(&m->writer);
 	crypto_wipe(m->mk_req, sizeof m->mk_req);
 	crypto_wipe(m->mk_res, sizeof m->mk_res);
@@ -693,6 +768,8 @@ wipe(struct protected_msg *m)
 	crypto_wipe(m->plain, sizeof m->plain);
 	crypto_wipe(m->meta_json, sizeof m->meta_json);
 	crypto_wipe(m->joined, sizeof m->joined);
+	if (m->framed)
+		crypto_wipe(m->record, sizeof m->record);
 }
 
 void

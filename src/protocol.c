@@ -51,18 +51,18 @@ protocol_client_id_ok(const char *p, size_t n)
 	return n == CLIENT_ID_HEX_LEN && hex_is_lower(p, n);
 }
 
-/* Flags: u, b and a, each at most once, in this order (a: PROTOCOL.md
- * section 11). */
+/* Flags: u, b, a and s, each at most once, in this order (a and s:
+ * PROTOCOL.md sections 11 and 13). */
 static int
 flags_ok(const char *f, size_t n)
 {
-	static const char order[] = "uba";
+	static const char order[] = "ubas";
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
-		while (k < 3 && order[k] != f[i])
+		while (k < 4 && order[k] != f[i])
 			k++;
-		if (k == 3)
+		if (k == 4)
 			return 0;
 		k++;
 	}
@@ -102,5 +102,6 @@ protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out)
 	out->flag_u = memchr(part[3], 'u', plen[3]) != NULL;
 	out->flag_b = memchr(part[3], 'b', plen[3]) != NULL;
 	out->flag_a = memchr(part[3], 'a', plen[3]) != NULL;
+	out->flag_s = memchr(part[3], 's', plen[3]) != NULL;
 	return 0;
 }

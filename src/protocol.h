@@ -36,8 +36,8 @@ struct relay_header {
 	const char *seq_text;       /* canonical decimal */
 	size_t      seq_len;
 	uint64_t    seq;
-	int         flag_u, flag_b, flag_a;
-	const char *flags;          /* u, b, a in this order, each optional */
+	int         flag_u, flag_b, flag_a, flag_s;
+	const char *flags;          /* u, b, a, s in this order, each optional */
 	size_t      flags_len;
 };
 

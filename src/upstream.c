@@ -3,10 +3,12 @@
 #include "upstream.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "decimal.h"
@@ -17,7 +19,10 @@
 static CURL *easy;
 
 /* State of one transfer; lives on upstream_perform's stack. */
+static int upstream_fd = -1;    /* the socket of the kept-alive connection */
+
 struct xfer {
+	int                            fd;
 	const struct upstream_request *req;
 	const struct upstream_sink    *sink;
 	int        status;
@@ -210,6 +215,41 @@ bad:
 	return 0;   /* aborts the transfer */
 }
 
+/* 1 when more of the answer is waiting on the upstream's socket: a sink
+ * may then gather before it sends (a streamed answer's records). */
+static int
+more_ready(const struct xfer *x)
+{
+	struct pollfd p;
+
+	if (x->fd < 0)
+		return 0;
+	p.fd = x->fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
+}
+
+/* Which socket the transfer reads: curl opens and closes them itself, and
+ * does not report the one in use during a transfer. */
+static int
+on_socket_open(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	(void)purpose;
+	upstream_fd = (int)fd;
+	(void)arg;
+	return CURL_SOCKOPT_OK;
+}
+
+static int
+on_socket_close(void *arg, curl_socket_t fd)
+{
+	(void)arg;
+	if ((int)fd == upstream_fd)
+		upstream_fd = -1;
+	return close(fd);
+}
+
 static size_t
 on_write(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -220,7 +260,8 @@ on_write(char *data, size_t size, size_t nmemb, void *arg)
 		x->bad_response = 1;
 		return 0;
 	}
-	if (x->sink->on_body(x->sink->arg, data, n) != 0) {
+	x->fd = upstream_fd;
+	if (x->sink->on_body(x->sink->arg, data, n, more_ready(x)) != 0) {
 		x->sink_failed = 1;
 		return 0;
 	}
@@ -279,6 +320,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	memset(&x, 0, sizeof x);
 	x.req = req;
 	x.sink = sink;
+	x.fd = -1;
 	x.content_length = -1;
 
 	n = snprintf(url, sizeof url, "%s%.*s", req->base, (int)req->target_len, req->target);
@@ -323,7 +365,13 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
+	/* Reads of up to a chunk: a streamed answer (PROTOCOL.md section 13) goes
+	 * out as one record per read, so records grow to 64 KiB under a steady
+	 * flow and stay small when the upstream pauses. */
+	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long)SEAL_CHUNK_MAX);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, on_socket_open);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_socket_close);
 	curl_easy_setopt(easy, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
 	curl_easy_setopt(easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	if (strcmp(req->method, "HEAD") == 0)

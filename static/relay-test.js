@@ -635,13 +635,66 @@
     $('#relay-url').addEventListener('change', () => { checkRelay(); });
     $('#login-form').addEventListener('submit', runLogin);
     $('#upload-form').addEventListener('submit', runUpload);
+    $('#events-start').addEventListener('click', startEvents);
+    $('#events-stop').addEventListener('click', () => { stopEvents(); setEventsState('idle', 'stopped'); });
     checkRelay();
     document.body.dataset.ready = 'yes';
   }
 
+  // ---- Live events -----------------------------------------------------------
+
+  const events = { source: null, received: [] };
+
+  function setEventsState(state, text) {
+    const pill = $('#events-status');
+    pill.dataset.state = state;
+    pill.textContent = text;
+  }
+
+  function startEvents() {
+    let origin;
+    try { origin = relayOriginFromInput(); } catch (e) { setEventsState('failure', `invalid relay URL: ${e.message}`); return; }
+    if (typeof MteEventSource !== 'function') { setEventsState('failure', 'the client has no MteEventSource'); return; }
+    stopEvents();
+    $('#events-list').textContent = '';
+    events.received.length = 0;
+    setEventsState('working', 'connecting');
+    const es = new MteEventSource(`${origin}/api/ticker?count=20`);
+    events.source = es;
+    $('#events-start').disabled = true;
+    $('#events-stop').disabled = false;
+    es.onopen = () => setEventsState('success', 'open');
+    es.addEventListener('tick', (e) => {
+      const at = Date.now();
+      let tick;
+      try { tick = JSON.parse(e.data); } catch { return; }
+      const delay = at - tick.sentAt;
+      events.received.push({ n: tick.n, delay, id: e.lastEventId });
+      $('#events-list').append(el('li', { 'data-n': String(tick.n) }, `tick ${tick.n}: ${delay} ms after it was written`));
+    });
+    es.onerror = (e) => {
+      if (es.readyState === MteEventSource.CLOSED) {
+        setEventsState('failure', `closed: ${e.error && e.error.message ? e.error.message : 'not an event stream'}`);
+        stopEvents();
+      } else {
+        setEventsState('working', events.received.length >= 20 ? 'done (the ticker ended)' : 'reconnecting');
+        if (events.received.length >= 20) stopEvents();
+      }
+    };
+  }
+
+  function stopEvents() {
+    if (events.source) events.source.close();
+    events.source = null;
+    $('#events-start').disabled = false;
+    $('#events-stop').disabled = true;
+  }
+
+
   // For the browser tests and the curious: read-only views of what the page saw.
   globalThis.relayTest = Object.freeze({
     get wire() { return wire.slice(); },
+    get events() { return events.received.slice(); },
     Sha256,
     sha256Blob,
     sealedLength,

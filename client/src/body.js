@@ -3,7 +3,7 @@
 
 import { asBytes } from './codec.js';
 import {
-  CHUNK_PLAIN, CHUNK_WIRE, ITEM_BODY, TAG_LEN, chunkCount, openChunk, sealChunk,
+  CHUNK_PLAIN, CHUNK_WIRE, ITEM_BODY, ITEM_FRAMED, TAG_LEN, chunkCount, openChunk, sealChunk,
 } from './crypto.js';
 import { ErrorCodes, MteDecodeError } from './errors.js';
 
@@ -162,6 +162,79 @@ export function createBodyOpener(key, aad) {
           `response body truncated or tampered: its last ${sealed.length} bytes are not a valid final chunk ${index}`, { cause: e });
       }
       if (plain.length) ctl.enqueue(plain);
+    },
+  });
+}
+
+const RECORD_HEADER = 4;
+
+/**
+ * A TransformStream from a framed response body (PROTOCOL.md section 13:
+ * records u32be(L | final << 31) || chunk) to its plaintext, each record's
+ * plaintext passed on as soon as it authenticates.  A record out of order,
+ * repeated, dropped, resized or cut, bytes after the final record, and a
+ * body that ends without it all error the stream.
+ */
+export function createFramedOpener(key, aad) {
+  let buf = new Uint8Array(0);   // unread bytes are buf[off..]
+  let off = 0;
+  let index = 0;
+  let done = false;
+
+  function append(b) {
+    const rest = buf.length - off;
+    if (rest === 0) { buf = b; off = 0; return; }
+    const next = new Uint8Array(rest + b.length);
+    next.set(buf.subarray(off), 0);
+    next.set(b, rest);
+    buf = next;
+    off = 0;
+  }
+
+  return new TransformStream({
+    async transform(chunk, ctl) {
+      const b = asBytes(chunk);
+      if (b.length === 0) return;
+      if (done) {
+        throw new MteDecodeError(ErrorCodes.RESPONSE_INVALID, 'response body has bytes after its final record');
+      }
+      append(b);
+      // Every whole record in hand is opened at once (in parallel, passed on
+      // in order): a bulk stream costs one round of WebCrypto per read.
+      const opening = [];
+      while (!done && buf.length - off >= RECORD_HEADER) {
+        const head = ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
+        const final = head >>> 31 === 1;
+        const len = head & 0x7fffffff;
+        if (len < TAG_LEN || len > CHUNK_WIRE) {
+          throw new MteDecodeError(ErrorCodes.RESPONSE_INVALID, `response body record ${index} has an invalid length ${len}`);
+        }
+        if (buf.length - off < RECORD_HEADER + len) break;
+        const sealed = buf.subarray(off + RECORD_HEADER, off + RECORD_HEADER + len);
+        const i = index;
+        off += RECORD_HEADER + len;
+        opening.push(openChunk(key, ITEM_FRAMED, final, i, aad, sealed).catch((e) => {
+          throw new MteDecodeError(ErrorCodes.RESPONSE_INVALID,
+            `response body record ${i} failed authentication (tampered, reordered or not for this request)`, { cause: e });
+        }));
+        index += 1;
+        done = final;
+      }
+      if (done && buf.length > off) {
+        await Promise.allSettled(opening);
+        throw new MteDecodeError(ErrorCodes.RESPONSE_INVALID, 'response body has bytes after its final record');
+      }
+      const results = await Promise.allSettled(opening);
+      for (const r of results) {
+        if (r.status === 'rejected') throw r.reason;
+        if (r.value.length) ctl.enqueue(r.value);
+      }
+    },
+    flush() {
+      if (!done) {
+        throw new MteDecodeError(ErrorCodes.TRUNCATED,
+          `response body truncated: it ended after ${index} record(s) without its final record`);
+      }
     },
   });
 }

@@ -4,12 +4,14 @@
 //   pairing.js   the pairs of each client id (POST /api/mte-pair), used round-robin
 //   seal.js      a request sealed for the wire, the relay's answer opened
 //   fetch.js     mteFetch itself: fetch's arguments in, a Response out, retries
+//   eventsource.js  MteEventSource: server-sent events over mteFetch
 //   relay.js     HTTP to the relay; errors.js what all of them throw
 //
 // State per relay origin: the signed client id (also in localStorage when the
 // platform has it) and, in memory only, numberOfPairs pairs made by one
 // POST /api/mte-pair.
 
+import { createMteEventSource } from './eventsource.js';
 import { createMteFetch } from './fetch.js';
 import { createIdentities, defaultStorage, memoryStorage } from './identity.js';
 import { applyOptions, checkOptions, defaultConfig } from './options.js';
@@ -55,6 +57,7 @@ export function createClient(env = {}) {
   return {
     mteFetch,
     initMteRelayClient: init,
+    MteEventSource: createMteEventSource(mteFetch),
     /** For tests: the in-memory state of one origin. */
     _state: (origin) => origins.get(origin),
     _config: config,

@@ -11,6 +11,7 @@ export const TAG_LEN = 16;               // AES-GCM tag
 export const CHUNK_WIRE = CHUNK_PLAIN + TAG_LEN; // 65552: a full sealed chunk
 export const ITEM_META = 1;
 export const ITEM_BODY = 2;
+export const ITEM_FRAMED = 3;           // a framed body's records (PROTOCOL.md section 13)
 export const PROTOCOL = 'mte-relay/1';
 
 function subtle() {

@@ -6,3 +6,4 @@ import * as api from './index.js';
 globalThis.mteFetch = api.mteFetch;
 globalThis.initMteRelayClient = api.initMteRelayClient;
 globalThis.MteRelayError = api.MteRelayError;
+globalThis.MteEventSource = api.MteEventSource;

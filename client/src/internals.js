@@ -5,8 +5,9 @@
 export * from './codec.js';
 export * from './crypto.js';
 export {
-  normalizeBody, sealedBodyStream, sealedBodyBlob, createBodyOpener,
+  normalizeBody, sealedBodyStream, sealedBodyBlob, createBodyOpener, createFramedOpener,
 } from './body.js';
+export { createEventStreamParser } from './eventsource.js';
 export { createClient } from './client.js';
 export { requestTarget } from './seal.js';
 export * from './errors.js';

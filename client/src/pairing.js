@@ -39,7 +39,8 @@ function newEntries(count, pin) {
     const pairId = b64uEncode(randomBytes(PAIR_ID_BYTES));
     const personalization = printableRandom(PERSONALIZATION_LEN);
     // answers: the relay's refusals come sealed or tagged (PROTOCOL.md section 11)
-    const entry = { pairId, publicKey: b64uEncode(publicKey), personalization, answers: true };
+    // stream: a stream may come back as records, each as written (PROTOCOL.md section 13)
+    const entry = { pairId, publicKey: b64uEncode(publicKey), personalization, answers: true, stream: true };
     const secret = { secretKey, personalization, ssStatic: null };
     if (pin) {
       const { cipherText, sharedSecret } = xwing.encapsulate(pin.pk);
@@ -100,7 +101,7 @@ async function openAnswer(st, identity, e, a, secret) {
     ss = pinned;
   }
   const keys = await derivePairKeys(ss, nonce, pairInfo(identity.clientId, e.pairId, personalization));
-  const pair = { pairId: e.pairId, kReq: keys.kReq, kRes: keys.kRes, seq: 0, slot: -1, answerKey: null };
+  const pair = { pairId: e.pairId, kReq: keys.kReq, kRes: keys.kRes, seq: 0, slot: -1, answerKey: null, stream: a.stream === true };
   if (secret.ssStatic && !await confirmsPin(pair, identity.clientId, a.confirm)) {
     throw new MtePairingError(ErrorCodes.PAIRING_FAILED,
       `pairing with ${st.origin} failed: the answer does not prove it comes from the holder of the pinned relay key (relayKey); something on the way answered in the relay's place`,

@@ -7,7 +7,7 @@ import { b64uDecode, b64uEncode, utf8Decode, utf8Encode } from './codec.js';
 import {
   ITEM_META, messageKeys, openChunk, requestAad, responseAad, sealChunk, wireLength, CHUNK_PLAIN,
 } from './crypto.js';
-import { createBodyOpener, erroredStream, guardWireBody, sealedBodyBlob, sealedBodyStream } from './body.js';
+import { createBodyOpener, createFramedOpener, erroredStream, guardWireBody, sealedBodyBlob, sealedBodyStream } from './body.js';
 import { ErrorCodes, MteDecodeError, MteRelayError } from './errors.js';
 import { HDR, HDR_EH, SIGNED_ID_RE, discard } from './relay.js';
 
@@ -69,7 +69,8 @@ async function sealMeta(mkReq, aad, target, opts) {
 export async function sealRequest(origin, identity, pair, seq, req, opts, body, stream) {
   const { signal } = req;
   // a: the relay's refusals come sealed or tagged (PROTOCOL.md section 11)
-  const flags = (opts.encodeUrls ? 'u' : '') + (body ? 'b' : '') + (pair.answerKey ? 'a' : '');
+  // s: a stream may come back as records, each as it is written (section 13)
+  const flags = (opts.encodeUrls ? 'u' : '') + (body ? 'b' : '') + (pair.answerKey ? 'a' : '') + (pair.stream ? 's' : '');
   const target = requestTarget(req.url);
   const { mkReq, mkRes } = await messageKeys(pair, seq);
   const aad = requestAad(identity.clientId, pair.pairId, seq, flags, req.method, opts.encodeUrls ? '' : target);
@@ -108,7 +109,7 @@ export function responseEcho({ res, identity, pair, seq }) {
   const parts = echo.split(',');
   const m = parts.length === 4 ? SIGNED_ID_RE.exec(parts[0].trim()) : null;
   if (!m || m[1] !== identity.clientId || parts[1].trim() !== pair.pairId || parts[2].trim() !== String(seq) ||
-      !/^u?b?$/.test(parts[3].trim())) {
+      !/^(b|bs)?$/.test(parts[3].trim())) {
     throw new MteDecodeError(ErrorCodes.RESPONSE_INVALID,
       'the response is not for this request (its x-mte-relay header names another client, pair or sequence number)',
       { status: res.status });
@@ -157,7 +158,7 @@ function responseBody(res, headers, flags, req, mkRes, aad) {
     return null;
   }
   let body = res.body
-    ? guardWireBody(res.body, req.signal).pipeThrough(createBodyOpener(mkRes, aad), { signal: req.signal })
+    ? guardWireBody(res.body, req.signal).pipeThrough(flags.includes('s') ? createFramedOpener(mkRes, aad) : createBodyOpener(mkRes, aad), { signal: req.signal })
     : erroredStream(new MteDecodeError(ErrorCodes.TRUNCATED, 'response body missing although the relay announced one', { status: res.status }));
   const enc = (headers.get('content-encoding') || '').trim().toLowerCase();
   if (DECOMPRESSIBLE.has(enc) && typeof DecompressionStream !== 'undefined') {

@@ -139,10 +139,12 @@ seal_nonce(uint8_t nonce[SEAL_NONCE_LEN], unsigned item, int final, uint64_t ind
 static int
 chunk_args_ok(unsigned item, int final, size_t aad_len, size_t len)
 {
-	if (item != SEAL_ITEM_META && item != SEAL_ITEM_BODY)
+	if (item != SEAL_ITEM_META && item != SEAL_ITEM_BODY && item != SEAL_ITEM_FRAMED)
 		return 0;
 	if (aad_len > SEAL_AAD_MAX)
 		return 0;
+	if (item == SEAL_ITEM_FRAMED)
+		return len <= SEAL_CHUNK_MAX;
 	return final ? len < SEAL_CHUNK_MAX : len == SEAL_CHUNK_MAX;
 }
 
@@ -463,4 +465,25 @@ seal_reader_wipe(struct seal_reader *r)
 	r->fill = 0;
 	r->dirty = 0;
 	r->state = SEAL_E_STATE;
+}
+
+int
+seal_record_seal(struct seal_key *key, int final, uint64_t index, const void *aad,
+                 size_t aad_len, const uint8_t *pt, size_t len, uint8_t *out)
+{
+	uint8_t *chunk = out + SEAL_RECORD_HEADER;
+	uint32_t head = (uint32_t)(len + SEAL_TAG_LEN) | (final ? 0x80000000u : 0);
+
+	if (len > SEAL_CHUNK_MAX || aad_len > SEAL_AAD_MAX)
+		return -1;
+	if (pt != chunk)
+		memmove(chunk, pt, len);
+	if (seal_chunk_seal(key, SEAL_ITEM_FRAMED, final, index, aad, aad_len, chunk, len,
+	    chunk + len) != 0)
+		return -1;
+	out[0] = (uint8_t)(head >> 24);
+	out[1] = (uint8_t)(head >> 16);
+	out[2] = (uint8_t)(head >> 8);
+	out[3] = (uint8_t)head;
+	return (int)(len + SEAL_RECORD_HEADER + SEAL_TAG_LEN);
 }

@@ -43,6 +43,7 @@
 #define SEAL_NONCE_LEN  12
 #define SEAL_ITEM_META  1
 #define SEAL_ITEM_BODY  2
+#define SEAL_ITEM_FRAMED 3      /* a framed body's records (PROTOCOL.md section 13) */
 
 /* Status codes of the streaming API (the one-shot calls return -1). */
 #define SEAL_OK         0
@@ -112,10 +113,11 @@ void seal_nonce(uint8_t nonce[SEAL_NONCE_LEN], unsigned item, int final, uint64_
 /*
  * Seals chunk number index of an item in place: data[0..len) becomes the
  * ciphertext and tag receives the tag (the wire chunk is data || tag).
- * Returns 0, or -1 (nothing changed) when item is neither SEAL_ITEM_META nor
- * SEAL_ITEM_BODY, aad_len > SEAL_AAD_MAX, or the length breaks the chunk
- * rule: a non-final chunk holds exactly SEAL_CHUNK_MAX bytes, a final one at
- * most SEAL_CHUNK_MAX - 1.
+ * Returns 0, or -1 (nothing changed) when item is not SEAL_ITEM_META,
+ * SEAL_ITEM_BODY or SEAL_ITEM_FRAMED, aad_len > SEAL_AAD_MAX, or the length
+ * breaks the chunk rule: a non-final chunk of a meta or body item holds
+ * exactly SEAL_CHUNK_MAX bytes, a final one at most SEAL_CHUNK_MAX - 1; a
+ * framed record's chunk holds 0 to SEAL_CHUNK_MAX bytes either way.
  */
 int seal_chunk_seal(struct seal_key *key, unsigned item, int final, uint64_t index,
                     const void *aad, size_t aad_len, uint8_t *data, size_t len,
@@ -153,6 +155,21 @@ int seal_meta_seal(uint8_t *out, size_t cap, const uint8_t mk[SEAL_KEY_LEN],
  */
 int seal_meta_open(uint8_t *out, size_t cap, const uint8_t mk[SEAL_KEY_LEN],
                    const void *aad, size_t aad_len, const uint8_t *wire, size_t wire_len);
+
+/* ---- framed bodies (PROTOCOL.md section 13) ---- */
+
+#define SEAL_RECORD_HEADER  4
+#define SEAL_RECORD_MAX     (SEAL_RECORD_HEADER + SEAL_CHUNK_MAX + SEAL_TAG_LEN)
+
+/*
+ * Seals pt[0..len) (len <= SEAL_CHUNK_MAX) as record number index of a
+ * framed body under key: writes u32be(L | final << 31) and the chunk (L =
+ * len + SEAL_TAG_LEN bytes) to out, which has room for SEAL_RECORD_MAX
+ * bytes (pt may be out + SEAL_RECORD_HEADER).  Returns the record's length,
+ * or -1 when len or aad_len is too large.
+ */
+int seal_record_seal(struct seal_key *key, int final, uint64_t index, const void *aad,
+                     size_t aad_len, const uint8_t *pt, size_t len, uint8_t *out);
 
 /* ---- body lengths ---- */
 

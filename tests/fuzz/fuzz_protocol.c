@@ -47,9 +47,10 @@ check_header(const char *in, size_t size)
 	CHECK(inside(h.flags, h.flags_len, in, size));
 	CHECK(clientid_syntax_ok(h.signed_id, CLIENT_ID_SIGNED_LEN));
 	CHECK(protocol_pair_id_ok(h.pair_id, h.pair_id_len));
-	CHECK(h.flags_len <= 3 && h.flag_u == (memchr(h.flags, 'u', h.flags_len) != NULL));
+	CHECK(h.flags_len <= 4 && h.flag_u == (memchr(h.flags, 'u', h.flags_len) != NULL));
 	CHECK(h.flag_b == (memchr(h.flags, 'b', h.flags_len) != NULL));
 	CHECK(h.flag_a == (memchr(h.flags, 'a', h.flags_len) != NULL));
+	CHECK(h.flag_s == (memchr(h.flags, 's', h.flags_len) != NULL));
 	w = snprintf(again, sizeof again, "%.*s,%.*s,%.*s,%.*s", CLIENT_ID_SIGNED_LEN, h.signed_id,
 	    (int)h.pair_id_len, h.pair_id, (int)h.seq_len, h.seq_text, (int)h.flags_len, h.flags);
 	CHECK(w >= 0 && (size_t)w == size && memcmp(again, in, size) == 0);

@@ -24,7 +24,7 @@ test('the three outputs exist; no bare imports are left in the bundles', () => {
     assert.match(src, /noble-post-quantum - MIT License/, 'license notices kept');
   }
   const types = readFileSync(dts, 'utf8');
-  for (const name of ['mteFetch', 'initMteRelayClient', 'MteRelayClientOptions', 'encodeHeaders', 'numberOfPairs', 'MteRelayErrorCode']) {
+  for (const name of ['mteFetch', 'initMteRelayClient', 'MteRelayClientOptions', 'encodeHeaders', 'numberOfPairs', 'MteRelayErrorCode', 'MteEventSource']) {
     assert.ok(types.includes(name), name);
   }
 });
@@ -32,18 +32,19 @@ test('the three outputs exist; no bare imports are left in the bundles', () => {
 test('ES module exports the public API only', async () => {
   const m = await import(pathToFileURL(mjs).href);
   assert.deepEqual(Object.keys(m).sort(),
-    ['ErrorCodes', 'MteDecodeError', 'MteNetworkError', 'MtePairingError', 'MteRelayError', 'initMteRelayClient', 'mteFetch']);
+    ['ErrorCodes', 'MteDecodeError', 'MteEventSource', 'MteNetworkError', 'MtePairingError', 'MteRelayError', 'initMteRelayClient', 'mteFetch']);
   assert.equal(typeof m.mteFetch, 'function');
 });
 
-test('classic script defines mteFetch and initMteRelayClient on globalThis', () => {
+test('classic script defines mteFetch, initMteRelayClient, MteRelayError and MteEventSource on globalThis', () => {
   const ctx = vm.createContext({ TextEncoder, TextDecoder });
   vm.runInContext(readFileSync(iife, 'utf8'), ctx);
   assert.equal(typeof ctx.mteFetch, 'function');
   assert.equal(typeof ctx.initMteRelayClient, 'function');
   assert.equal(typeof ctx.MteRelayError, 'function');
+  assert.equal(typeof ctx.MteEventSource, 'function');
   assert.equal(Object.keys(ctx).filter((k) => !['TextEncoder', 'TextDecoder'].includes(k)).sort().join(','),
-    'MteRelayError,initMteRelayClient,mteFetch', 'no other globals leak');
+    'MteEventSource,MteRelayError,initMteRelayClient,mteFetch', 'no other globals leak');
 });
 
 test('the bundled mteFetch pairs and round-trips a POST through the real relay', async () => {

@@ -145,7 +145,8 @@ Test(protocol, relay_header_every_truncated_prefix_is_malformed)
 
 Test(protocol, relay_header_flags_in_order)
 {
-	static const char *const good[] = { "", "u", "b", "a", "ub", "ua", "ba", "uba" };
+	static const char *const good[] = { "", "u", "b", "a", "s", "ub", "ua", "ba", "uba", "us", "as",
+		"ubs", "uas", "bas", "ubas" };
 	char buf[256];
 	struct relay_header h;
 	size_t i;
@@ -157,6 +158,7 @@ Test(protocol, relay_header_flags_in_order)
 		cr_expect_eq(h.flag_u, strchr(good[i], 'u') != NULL);
 		cr_expect_eq(h.flag_b, strchr(good[i], 'b') != NULL);
 		cr_expect_eq(h.flag_a, strchr(good[i], 'a') != NULL);
+		cr_expect_eq(h.flag_s, strchr(good[i], 's') != NULL);
 	}
 }
 
@@ -169,6 +171,8 @@ Test(protocol, relay_header_malformed_parts)
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,aa",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,ubaa",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,au",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,sa",
+		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,1,ubass",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,01,",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,0,",
 		"0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef,pairpairpairpair,18446744073709551616,",

@@ -772,9 +772,13 @@ Test(seal, chunk_rule)
 	cr_assert_eq(seal_chunk_seal(&key, SEAL_ITEM_BODY, 1, 0, "", 0, data, SEAL_CHUNK_MAX, tag), -1);
 	cr_assert_eq(seal_chunk_open(&key, SEAL_ITEM_BODY, 1, 0, "", 0, data, SEAL_CHUNK_MAX, tag), -1);
 	cr_assert_eq(seal_chunk_seal(&key, SEAL_ITEM_BODY, 1, 0, "", 0, data, 0, tag), 0);
-	/* items other than 1 and 2 */
+	/* items other than 1, 2 and 3 (3: framed records, any length up to a chunk) */
 	cr_assert_eq(seal_chunk_seal(&key, 0, 1, 0, "", 0, data, 1, tag), -1);
-	cr_assert_eq(seal_chunk_seal(&key, 3, 1, 0, "", 0, data, 1, tag), -1);
+	cr_assert_eq(seal_chunk_seal(&key, 4, 1, 0, "", 0, data, 1, tag), -1);
+	cr_assert_eq(seal_chunk_seal(&key, SEAL_ITEM_FRAMED, 0, 0, "", 0, data, 1, tag), 0);
+	cr_assert_eq(seal_chunk_seal(&key, SEAL_ITEM_FRAMED, 1, 0, "", 0, data, SEAL_CHUNK_MAX, tag), 0);
+	cr_assert_eq(seal_chunk_seal(&key, SEAL_ITEM_FRAMED, 0, 0, "", 0, data, SEAL_CHUNK_MAX + 1, tag), -1,
+	    "limit + 1");
 	cr_assert_eq(seal_chunk_seal(&key, 0x102, 1, 0, "", 0, data, 1, tag), -1);
 	cr_assert_eq(seal_chunk_seal(&key, SEAL_ITEM_META, 1, 0, "", 0, data, 1, tag), 0);
 	/* a final chunk opened as non-final, index off by one: rejected */
@@ -937,4 +941,40 @@ Test(seal, wire_and_plain_lengths)
 	cr_assert_eq(w, UINT64_MAX);
 	cr_assert_eq(seal_wire_len(p + 1, &w), -1);
 	cr_assert_eq(seal_wire_len(UINT64_MAX, &w), -1);
+}
+
+/* A framed record (PROTOCOL.md section 13): u32be(L | final << 31), then
+ * the chunk of item 3, which opens with its index and final flag only. */
+Test(seal, framed_record_layout)
+{
+	static uint8_t rec[SEAL_RECORD_MAX], copy[SEAL_RECORD_MAX], pt[SEAL_CHUNK_MAX + 1];
+	struct seal_key key;
+	uint8_t mk[SEAL_KEY_LEN] = { 7 };
+	uint32_t head;
+	int n;
+
+	memset(pt, 'p', sizeof pt);
+	seal_key_init(&key, mk);
+	n = seal_record_seal(&key, 0, 3, "aad", 3, pt, 100, rec);
+	cr_assert_eq(n, 4 + 100 + SEAL_TAG_LEN);
+	head = (uint32_t)rec[0] << 24 | (uint32_t)rec[1] << 16 | (uint32_t)rec[2] << 8 | rec[3];
+	cr_expect_eq(head, 100 + SEAL_TAG_LEN, "not final");
+	/* a failed open wipes its buffer: each try gets a copy */
+	memcpy(copy, rec, (size_t)n);
+	cr_expect_eq(seal_chunk_open(&key, SEAL_ITEM_FRAMED, 1, 3, "aad", 3, copy + 4, 100, copy + 104), -1,
+	    "opened as final: refused");
+	memcpy(copy, rec, (size_t)n);
+	cr_expect_eq(seal_chunk_open(&key, SEAL_ITEM_FRAMED, 0, 4, "aad", 3, copy + 4, 100, copy + 104), -1,
+	    "another index: refused");
+	memcpy(copy, rec, (size_t)n);
+	cr_expect_eq(seal_chunk_open(&key, SEAL_ITEM_BODY, 1, 3, "aad", 3, copy + 4, 100, copy + 104), -1,
+	    "as a v1 body chunk: refused");
+	cr_assert_eq(seal_chunk_open(&key, SEAL_ITEM_FRAMED, 0, 3, "aad", 3, rec + 4, 100, rec + 104), 0);
+	cr_expect_eq(memcmp(rec + 4, pt, 100), 0);
+	n = seal_record_seal(&key, 1, 4, "aad", 3, pt, 0, rec);
+	cr_assert_eq(n, 4 + SEAL_TAG_LEN, "an empty final record");
+	cr_expect_eq(rec[0], 0x80);
+	cr_expect_eq(seal_record_seal(&key, 0, 5, "aad", 3, pt, SEAL_CHUNK_MAX, rec), 4 + SEAL_CHUNK_MAX + SEAL_TAG_LEN);
+	cr_expect_eq(seal_record_seal(&key, 0, 5, "aad", 3, pt, SEAL_CHUNK_MAX + 1, rec), -1, "limit + 1");
+	seal_key_wipe(&key);
 }
