@@ -46,10 +46,9 @@ static struct http_field head_fields[UPSTREAM_FIELDS_MAX];
 int
 upstream_init(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -1;
-	easy = curl_easy_init();
-	return easy != NULL ? 0 : -1;
+	/* The easy handle (and its kept-alive connection) comes with the first
+	 * request: a spare worker that never serves one holds none. */
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
 void
@@ -315,7 +314,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	CURLcode rc;
 
 	*head_delivered = 0;
-	if (easy == NULL)
+	if (easy == NULL && (easy = curl_easy_init()) == NULL)
 		return UPSTREAM_UNREACHABLE;
 	memset(&x, 0, sizeof x);
 	x.req = req;

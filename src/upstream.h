@@ -1,8 +1,9 @@
 /*
  * upstream.h - requests to UPSTREAM through libcurl, streamed both ways.
  *
- * One easy handle per worker, reused, so connections to the upstream are
- * kept alive between requests.  The request body is pulled from a callback
+ * One easy handle per worker, made at its first request and reused, so
+ * connections to the upstream are kept alive between requests; closed by
+ * upstream_close when the worker exits or retires.  The request body is pulled from a callback
  * (the client connection, or the body opener of a protected request) and
  * the response is pushed to a sink as it arrives: memory use does not grow
  * with the size of either body.  Redirects are passed back, not followed.
@@ -56,7 +57,7 @@ struct upstream_sink {
 	void  *arg;
 };
 
-/* In each worker, once.  Returns 0 or -1. */
+/* In each worker, once (no handle, no connection yet).  Returns 0 or -1. */
 int  upstream_init(void);
 void upstream_close(void);
 
