@@ -1,29 +1,15 @@
 /* answer.c - authenticated answers (see answer.h). */
 #include "answer.h"
 
-#include <bearssl.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto/kdf.h"
 #include "crypto/wipe.h"
 #include "hex.h"
 #include "limits.h"
 
 #define TAG_INPUT_MAX  (64 + CLIENT_ID_HEX_LEN + PAIR_ID_MAX + 24 + 32 + 8)
-
-static void
-hmac(uint8_t out[32], const void *key, size_t key_len, const void *msg, size_t len)
-{
-	br_hmac_key_context kc;
-	br_hmac_context hc;
-
-	br_hmac_key_init(&kc, &br_sha256_vtable, key, key_len);
-	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, msg, len);
-	br_hmac_out(&hc, out);
-	crypto_wipe(&hc, sizeof hc);
-	crypto_wipe(&kc, sizeof kc);
-}
 
 void
 answer_key(uint8_t key[ANSWER_KEY_LEN], const char *secret, const char *client_id)
@@ -32,7 +18,7 @@ answer_key(uint8_t key[ANSWER_KEY_LEN], const char *secret, const char *client_i
 	int n = snprintf(label, sizeof label, "mte-relay/1 answer-key %.*s", CLIENT_ID_HEX_LEN,
 	    client_id);
 
-	hmac(key, secret, strlen(secret), label, (size_t)n);
+	kdf_hmac(key, secret, strlen(secret), label, (size_t)n);
 }
 
 /* Appends the hex tag under secret to out at *len. */
@@ -43,7 +29,7 @@ append_tag(char *out, size_t *len, const char *secret, const char *cid, const ch
 	uint8_t key[ANSWER_KEY_LEN], tag[32];
 
 	answer_key(key, secret, cid);
-	hmac(tag, key, sizeof key, msg, msg_len);
+	kdf_hmac(tag, key, sizeof key, msg, msg_len);
 	hex_encode(out + *len, tag, sizeof tag);
 	*len += ANSWER_TAG_HEX_LEN;
 	crypto_wipe(key, sizeof key);

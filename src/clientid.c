@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/kdf.h"
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
 #include "hex.h"
@@ -29,15 +30,7 @@
 static void
 mac_of(uint8_t mac[MAC_LEN], const char *secret, size_t secret_len, const char *id)
 {
-	br_hmac_key_context kc;
-	br_hmac_context hc;
-
-	br_hmac_key_init(&kc, &br_sha256_vtable, secret, secret_len);
-	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, id, CLIENT_ID_HEX_LEN);
-	br_hmac_out(&hc, mac);
-	crypto_wipe(&hc, sizeof hc);
-	crypto_wipe(&kc, sizeof kc);
+	kdf_hmac(mac, secret, secret_len, id, CLIENT_ID_HEX_LEN);
 }
 
 /* 1 when a and b are equal, 0 otherwise; time depends only on MAC_LEN. */

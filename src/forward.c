@@ -5,13 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* 1 when name[0..len) equals the lower-case literal lit, in any case. */
-static int
-name_is(const char *name, size_t len, const char *lit)
-{
-	return strlen(lit) == len && strncasecmp(name, lit, len) == 0;
-}
-
 int
 forward_is_hop_by_hop(const char *name, size_t len)
 {
@@ -23,7 +16,7 @@ forward_is_hop_by_hop(const char *name, size_t len)
 	size_t i;
 
 	for (i = 0; i < sizeof hop / sizeof hop[0]; i++)
-		if (name_is(name, len, hop[i]))
+		if (http_name_eq(name, len, hop[i]))
 			return 1;
 	return 0;
 }
@@ -39,10 +32,10 @@ forward_is_relay_field(const struct config *cfg, const char *name, size_t len)
 {
 	size_t i;
 
-	if (name_is(name, len, "x-forwarded-for"))
+	if (http_name_eq(name, len, "x-forwarded-for"))
 		return 1;
 	for (i = 0; i < cfg->headers_count; i++)
-		if (name_is(name, len, cfg->headers[i].name))
+		if (http_name_eq(name, len, cfg->headers[i].name))
 			return 1;
 	return 0;
 }
@@ -229,11 +222,11 @@ forward_response_kind(const char *name, size_t len)
 	};
 	size_t i;
 
-	if (forward_is_hop_by_hop(name, len) || name_is(name, len, "date") ||
+	if (forward_is_hop_by_hop(name, len) || http_name_eq(name, len, "date") ||
 	    (len >= 15 && strncasecmp(name, "access-control-", 15) == 0))
 		return FORWARD_DROP;
 	for (i = 0; i < sizeof clear / sizeof clear[0]; i++)
-		if (name_is(name, len, clear[i]))
+		if (http_name_eq(name, len, clear[i]))
 			return FORWARD_CLEAR;
 	return FORWARD_SEAL;
 }
@@ -248,7 +241,7 @@ struct url_parts {
 static unsigned
 default_port(const char *scheme, size_t len)
 {
-	return name_is(scheme, len, "https") ? 443 : name_is(scheme, len, "http") ? 80 : 0;
+	return http_name_eq(scheme, len, "https") ? 443 : http_name_eq(scheme, len, "http") ? 80 : 0;
 }
 
 /* Splits the authority and path of u (after "scheme:", at "//").  0, or -1

@@ -145,6 +145,12 @@ mem_eq_ci(const char *a, size_t alen, const char *lit)
 }
 
 int
+http_name_eq(const char *name, size_t len, const char *lit)
+{
+	return mem_eq_ci(name, len, lit);
+}
+
+int
 http_slice_eq_ci(struct http_slice s, const char *lit)
 {
 	if (s.ptr == NULL)

@@ -120,6 +120,9 @@ const struct http_header *http_header_next(const struct http_request *req,
     const char *name, const struct http_header *prev);
 
 /* 1 when s equals the NUL-terminated lit ignoring ASCII case, else 0. */
+/* 1 when name[0..len) equals the NUL-terminated lit, ASCII case ignored:
+ * the one field-name comparison of src/. */
+int http_name_eq(const char *name, size_t len, const char *lit);
 int http_slice_eq_ci(struct http_slice s, const char *lit);
 
 /*

@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <bearssl.h>
-
 #include "answer.h"
 #include "clientid.h"
 #include "crypto/b64.h"
@@ -156,19 +154,14 @@ pin_secret(const struct pairing *p, size_t i, uint8_t ss[XWING_SS_LEN])
 	static const char label[] = "mte-relay/1 pinned ";
 	const char *kid = p->entries.relay_key_id[i];
 	const struct relay_key *key = relay_key_find(kid, strlen(kid));
-	uint8_t ss_s[XWING_SS_LEN];
-	br_hmac_key_context kc;
-	br_hmac_context hc;
+	uint8_t ss_s[XWING_SS_LEN], msg[sizeof label - 1 + XWING_SS_LEN];
 
 	/* check_live found the key; decaps fails only for a wrong length */
 	(void)xwing_decaps(ss_s, p->entries.relay_ct[i], XWING_CT_LEN, key->seed);
-	br_hmac_key_init(&kc, &br_sha256_vtable, ss_s, sizeof ss_s);
-	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, label, sizeof label - 1);
-	br_hmac_update(&hc, ss, XWING_SS_LEN);
-	br_hmac_out(&hc, ss);
-	crypto_wipe(&hc, sizeof hc);
-	crypto_wipe(&kc, sizeof kc);
+	memcpy(msg, label, sizeof label - 1);
+	memcpy(msg + sizeof label - 1, ss, XWING_SS_LEN);
+	kdf_hmac(ss, ss_s, sizeof ss_s, msg, sizeof msg);
+	crypto_wipe(msg, sizeof msg);
 	crypto_wipe(ss_s, sizeof ss_s);
 }
 
@@ -179,16 +172,9 @@ confirm_member(const struct pairing *p, const struct store_pair *pair, char *out
 {
 	char msg[32 + CLIENT_ID_HEX_LEN + PAIR_ID_MAX], hex[65];
 	uint8_t mac[32];
-	br_hmac_key_context kc;
-	br_hmac_context hc;
 	int n = snprintf(msg, sizeof msg, "mte-relay/1 confirm %s %s", p->cid, pair->pair_id);
 
-	br_hmac_key_init(&kc, &br_sha256_vtable, pair->k_res, sizeof pair->k_res);
-	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, msg, (size_t)n);
-	br_hmac_out(&hc, mac);
-	crypto_wipe(&hc, sizeof hc);
-	crypto_wipe(&kc, sizeof kc);
+	kdf_hmac(mac, pair->k_res, sizeof pair->k_res, msg, (size_t)n);
 	hex_encode(hex, mac, sizeof mac);
 	hex[64] = '\0';
 	snprintf(out, cap, ",\"confirm\":\"%s\"", hex);

@@ -60,12 +60,6 @@ upstream_close(void)
 	curl_global_cleanup();
 }
 
-static int
-eq_ci(const char *a, size_t alen, const char *lit)
-{
-	return alen == strlen(lit) && strncasecmp(a, lit, alen) == 0;
-}
-
 /* 1 when name appears in the comma-separated, lower-case token list. */
 static int
 in_token_list(const char *list, const char *name, size_t len)
@@ -189,14 +183,14 @@ on_header(char *line, size_t size, size_t nitems, void *arg)
 	trim(&value, &vlen);
 	if (!http_is_token(name, nlen) || !http_is_field_value(value, vlen))
 		goto bad;
-	if (eq_ci(name, nlen, "content-length")) {
+	if (http_name_eq(name, nlen, "content-length")) {
 		uint64_t v = 0;
 		if (vlen > 19 || decimal_parse(value, vlen, INT64_MAX, &v) != 0)
 			goto bad;
 		x->content_length = (int64_t)v;
 		return n;
 	}
-	if (eq_ci(name, nlen, "connection"))
+	if (http_name_eq(name, nlen, "connection"))
 		lower_tokens(x->conn_tokens, sizeof x->conn_tokens, value, vlen);
 	/* Framing is ours; conn writes its own Date; the relay owns CORS. */
 	if (forward_response_kind(name, nlen) == FORWARD_DROP)
@@ -327,7 +321,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 		return UPSTREAM_UNREACHABLE;
 
 	for (i = 0; i < req->nfields; i++) {
-		if (eq_ci(req->fields[i].name, strlen(req->fields[i].name), "accept"))
+		if (http_name_eq(req->fields[i].name, strlen(req->fields[i].name), "accept"))
 			has_accept = 1;
 		hdrs = add_field(hdrs, req->fields[i].name, req->fields[i].value, &fail);
 	}

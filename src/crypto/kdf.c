@@ -16,18 +16,25 @@
                          PERSONALIZATION_MAX)
 
 void
-kdf_hkdf_extract(uint8_t prk[KDF_HASH_LEN], const void *salt, size_t salt_len,
-                 const void *ikm, size_t ikm_len)
+kdf_hmac(uint8_t out[KDF_HASH_LEN], const void *key, size_t key_len, const void *msg,
+         size_t msg_len)
 {
 	br_hmac_key_context kc;
 	br_hmac_context hc;
 
-	br_hmac_key_init(&kc, &br_sha256_vtable, salt_len ? salt : "", salt_len);
+	br_hmac_key_init(&kc, &br_sha256_vtable, key_len ? key : "", key_len);
 	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, ikm, ikm_len);
-	br_hmac_out(&hc, prk);
+	br_hmac_update(&hc, msg, msg_len);
+	br_hmac_out(&hc, out);
 	crypto_wipe(&hc, sizeof hc);
 	crypto_wipe(&kc, sizeof kc);
+}
+
+void
+kdf_hkdf_extract(uint8_t prk[KDF_HASH_LEN], const void *salt, size_t salt_len,
+                 const void *ikm, size_t ikm_len)
+{
+	kdf_hmac(prk, salt, salt_len, ikm, ikm_len);
 }
 
 /* HKDF-Expand with info given as two pieces (so callers need not concatenate). */

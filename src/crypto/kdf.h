@@ -18,6 +18,14 @@
 #define KDF_RES 1   /* relay -> client, mk_res from k_res, info "res" || u64be(seq) */
 
 /*
+ * HMAC-SHA256(key, msg) into out: the one HMAC of src/ (client id MACs,
+ * answer keys and tags, pinned pairing, HKDF).  key may be NULL when
+ * key_len == 0.  Wipes its state.
+ */
+void kdf_hmac(uint8_t out[KDF_HASH_LEN], const void *key, size_t key_len, const void *msg,
+              size_t msg_len);
+
+/*
  * HKDF-Extract: prk = HMAC-SHA256(salt, ikm).  salt may be NULL when
  * salt_len == 0; an empty salt is the same as 32 zero bytes (RFC 5869 2.2).
  */

@@ -20,7 +20,7 @@ FUZZ_RUNS=${FUZZ_RUNS:-}
 out=build-fuzz
 CC_FUZZ="clang -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -iquote src -iquote ."
-CRYPTO="src/crypto/b64.c src/crypto/mlkem.c src/crypto/rand.c src/crypto/seal.c \
+CRYPTO="src/crypto/b64.c src/crypto/kdf.c src/crypto/mlkem.c src/crypto/rand.c src/crypto/seal.c \
     src/crypto/sha3.c src/crypto/wipe.c"
 HELPERS="src/clientid.c src/decimal.c src/hex.c src/json.c src/log.c"
 
