@@ -43,11 +43,10 @@ sink_head(void *arg, int status, const struct http_field *f, size_t n, int64_t l
 }
 
 static int
-sink_body(void *arg, const void *buf, size_t len, int more)
+sink_body(void *arg, const void *buf, size_t len)
 {
 	const struct passthrough *p = arg;
 
-	(void)more;
 	return conn_respond_body(p->c, buf, len);
 }
 

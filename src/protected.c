@@ -679,7 +679,7 @@ sink_head(void *arg, int status, const struct http_field *f, size_t n, int64_t l
 }
 
 static int
-sink_body(void *arg, const void *buf, size_t len, int more)
+sink_body(void *arg, const void *buf, size_t len)
 {
 	struct protected_msg *m = arg;
 
@@ -699,7 +699,8 @@ sink_body(void *arg, const void *buf, size_t len, int more)
 		m->record_fill += n;
 		p += n;
 		len -= n;
-		if ((m->record_fill == SEAL_CHUNK_MAX || (len == 0 && !more)) && send_record(m, 0) != 0)
+		if ((m->record_fill == SEAL_CHUNK_MAX || (len == 0 && !upstream_more_ready())) &&
+		    send_record(m, 0) != 0)
 			return -1;
 	}
 	return 0;

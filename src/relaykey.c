@@ -1,13 +1,13 @@
 /* relaykey.c - the relay's static keys (see relaykey.h). */
 #include "relaykey.h"
 
-#include <bearssl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "crypto/b64.h"
+#include "crypto/kdf.h"
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
 #include "hex.h"
@@ -22,14 +22,11 @@ static size_t key_count;
 static void
 derive(struct relay_key *k, const uint8_t seed[XWING_SEED_LEN])
 {
-	br_sha256_context h;
 	uint8_t digest[32];
 
 	memcpy(k->seed, seed, XWING_SEED_LEN);
 	xwing_keygen(k->pk, seed);
-	br_sha256_init(&h);
-	br_sha256_update(&h, k->pk, sizeof k->pk);
-	br_sha256_out(&h, digest);
+	kdf_sha256(digest, k->pk, sizeof k->pk);
 	hex_encode(k->id, digest, RELAY_KEY_ID_LEN / 2);
 	k->id[RELAY_KEY_ID_LEN] = '\0';
 }

@@ -22,7 +22,6 @@ static CURL *easy;
 static int upstream_fd = -1;    /* the socket of the kept-alive connection */
 
 struct xfer {
-	int                            fd;
 	const struct upstream_request *req;
 	const struct upstream_sink    *sink;
 	int        status;
@@ -208,16 +207,14 @@ bad:
 	return 0;   /* aborts the transfer */
 }
 
-/* 1 when more of the answer is waiting on the upstream's socket: a sink
- * may then gather before it sends (a streamed answer's records). */
-static int
-more_ready(const struct xfer *x)
+int
+upstream_more_ready(void)
 {
 	struct pollfd p;
 
-	if (x->fd < 0)
+	if (upstream_fd < 0)
 		return 0;
-	p.fd = x->fd;
+	p.fd = upstream_fd;
 	p.events = POLLIN;
 	p.revents = 0;
 	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
@@ -253,8 +250,7 @@ on_write(char *data, size_t size, size_t nmemb, void *arg)
 		x->bad_response = 1;
 		return 0;
 	}
-	x->fd = upstream_fd;
-	if (x->sink->on_body(x->sink->arg, data, n, more_ready(x)) != 0) {
+	if (x->sink->on_body(x->sink->arg, data, n) != 0) {
 		x->sink_failed = 1;
 		return 0;
 	}
@@ -313,7 +309,6 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	memset(&x, 0, sizeof x);
 	x.req = req;
 	x.sink = sink;
-	x.fd = -1;
 	x.content_length = -1;
 
 	n = snprintf(url, sizeof url, "%s%.*s", req->base, (int)req->target_len, req->target);

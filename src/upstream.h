@@ -46,16 +46,19 @@ struct upstream_request {
  * The response as it arrives: on_head once, when the final (non-1xx) head is
  * complete, with the end-to-end fields (hop-by-hop removed; strings valid
  * until upstream_perform returns) and the Content-Length or -1; then on_body
- * for each piece, with more = 1 when more bytes are already waiting on the
- * upstream's socket (so a sink may gather them before it sends).  Either
- * returns 0, or -1 to abort the transfer.
+ * for each piece.  Either returns 0, or -1 to abort the transfer.
  */
 struct upstream_sink {
 	int  (*on_head)(void *arg, int status, const struct http_field *fields,
 	         size_t n, int64_t content_length);
-	int  (*on_body)(void *arg, const void *buf, size_t len, int more);
+	int  (*on_body)(void *arg, const void *buf, size_t len);
 	void  *arg;
 };
+
+/* From a sink's on_body: 1 when more of the answer is already waiting on the
+ * upstream's socket, so the sink may gather it before it sends (a streamed
+ * answer's records).  A poll(2): only sinks that gather call it. */
+int  upstream_more_ready(void);
 
 /* In each worker, once (no handle, no connection yet).  Returns 0 or -1. */
 int  upstream_init(void);

@@ -16,6 +16,17 @@
                          PERSONALIZATION_MAX)
 
 void
+kdf_sha256(uint8_t out[KDF_HASH_LEN], const void *data, size_t len)
+{
+	br_sha256_context h;
+
+	br_sha256_init(&h);
+	br_sha256_update(&h, data, len);
+	br_sha256_out(&h, out);
+	crypto_wipe(&h, sizeof h);
+}
+
+void
 kdf_hmac(uint8_t out[KDF_HASH_LEN], const void *key, size_t key_len, const void *msg,
          size_t msg_len)
 {

@@ -17,6 +17,10 @@
 #define KDF_REQ 0   /* client -> relay, mk_req from k_req, info "req" || u64be(seq) */
 #define KDF_RES 1   /* relay -> client, mk_res from k_res, info "res" || u64be(seq) */
 
+/* SHA-256(data) into out: the one digest of src/ (relay key ids, the
+ * /metrics token comparison).  Wipes its state. */
+void kdf_sha256(uint8_t out[KDF_HASH_LEN], const void *data, size_t len);
+
 /*
  * HMAC-SHA256(key, msg) into out: the one HMAC of src/ (client id MACs,
  * answer keys and tags, pinned pairing, HKDF).  key may be NULL when

@@ -4,19 +4,15 @@
 // forged refusal after an accepted POST is reported and never sent again.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, newPage, freePort, SECRET, PAGE } from './lib.mjs';
-import { startStack } from '../node/lib/e2e.mjs';
+import { launchBrowser, newPage, startOwnStack, PAGE } from './lib.mjs';
 
 let browser;
 let stack;
 let origin;
 
 before(async () => {
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  [browser, stack] = await Promise.all([launchBrowser(), startStack({
-    redis: true, env: { CLIENT_ID_SECRET: SECRET, CORS_ORIGINS: origin, PORT: port },
-  })]);
+  [browser, stack] = await Promise.all([launchBrowser(), startOwnStack({ redis: true })]);
+  ({ origin } = stack);
 });
 
 after(async () => {

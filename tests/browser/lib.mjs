@@ -64,6 +64,20 @@ export async function startStack({ redis = false, env = {} } = {}) {
   return Object.assign(stack, { origin, port });
 }
 
+/**
+ * The relay in front of an upstream of the test's own (default: the node
+ * tests' recording one), serving the test page itself on its origin, the one
+ * allowed.  Returns the e2e stack with .origin.
+ */
+export async function startOwnStack({ upstream, redis = false } = {}) {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const stack = await startE2eStack({
+    redis, ...(upstream ? { upstream } : {}), env: { CLIENT_ID_SECRET: SECRET, CORS_ORIGINS: origin, PORT: port },
+  });
+  return Object.assign(stack, { origin });
+}
+
 function listen(server) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
 }

@@ -5,19 +5,16 @@
 // shows on the wire.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, newPage, freePort, SECRET, PAGE } from './lib.mjs';
-import { startStack, redirectingUpstream, sha256 } from '../node/lib/e2e.mjs';
+import { launchBrowser, newPage, startOwnStack, PAGE } from './lib.mjs';
+import { redirectingUpstream, sha256 } from '../node/lib/e2e.mjs';
 
 let browser;
 let stack;
 let origin;
 
 before(async () => {
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  [browser, stack] = await Promise.all([launchBrowser(), startStack({
-    upstream: redirectingUpstream, env: { CLIENT_ID_SECRET: SECRET, CORS_ORIGINS: origin, PORT: port },
-  })]);
+  [browser, stack] = await Promise.all([launchBrowser(), startOwnStack({ upstream: redirectingUpstream })]);
+  ({ origin } = stack);
 });
 
 after(async () => {

@@ -6,9 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launchBrowser, newPage, freePort, SECRET, PAGE, startStack as startDemoStack,
+  launchBrowser, newPage, startOwnStack, PAGE, startStack as startDemoStack,
 } from './lib.mjs';
-import { startStack } from '../node/lib/e2e.mjs';
 import { startUpstream } from '../node/lib/harness.mjs';
 
 let browser;
@@ -33,11 +32,8 @@ function lockstepUpstream() {
 }
 
 before(async () => {
-  const port = await freePort();
-  origin = `http://127.0.0.1:${port}`;
-  [browser, stack] = await Promise.all([launchBrowser(), startStack({
-    upstream: lockstepUpstream, env: { CLIENT_ID_SECRET: SECRET, CORS_ORIGINS: origin, PORT: port },
-  })]);
+  [browser, stack] = await Promise.all([launchBrowser(), startOwnStack({ upstream: lockstepUpstream })]);
+  ({ origin } = stack);
 });
 
 after(async () => {

@@ -23,13 +23,7 @@
 
 #include "crypto/b64.h"
 #include "crypto/seal.h"
-
-#define CHECK(cond) do { \
-		if (!(cond)) { \
-			fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-			abort(); \
-		} \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_BODY_MAX   (3 * SEAL_CHUNK_MAX + 100)
 

@@ -30,7 +30,7 @@ for t in $FUZZ_TARGETS; do
     protocol) src="src/protocol.c $HELPERS $CRYPTO"; dict=; max=1024 ;;
     pair)     src="src/pair_body.c src/protocol.c $HELPERS $CRYPTO"; dict=; max=65536 ;;
     seal)     src="$CRYPTO src/log.c src/json.c src/hex.c"; dict=; max=200000 ;;
-    cluster)  src="src/store/cluster.c src/store/reply.c src/store/redis_url.c src/percent.c src/decimal.c src/crypto/wipe.c -lhiredis"; dict=; max=300000 ;;
+    cluster)  src="src/store/cluster.c src/store/reply.c src/store/redis_url.c src/percent.c src/hex.c src/decimal.c src/crypto/wipe.c -lhiredis"; dict=; max=300000 ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
     esac
     mkdir -p "$out/corpus-$t"

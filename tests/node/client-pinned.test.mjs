@@ -94,7 +94,6 @@ test('a relay of another key (the impostor has a key of its own) is refused clea
     const c = newClient();
     await assert.rejects(c.init({ relayKey: k1.pk, relayUrl: impostor.url }),
       (e) => e.code === 'PAIRING_FAILED' && /none of the pinned keys/.test(e.message) && e.status === 400);
-    assert.equal(stack.upstream.received.filter((r) => r.url === '/api/never').length, 0);
   } finally {
     await impostor.stop();
   }
