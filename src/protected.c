@@ -77,6 +77,7 @@ struct protected_msg {
 	uint64_t     record_index;
 	size_t       record_fill;               /* plaintext gathered in record */
 	int          head_sent, sealed_body;
+	int          joined_used;               /* joined held a response field value */
 	enum failure head_failure;              /* why the upstream's head was not answered */
 	/* large */
 	struct seal_key    record_key;          /* of a framed body's records */
@@ -505,7 +506,9 @@ meta_add(struct protected_msg *m, cJSON *obj, const char *name, const char *valu
 	char *p;
 
 	if (old != NULL) {
-		int w = snprintf(m->joined, sizeof m->joined, "%s, %s", old->valuestring, value);
+		int w;
+		m->joined_used = 1;
+		w = snprintf(m->joined, sizeof m->joined, "%s, %s", old->valuestring, value);
 		if (w < 0 || (size_t)w >= sizeof m->joined)
 			return -1;
 		return cJSON_SetValuestring(old, m->joined) != NULL ? 0 : -1;
@@ -765,10 +768,13 @@ wipe(struct protected_msg *m)
 	crypto_wipe(m->mk_res, sizeof m->mk_res);
 	json_wipe(m->meta);
 	cJSON_Delete(m->meta);
-	crypto_wipe(m->meta_buf, sizeof m->meta_buf);
+	/* only what held plaintext: the opened request meta (meta_len bytes; the
+	 * rest of meta_buf only ever held ciphertext), a joined field value */
+	crypto_wipe(m->meta_buf, m->meta_len);
 	crypto_wipe(m->plain, sizeof m->plain);
 	crypto_wipe(m->meta_json, sizeof m->meta_json);
-	crypto_wipe(m->joined, sizeof m->joined);
+	if (m->joined_used)
+		crypto_wipe(m->joined, sizeof m->joined);
 	if (m->framed)
 		crypto_wipe(m->record, sizeof m->record);
 }
