@@ -10,6 +10,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "prefork.h"
 #include "relaykey.h"
 #include "server.h"
@@ -105,6 +106,7 @@ main(int argc, char **argv)
 	scfg.redis_wait_replicas = cfg.redis_wait_replicas;
 	scfg.server_id = cfg.server_id;
 	scfg.state_ttl = cfg.state_ttl;
+	scfg.fresh_pair_ttl = cfg.fresh_pair_ttl;
 	scfg.replay_window = cfg.replay_window;
 	scfg.max_pairs_per_client = cfg.max_pairs_per_client;
 	scfg.store_capacity = cfg.store_capacity;
@@ -118,6 +120,8 @@ main(int argc, char **argv)
 		log_msg(LOG_ERROR, "cannot map the shared metrics counters");
 		return 1;
 	}
+	if (ratelimit_init() != 0)
+		return 1;
 	if (drop_privileges(cfg.run_as) != 0)
 		return 1;
 	log_msg(LOG_INFO, "MTE instantiated successfully.");

@@ -60,6 +60,7 @@ export type MteRelayErrorCode =
   | 'CORS'              // cross-origin failure in a browser: relay down or this origin not in CORS_ORIGINS
   | 'CLIENT_ID_FAILED'  // HEAD /api/mte-relay gave no signed client id
   | 'PAIRING_FAILED'    // POST /api/mte-pair failed or answered something invalid
+  | 'PAIRING_RATE_LIMITED' // the relay's pairing limits answered 429: pairing again only after retryAfter seconds
   | 'DECODE_FAILED'     // the relay refused the request with 559-570 (after the one retry)
   | 'RELAY_REJECTED'    // the relay answered a plain, unprotected HTTP error (400, 404, 413, 502...)
   | 'RESPONSE_INVALID'  // the response failed authentication (tampered, swapped, not for this request)
@@ -77,6 +78,8 @@ export declare class MteRelayError extends Error {
   readonly reason: string;
   /** HTTP status of the relay's answer, when there was one. */
   readonly status?: number;
+  /** PAIRING_RATE_LIMITED: seconds until the relay takes a pairing from this client again. */
+  readonly retryAfter?: number;
   /** The relay's JSON error body, e.g. {"error": "failed to decode", "code": 562}. */
   readonly relayError?: { error?: string; code?: number; [key: string]: unknown };
   /** REDIRECT_OTHER_ORIGIN: the absolute URL the redirect pointed to. */

@@ -63,6 +63,7 @@ enum kind {
 	K_ROUTES,       /* struct route_list */
 	K_METHODS,      /* struct str_list of methods */
 	K_HEADERS,      /* JSON object -> headers[] */
+	K_CIDRS,        /* list of CIDR blocks -> struct cidr_set */
 };
 
 /* Setting attributes. */
@@ -178,6 +179,21 @@ static const struct setting settings[] = {
 	{ "STORE_CAPACITY", "store-capacity", NULL, NULL, K_COUNT, 0, "65536", 1, CONFIG_STORE_CAPACITY_MAX,
 	  OFF(store_capacity),
 	  "pairs the embedded store holds (not used with REDIS_URL)" },
+	{ "FRESH_PAIR_TTL", "fresh-pair-ttl", NULL, NULL, K_UINT, 0, "600", 1, CONFIG_STATE_TTL_MAX,
+	  OFF(fresh_pair_ttl),
+	  "seconds a pair that never carried a request is kept (at most STATE_TTL)" },
+	{ "PAIR_RATE_PER_INSTANCE", "pair-rate-per-instance", NULL, NULL, K_UINT, 0, "1000", 0, CONFIG_PAIR_RATE_MAX,
+	  OFF(pair_rate.per_instance),
+	  "pairing entries this instance performs per second, all clients together (429 beyond); 0: no limit" },
+	{ "PAIR_RATE_PER_ADDRESS", "pair-rate-per-address", NULL, NULL, K_UINT, 0, "1024", 0, CONFIG_PAIR_RATE_MAX,
+	  OFF(pair_rate.per_address),
+	  "pairing entries per minute per client address (IPv4, or IPv6 /64), across instances (429 beyond); 0: no limit" },
+	{ "PAIR_RATE_PER_CLIENT", "pair-rate-per-client", NULL, NULL, K_UINT, 0, "64", 0, CONFIG_PAIR_RATE_MAX,
+	  OFF(pair_rate.per_client),
+	  "pairing entries per minute per client id, across instances (429 beyond); 0: no limit" },
+	{ "TRUSTED_PROXIES", "trusted-proxies", NULL, NULL, K_CIDRS, 0, NULL, 0, 0,
+	  OFF(trusted_proxies),
+	  "load balancers whose X-Forwarded-For names the client address, comma-separated CIDR blocks like 10.0.0.0/8" },
 	{ "METRICS", "metrics", NULL, NULL, K_BOOL, 0, "false", 0, 0,
 	  OFF(metrics),
 	  "serve Prometheus metrics at GET /metrics" },
@@ -706,6 +722,29 @@ parse_methods(struct ctx *c, const struct setting *s, const struct value *v)
 }
 
 static void
+cidr_item(struct ctx *c, const struct setting *s, const struct value *v,
+    const char *p, size_t n, void *arg)
+{
+	struct cidr_set *set = arg;
+	const char *why = NULL;
+
+	if (cidr_parse(p, n, &set->items[set->count], &why) != 0) {
+		report_n(c, s, v, p, n, why, "must list CIDR blocks");
+		return;
+	}
+	set->count++;       /* for_each_item allows at most CONFIG_LIST_MAX */
+}
+
+static void
+parse_cidrs(struct ctx *c, const struct setting *s, const struct value *v)
+{
+	struct cidr_set *set = field(c, s);
+
+	set->count = 0;
+	(void)for_each_item(c, s, v, cidr_item, set);
+}
+
+static void
 parse_headers(struct ctx *c, const struct setting *s, const struct value *v)
 {
 	static const char *what = "must be a JSON object of string values";
@@ -955,6 +994,7 @@ parse_value(struct ctx *c, const struct setting *s, const struct value *v)
 	case K_ROUTES:    parse_routes(c, s, v); break;
 	case K_METHODS:   parse_methods(c, s, v); break;
 	case K_HEADERS:   parse_headers(c, s, v); break;
+	case K_CIDRS:     parse_cidrs(c, s, v); break;
 	}
 }
 
@@ -1142,6 +1182,7 @@ placeholder(enum kind k)
 	case K_ROUTES:    return "PATTERNS";
 	case K_METHODS:   return "METHODS";
 	case K_HEADERS:   return "JSON";
+	case K_CIDRS:     return "CIDRS";
 	}
 	return "VALUE";
 }

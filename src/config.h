@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "client_addr.h"
 #include "limits.h"
+#include "ratelimit.h"
 
 #define CONFIG_EXIT_USAGE 78    /* EX_CONFIG: any configuration error */
 
@@ -71,6 +73,9 @@ struct config {
 	char           *public_dir;             /* NULL: embedded assets only */
 	unsigned        max_pairs_per_client;   /* 64 */
 	size_t          store_capacity;         /* embedded store: pairs, 65536 */
+	unsigned        fresh_pair_ttl;         /* seconds, 600 (the store caps it at state_ttl) */
+	struct ratelimit_config pair_rate;      /* PAIR_RATE_PER_*: 1000/s, 1024/min, 64/min */
+	struct cidr_set trusted_proxies;        /* TRUSTED_PROXIES; empty: none */
 	int             metrics;                /* METRICS=true */
 	char           *metrics_token;          /* NULL: open */
 	char           *run_as;                 /* user to switch to after bind, NULL */

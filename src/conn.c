@@ -422,21 +422,32 @@ json_escape(char *out, size_t cap, size_t len, const char *s)
 	return len;
 }
 
-size_t
-conn_error_body(char body[CONN_ERROR_BODY_MAX], size_t cap, int status, const char *msg)
+/* {"error":"<msg>","code":<status>[,<members>]}: msg is the only text
+ * escaped here, and the room kept back holds the tail. */
+static size_t
+error_body(char body[CONN_ERROR_BODY_MAX], size_t cap, int status, const char *msg,
+    const char *members)
 {
-	/* msg is the only variable text; the room kept back holds the tail */
 	static const char prefix[] = "{\"error\":\"";
-	size_t len;
+	size_t len, mlen = members != NULL ? strnlen(members, CONN_ERROR_MEMBERS_MAX + 1) : 0;
 
+	if (mlen > CONN_ERROR_MEMBERS_MAX)
+		mlen = 0;
 	memcpy(body, prefix, sizeof prefix - 1);
-	len = json_escape(body, cap - 32, sizeof prefix - 1, msg != NULL ? msg : "");
-	len += (size_t)snprintf(body + len, cap - len, "\",\"code\":%d}", status);
+	len = json_escape(body, cap - 32 - mlen, sizeof prefix - 1, msg != NULL ? msg : "");
+	len += (size_t)snprintf(body + len, cap - len, "\",\"code\":%d%s%.*s}", status,
+	    mlen ? "," : "", (int)mlen, mlen ? members : "");
 	return len;
 }
 
+size_t
+conn_error_body(char body[CONN_ERROR_BODY_MAX], size_t cap, int status, const char *msg)
+{
+	return error_body(body, cap, status, msg, NULL);
+}
+
 static int
-respond_error(struct conn *c, int status, const char *msg,
+respond_error(struct conn *c, int status, const char *msg, const char *members,
     const struct http_field *extra, size_t n, bool fallback)
 {
 	char body[CONN_ERROR_BODY_MAX];
@@ -445,7 +456,7 @@ respond_error(struct conn *c, int status, const char *msg,
 
 	if (n > CONN_RESPONSE_FIELDS_MAX - 1)
 		return -1;
-	len = conn_error_body(body, sizeof body, status, msg);
+	len = error_body(body, sizeof body, status, msg, members);
 
 	for (size_t i = 0; i < n; i++)
 		fields[i] = extra[i];
@@ -463,7 +474,14 @@ int
 conn_respond_error(struct conn *c, int status, const char *msg,
     const struct http_field *extra, size_t n)
 {
-	return respond_error(c, status, msg, extra, n, false);
+	return respond_error(c, status, msg, NULL, extra, n, false);
+}
+
+int
+conn_respond_error_members(struct conn *c, int status, const char *msg,
+    const char *members, const struct http_field *extra, size_t n)
+{
+	return respond_error(c, status, msg, members, extra, n, false);
 }
 
 /* An error conn answers on its own: JSON body, then close. */
@@ -472,7 +490,7 @@ send_error(struct conn *c, int status, const char *detail)
 {
 	c->close_after = true;
 	if (c->status == 0)
-		(void)respond_error(c, status, detail, NULL, 0, true);
+		(void)respond_error(c, status, detail, NULL, NULL, 0, true);
 }
 
 void

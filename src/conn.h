@@ -181,6 +181,13 @@ int conn_respond_end(struct conn *c);
 int conn_respond_error(struct conn *c, int status, const char *msg,
     const struct http_field *extra, size_t n);
 
+/* The same with members (NULL or pre-formatted JSON members such as
+ * "\"limit\":\"client\"", at most CONN_ERROR_MEMBERS_MAX bytes; longer
+ * ones are left out) added after "code". */
+#define CONN_ERROR_MEMBERS_MAX 128
+int conn_respond_error_members(struct conn *c, int status, const char *msg,
+    const char *members, const struct http_field *extra, size_t n);
+
 /* Writes the JSON error body conn_respond_error sends to body (cap >= 64,
  * at most CONN_ERROR_BODY_MAX used: a long msg is cut at a character
  * boundary); returns its length.  For answers sent another way (sealed). */

@@ -99,6 +99,9 @@ static const struct failure_kind table[F_COUNT] = {
 	[F_PAIR_ENCAPS]            = CLEAR(500, "pairing failed", "pairing failed"),
 	[F_PAIR_RESPONSE_TOO_LARGE] = CLEAR(500, "pairing response too large",
 	    "pairing response too large"),
+	[F_PAIR_RATE_INSTANCE]     = CLEAR(429, "too many pairings", "pairing limit: this instance"),
+	[F_PAIR_RATE_ADDRESS]      = CLEAR(429, "too many pairings", "pairing limit: client address"),
+	[F_PAIR_RATE_CLIENT]       = CLEAR(429, "too many pairings", "pairing limit: client id"),
 
 	[F_STORE_UNAVAILABLE]      = CLEAR(503, STATE_STORE_UNAVAILABLE, STATE_STORE_UNAVAILABLE),
 	[F_FIELDS_TOO_LARGE]       = CLEAR(431, "request header fields too large to forward",

@@ -68,6 +68,9 @@ enum failure {
 	F_PAIR_RELAY_KEY_UNKNOWN,
 	F_PAIR_ENCAPS,
 	F_PAIR_RESPONSE_TOO_LARGE,
+	F_PAIR_RATE_INSTANCE,       /* 429: the budgets of PROTOCOL.md "Pairing limits" */
+	F_PAIR_RATE_ADDRESS,
+	F_PAIR_RATE_CLIENT,
 	/* shared by the paths that forward */
 	F_STORE_UNAVAILABLE,
 	F_FIELDS_TOO_LARGE,

@@ -74,6 +74,12 @@
 #define CLIENT_ID_HEX_LEN       32      /* 16 random bytes, hex */
 #define CLIENT_ID_SIGNED_LEN    (CLIENT_ID_HEX_LEN + 1 + 64)
 #define RELAY_HEADER_MAX        512     /* bytes of one x-mte-relay header -> 569 */
+/* Pairing limits (src/ratelimit.c, PROTOCOL.md "Pairing limits"): fixed windows. */
+#define PAIR_RATE_INSTANCE_WINDOW_S 1   /* window of PAIR_RATE_PER_INSTANCE -> 429 */
+#define PAIR_RATE_ADDRESS_WINDOW_S 60   /* window of PAIR_RATE_PER_ADDRESS -> 429 */
+#define PAIR_RATE_CLIENT_WINDOW_S 60    /* window of PAIR_RATE_PER_CLIENT -> 429 */
+#define XFF_ENTRIES_MAX         32      /* X-Forwarded-For entries looked at, right to left,
+                                         * behind TRUSTED_PROXIES */
 /* end protocol */
 
 /* ---- store (src/store/) ---- */
@@ -108,6 +114,8 @@
 #define STORE_CLUSTER_MAP_ELEMENTS_MAX 16384 /* elements of one array in a CLUSTER SLOTS reply */
 #define STORE_WAIT_TIMEOUT_MS   500     /* REDIS_WAIT_REPLICAS: WAIT's timeout -> 503 */
 #define STORE_WAIT_REPLICAS_MAX 16      /* largest REDIS_WAIT_REPLICAS */
+#define STORE_RATE_SLOTS        16384   /* embedded store: rate counters kept (4-way sets;
+                                         * a full set drops its oldest window) */
 /* end store */
 
 /* ---- config (src/config.c) ---- */
@@ -121,6 +129,8 @@
 #define CONFIG_PAIRS_PER_CLIENT_MAX 1024 /* MAX_PAIRS_PER_CLIENT upper bound */
 #define CONFIG_STORE_CAPACITY_MAX 4194304 /* STORE_CAPACITY upper bound (pairs) */
 #define CONFIG_BODY_SIZE_MAX    1099511627776ULL /* MAX_BODY_SIZE upper bound (1 TiB) */
+#define CONFIG_PAIR_RATE_MAX    1000000 /* PAIR_RATE_PER_* upper bound (entries per window) */
+#define TRUSTED_PROXIES_MAX     CONFIG_LIST_MAX /* CIDR blocks in TRUSTED_PROXIES */
 /* end config */
 
 /* ---- metrics (src/metrics.c) ---- */

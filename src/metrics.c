@@ -67,6 +67,8 @@ struct shared {
 	atomic_ullong    requests[ROUTE_CLASSES][STATUS_SLOTS];
 	atomic_ullong    decode[MDR_COUNT];
 	atomic_ullong    pairings;
+	atomic_ullong    pairings_refused[PAIR_BUDGETS];
+	atomic_ullong    store_evictions[METRICS_EVICTION_KINDS];
 	atomic_ullong    replays;
 	atomic_ullong    store_errors;
 	atomic_ullong    worker_restarts;
@@ -298,6 +300,20 @@ metrics_count_store_redirect(enum metrics_redirect kind)
 }
 
 void
+metrics_count_pairing_refused(enum pair_budget b)
+{
+	if (region != NULL && (unsigned)b < PAIR_BUDGETS)
+		add(&region->pairings_refused[b], 1);
+}
+
+void
+metrics_count_store_eviction(enum metrics_eviction kind)
+{
+	if (region != NULL && (unsigned)kind < METRICS_EVICTION_KINDS)
+		add(&region->store_evictions[kind], 1);
+}
+
+void
 metrics_count_store_map_refresh(void)
 {
 	if (region != NULL)
@@ -358,6 +374,25 @@ metrics_count_slow_peer_closed(void)
 {
 	if (region != NULL)
 		add(&region->slow_peers_closed, 1);
+}
+
+/* Pairings refused by budget, and the embedded store's evictions by kind. */
+static void
+render_pairing_limits(struct out *o, const struct shared *m)
+{
+	static const char *const budget[PAIR_BUDGETS] = { "instance", "address", "client" };
+	static const char *const evicted[METRICS_EVICTION_KINDS] = { "fresh", "used" };
+
+	family(o, "mte_relay_pairings_refused_total", "counter",
+	    "Pairing requests refused with 429, by the budget that refused them.");
+	for (int i = 0; i < PAIR_BUDGETS; i++)
+		put(o, "mte_relay_pairings_refused_total{limit=\"%s\"} %llu\n", budget[i],
+		    get(&m->pairings_refused[i]));
+	family(o, "mte_relay_store_evictions_total", "counter",
+	    "Pairs the embedded store evicted to make room, by kind (fresh: never used).");
+	for (int i = 0; i < METRICS_EVICTION_KINDS; i++)
+		put(o, "mte_relay_store_evictions_total{kind=\"%s\"} %llu\n", evicted[i],
+		    get(&m->store_evictions[i]));
 }
 
 /* The pool series: the scoreboard as of the parent's last tick. */
@@ -445,6 +480,7 @@ metrics_render(char *buf, size_t cap)
 
 	counter(&o, "mte_relay_pairings_total", "Pairs created through /api/mte-pair.",
 	    &m->pairings);
+	render_pairing_limits(&o, m);
 	family(&o, "mte_relay_decode_failures_total", "counter",
 	    "Protected or pairing requests refused, by reason.");
 	for (k = 0; k < MDR_COUNT; k++)

@@ -51,6 +51,7 @@
 
 #include <stddef.h>
 #include "limits.h"
+#include "ratelimit.h"
 #include "route.h"
 
 /* Why a protected (or pairing) request could not be decoded.  Label values
@@ -85,6 +86,15 @@ void metrics_count_request(enum route_class rc, int status);
 
 /* Adds n pairs created by one POST /api/mte-pair. */
 void metrics_count_pairing(unsigned n);
+
+/* Counts one pairing refused with 429; an out-of-range budget is ignored. */
+void metrics_count_pairing_refused(enum pair_budget b);
+
+/* What the embedded store evicted to make room: a pair that never carried
+ * a request (fresh), or one that did (used). */
+enum metrics_eviction { METRICS_EVICT_FRESH = 0, METRICS_EVICT_USED, METRICS_EVICTION_KINDS };
+/* Counts one eviction; an out-of-range kind is ignored. */
+void metrics_count_store_eviction(enum metrics_eviction kind);
 
 /* Counts one refused request; an out-of-range reason is ignored. */
 void metrics_count_decode_failure(enum metrics_decode_reason r);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pair_body.h"
+#include "ratelimit.h"
 #include "relaykey.h"
 #include "store/store.h"
 
@@ -92,6 +93,43 @@ check_client_id(struct pairing *p, const struct http_request *req)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The pairing budgets (PROTOCOL.md, "Pairing limits"), before any lookup or
+ * encapsulation: a refused request costs one store command per budget.
+ * 0 to go on, or -1 after the 429 (or 503) was answered.
+ */
+static int
+check_budgets(struct pairing *p)
+{
+	static const enum failure refused[PAIR_BUDGETS] = {
+		[PAIR_BUDGET_INSTANCE] = F_PAIR_RATE_INSTANCE,
+		[PAIR_BUDGET_ADDRESS] = F_PAIR_RATE_ADDRESS,
+		[PAIR_BUDGET_CLIENT] = F_PAIR_RATE_CLIENT,
+	};
+	static const char *const label[PAIR_BUDGETS] = { "instance", "address", "client" };
+	enum pair_budget budget = PAIR_BUDGET_INSTANCE;
+	unsigned retry = 1;
+	char addr_key[CLIENT_ADDR_KEY_MAX], seconds[16], members[CONN_ERROR_MEMBERS_MAX];
+	struct http_field retry_after[1] = { { "Retry-After", seconds } };
+	struct server_fail_ctx ctx = { .extra = retry_after, .n_extra = 1, .members = members };
+
+	client_addr_key(p->s->client_addr, addr_key);
+	switch (ratelimit_pairing(&p->s->cfg->pair_rate, addr_key, p->cid,
+	    (unsigned)p->entries.count, &budget, &retry)) {
+	case RATELIMIT_OK:
+		return 0;
+	case RATELIMIT_UNAVAILABLE:
+		server_fail(p->s, p->c, F_STORE_UNAVAILABLE, NULL);
+		return -1;
+	case RATELIMIT_REFUSED:
+		break;
+	}
+	snprintf(seconds, sizeof seconds, "%u", retry);
+	snprintf(members, sizeof members, "\"limit\":\"%s\",\"retryAfter\":%u", label[budget], retry);
+	server_fail(p->s, p->c, refused[budget], &ctx);
+	return -1;
 }
 
 /* A live pair is never put again (store_pair_put), and a pinned key must
@@ -288,6 +326,10 @@ pair_handle(struct server *s, struct conn *c, const struct http_request *req)
 	if (check_client_id(&p, req) != 0 || (len = read_body(&p)) < 0)
 		return;
 	f = pair_body_parse(p.body, (size_t)len, &p.entries);
+	if (f == F_COUNT && check_budgets(&p) != 0) {
+		pair_body_free(&p.entries);
+		return;
+	}
 	if (f == F_COUNT)
 		f = check_live(&p);
 	if (f == F_COUNT)

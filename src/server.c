@@ -40,7 +40,8 @@ server_fail(struct server *s, struct conn *c, enum failure f, const struct serve
 		}
 		return;
 	}
-	conn_respond_error(c, k->status, failure_message(f), ctx->extra, ctx->n_extra);
+	conn_respond_error_members(c, k->status, failure_message(f), ctx->members, ctx->extra,
+	    ctx->n_extra);
 }
 
 int
@@ -91,11 +92,14 @@ server_request_done(void *arg, struct conn *c, const struct http_request *req)
 	    LOG_S("request_id", ci->id), LOG_S("method", method), LOG_S("path", path),
 	    LOG_S("route", route_class_label(s->route)), LOG_I("status", ci->status),
 	    LOG_I("duration_ms", ms), LOG_I("bytes_in", ci->bytes_in),
-	    LOG_I("bytes_out", ci->bytes_out), LOG_S("peer", s->peer),
+	    LOG_I("bytes_out", ci->bytes_out), LOG_S("peer", s->client_addr),
 	    LOG_S("reason", s->reason ? s->reason : ""));
 	metrics_count_request(s->route, ci->status);
 	s->route = RC_NONE;
 	s->reason = NULL;
+	/* A next request that never reaches server_handle is the peer's. */
+	memcpy(s->client_addr, s->peer, sizeof s->client_addr - 1);
+	s->client_addr[sizeof s->client_addr - 1] = '\0';
 }
 
 static void
@@ -126,6 +130,21 @@ has_relay_header(const struct http_request *req)
 	return commas == 3;
 }
 
+/* The request's client address (client_addr.h) into s->client_addr. */
+static void
+resolve_client_addr(struct server *s, const struct http_request *req)
+{
+	struct http_slice xff[HTTP_HEADER_COUNT_MAX];
+	const struct http_header *h = NULL;
+	size_t n = 0;
+
+	if (s->cfg->trusted_proxies.count > 0)
+		while (n < HTTP_HEADER_COUNT_MAX &&
+		    (h = http_header_next(req, "x-forwarded-for", h)) != NULL)
+			xff[n++] = h->value;
+	client_addr_resolve(&s->cfg->trusted_proxies, s->peer, xff, n, s->client_addr);
+}
+
 void
 server_handle(struct conn *c, const struct http_request *req, void *arg)
 {
@@ -134,6 +153,7 @@ server_handle(struct conn *c, const struct http_request *req, void *arg)
 	size_t rlen;
 	enum route_builtin b;
 
+	resolve_client_addr(s, req);
 	if (cors_is_preflight(req)) {
 		s->route = RC_PREFLIGHT;
 		respond_preflight(s, c, req);
@@ -284,6 +304,7 @@ server_worker_main(int listen_fd, void *arg)
 		int fd = prefork_accept(listen_fd, srv.peer, sizeof srv.peer);
 		if (fd < 0)
 			break;
+		memcpy(srv.client_addr, srv.peer, sizeof srv.client_addr - 1);
 		/* While serving, a stop request interrupts waits (no SA_RESTART)
 		 * and conn finishes the request in flight, then closes. */
 		sigprocmask(SIG_UNBLOCK, &term, NULL);

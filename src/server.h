@@ -8,6 +8,7 @@
 #define MTE_SERVER_H
 
 #include <stddef.h>
+#include "client_addr.h"
 #include "config.h"
 #include "conn.h"
 #include "cors.h"
@@ -17,7 +18,10 @@
 
 struct server {
 	const struct config  *cfg;
-	char                  peer[64];      /* address of the connected client */
+	char                  peer[64];      /* address of the connected client (TCP) */
+	char                  client_addr[CLIENT_ADDR_MAX]; /* of the request in flight: the
+	                                      * peer, or behind TRUSTED_PROXIES the client
+	                                      * X-Forwarded-For names (client_addr.h) */
 	enum route_class      route;         /* of the request in flight */
 	const char           *reason;        /* short failure reason for the log, or NULL */
 	struct cors_scratch   cors;
@@ -36,6 +40,7 @@ struct server_fail_ctx {
 	void                    *seal_arg;
 	const struct http_field *extra;
 	size_t                   n_extra;
+	const char              *members;   /* JSON members added to a clear error body */
 };
 
 /*

@@ -14,6 +14,7 @@ export class MteRelayError extends Error {
     if (extra.relayError !== undefined) this.relayError = extra.relayError;
     if (extra.url !== undefined) this.url = extra.url;
     if (extra.location !== undefined) this.location = extra.location;
+    if (extra.retryAfter !== undefined) this.retryAfter = extra.retryAfter;
   }
 }
 
@@ -37,6 +38,7 @@ export const ErrorCodes = Object.freeze({
   CORS: 'CORS',                           // cross-origin browser failure: relay down or origin not in CORS_ORIGINS
   CLIENT_ID_FAILED: 'CLIENT_ID_FAILED',   // HEAD /api/mte-relay did not give a signed client id
   PAIRING_FAILED: 'PAIRING_FAILED',       // POST /api/mte-pair failed or answered something invalid
+  PAIRING_RATE_LIMITED: 'PAIRING_RATE_LIMITED', // the relay's pairing limits answered 429: retry after .retryAfter seconds
   DECODE_FAILED: 'DECODE_FAILED',         // the relay answered 559-570 (after the protocol's one retry)
   RELAY_REJECTED: 'RELAY_REJECTED',       // the relay answered a plain (unsealed) HTTP error, e.g. 400/404/413/502
   RESPONSE_INVALID: 'RESPONSE_INVALID',   // the response failed authentication (tampered, swapped, not for this request)

@@ -54,13 +54,42 @@ function newEntries(count, pin) {
   return { entries, secrets };
 }
 
+const RETRY_AFTER_MAX_S = 3600;           // a longer Retry-After is read as this
+
+/** The error of a pairing refused by the relay's limits (PROTOCOL.md "Pairing limits"). */
+function rateLimited(st, retryAfter, relayError) {
+  return new MtePairingError(ErrorCodes.PAIRING_RATE_LIMITED,
+    `pairing with ${st.origin} refused: too many pairings (${relayError?.limit ?? 'relay'} limit); retry in ${retryAfter} s`,
+    { status: 429, relayError, retryAfter });
+}
+
+/** Until a 429's Retry-After has passed, pairing fails at once, unsent:
+ * a refused client must never pair in a loop. */
+function checkNotLimited(st) {
+  const left = Math.ceil(((st.pairingBlockedUntil || 0) - Date.now()) / 1000);
+  if (left > 0) throw rateLimited(st, left, st.pairingBlockedBy);
+}
+
 /** POST /api/mte-pair; the relay's answers by pairId. */
 async function postEntries(relayFetch, st, identity, entries) {
+  checkNotLimited(st);
   const res = await relayFetch(`${st.origin}/api/mte-pair`, {
     method: 'POST',
     headers: { [HDR]: identity.signedId, 'content-type': 'application/json' },
     body: JSON.stringify(entries),
   }, st.origin, 'pairing');
+  if (res.status === 429) {
+    const relayError = await readRelayError(res);
+    // A browser reads Retry-After only if exposed; the body says it too.
+    let retryAfter = Number.parseInt(res.headers.get('retry-after') ?? '', 10);
+    if (!(retryAfter >= 1)) retryAfter = Number(relayError?.retryAfter);
+    if (!(retryAfter >= 1)) retryAfter = 1;
+    retryAfter = Math.ceil(retryAfter);
+    retryAfter = Math.min(retryAfter, RETRY_AFTER_MAX_S);
+    st.pairingBlockedUntil = Date.now() + retryAfter * 1000;
+    st.pairingBlockedBy = relayError;
+    throw rateLimited(st, retryAfter, relayError);
+  }
   if (res.status !== 200) {
     const relayError = await readRelayError(res);
     throw new MtePairingError(ErrorCodes.PAIRING_FAILED,
@@ -120,6 +149,7 @@ async function openAnswer(st, identity, e, a, secret) {
 
 /** count new pairs for identity, made by one pairing request (pinned to pin, or not). */
 async function pairCallWith(relayFetch, st, identity, count, pin) {
+  checkNotLimited(st);   // before any key is made
   const { entries, secrets } = newEntries(count, pin);
   try {
     const byId = await postEntries(relayFetch, st, identity, entries);

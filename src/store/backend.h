@@ -13,6 +13,7 @@
 struct store_settings {
 	char     server_id[STORE_SERVER_ID_MAX + 1];
 	uint64_t ttl_ms;
+	uint64_t fresh_ttl_ms;          /* <= ttl_ms */
 	uint32_t window;                /* W */
 	uint32_t max_pairs_per_client;
 	uint32_t capacity;              /* embedded */
@@ -30,6 +31,9 @@ struct store_backend {
 	enum store_status (*get)(const char *cid, const char *pid, struct store_pair *out);
 	enum store_status (*accept)(const char *cid, const char *pid, uint64_t seq);
 	enum store_status (*del)(const char *cid, const char *pid);
+	/* bucket, n, window_s validated; limit may be anything. */
+	enum store_status (*rate)(const char *bucket, unsigned n, unsigned limit,
+	                          unsigned window_s, unsigned *retry_after_s);
 	enum store_status (*health)(void);
 };
 

@@ -147,7 +147,7 @@ static const char SCRIPT_ACCEPT[] =
 /*
  * Put a pair and enforce the per-client cap, atomically.
  * KEYS[1] pair hash, KEYS[2] client index; ARGV[1] k_req, ARGV[2] k_res,
- * ARGV[3] W, ARGV[4] TTL ms, ARGV[5] cap, ARGV[6] pair id, ARGV[7] the
+ * ARGV[3] W, ARGV[4] the fresh pair TTL ms, ARGV[5] cap, ARGV[6] pair id, ARGV[7] the
  * client's pair key prefix.  Returns the number of pairs evicted.
  * The index scores are microseconds from TIME, forced strictly increasing,
  * so "oldest" is put order.  Index entries whose pair expired are dropped
@@ -174,9 +174,28 @@ static const char SCRIPT_PUT[] =
 "  redis.call('DEL',ARGV[7]..live[i])\n"
 "  redis.call('ZREM',KEYS[2],live[i])\n"
 "end\n"
-"redis.call('PEXPIRE',KEYS[2],ARGV[4])\n"
+"if redis.call('PTTL',KEYS[2])<tonumber(ARGV[4]) then redis.call('PEXPIRE',KEYS[2],ARGV[4]) end\n"
 "if n<0 then n=0 end\n"
 "return n\n";
+
+/*
+ * store_rate_take: KEYS[1] the counter, ARGV[1] n, ARGV[2] limit, ARGV[3]
+ * the window in ms.  Returns the ms left in the window: positive when the n
+ * units were taken, negative when they would exceed the limit (nothing
+ * taken).  The first take of a window sets its expiry; a counter without
+ * one (never the case) gets it too.
+ */
+static const char SCRIPT_RATE[] =
+"local n=tonumber(ARGV[1])\n"
+"local c=tonumber(redis.call('GET',KEYS[1]) or '0')\n"
+"local t=redis.call('PTTL',KEYS[1])\n"
+"if c+n>tonumber(ARGV[2]) then\n"
+"  if t<=0 then t=tonumber(ARGV[3]) end\n"
+"  return -t\n"
+"end\n"
+"redis.call('INCRBY',KEYS[1],n)\n"
+"if t<=0 then redis.call('PEXPIRE',KEYS[1],ARGV[3]) t=tonumber(ARGV[3]) end\n"
+"return t\n";
 
 /* ---- state ---- */
 
@@ -193,8 +212,8 @@ static struct {
 	struct store_redis_url url;
 	struct tls_trust     trust;
 	char                 server_id[STORE_SERVER_ID_MAX + 1];
-	char                 window[12], ttl_ms[24], cap[12];
-	char                 sha_accept[41], sha_put[41];
+	char                 window[12], ttl_ms[24], fresh_ttl_ms[24], cap[12];
+	char                 sha_accept[41], sha_put[41], sha_rate[41];
 	struct shared_flags *shared;
 } R;
 
@@ -1014,7 +1033,7 @@ redis_put(const struct store_pair *p)
 	argv[5] = NULL;         /* k_req, binary */
 	argv[6] = NULL;         /* k_res, binary */
 	argv[7] = R.window;
-	argv[8] = R.ttl_ms;
+	argv[8] = R.fresh_ttl_ms;
 	argv[9] = R.cap;
 	argv[10] = p->pair_id;
 	argv[11] = prefix;
@@ -1112,6 +1131,44 @@ redis_accept(const char *cid, const char *pid, uint64_t seq)
 	if (v == 1 && R.wait_replicas > 0 && wait_replicas(node) != 0)
 		return STORE_UNAVAILABLE;
 	return v == 1 ? STORE_OK : v == 0 ? STORE_REPLAY : STORE_NOT_FOUND;
+}
+
+static enum store_status
+redis_rate(const char *bucket, unsigned n, unsigned limit, unsigned window_s,
+    unsigned *retry_after_s)
+{
+	char key[KEY_MAX], ns[12], lims[12], win[24];
+	const char *argv[7];
+	size_t lens[7];
+	struct rreply *r;
+	int node;
+	long long v;
+
+	snprintf(key, sizeof key, "mte:{%s:r:%s}", R.server_id, bucket);
+	snprintf(ns, sizeof ns, "%u", n);
+	snprintf(lims, sizeof lims, "%u", limit);
+	snprintf(win, sizeof win, "%llu", (unsigned long long)window_s * 1000);
+	argv[0] = "EVALSHA";
+	argv[1] = R.sha_rate;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = ns;
+	argv[5] = lims;
+	argv[6] = win;
+	for (int i = 0; i < 7; i++)
+		lens[i] = strlen(argv[i]);
+	if (run(7, argv, lens, SCRIPT_RATE, key, &node, &r) != 0)
+		return STORE_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_INTEGER || r->integer == 0) {
+		unexpected(r, "unexpected reply to the rate script");
+		return STORE_UNAVAILABLE;
+	}
+	v = r->integer;
+	rreply_free(r);
+	if (v > 0)
+		return STORE_OK;
+	*retry_after_s = (unsigned)((-v + 999) / 1000);
+	return STORE_LIMITED;
 }
 
 static enum store_status
@@ -1246,9 +1303,11 @@ init_settings(const struct store_settings *s, const struct store_config *cfg)
 	memcpy(R.server_id, s->server_id, sizeof R.server_id);
 	snprintf(R.window, sizeof R.window, "%" PRIu32, s->window);
 	snprintf(R.ttl_ms, sizeof R.ttl_ms, "%" PRIu64, s->ttl_ms);
+	snprintf(R.fresh_ttl_ms, sizeof R.fresh_ttl_ms, "%" PRIu64, s->fresh_ttl_ms);
 	snprintf(R.cap, sizeof R.cap, "%" PRIu32, s->max_pairs_per_client);
 	sha1_hex(SCRIPT_ACCEPT, R.sha_accept);
 	sha1_hex(SCRIPT_PUT, R.sha_put);
+	sha1_hex(SCRIPT_RATE, R.sha_rate);
 	return STORE_INIT_OK;
 }
 
@@ -1329,5 +1388,6 @@ const struct store_backend store_backend_redis = {
 	.get = redis_get,
 	.accept = redis_accept,
 	.del = redis_del,
+	.rate = redis_rate,
 	.health = redis_health,
 };

@@ -6,13 +6,17 @@
  * Layout of the mapping (all links are slot handles; handle 0 is "none" and
  * slot 0 is never used, so the zero-filled mapping is a valid empty table and
  * init touches only the header):
- *   struct table | pair buckets | client buckets | scratch | slots | bitmaps
+ *   struct table | pair buckets | client buckets | scratch | rates | slots | bitmaps
  * - pair buckets: chains (slot.next) by SipHash(cid || pid)
  * - client buckets: chains (slot.cnext) by SipHash(cid), for the per-client cap
- * - LRU list (slot.newer/older) from the most to the least recently put or
- *   accepted pair.  Because every put/accept also sets expires = now + ttl
- *   with one ttl, the LRU order is the expiry order: the LRU tail is both
- *   the first to expire and the first to evict.
+ * - two LRU lists (slot.newer/older): fresh pairs (put, never accepted a
+ *   seq) and used ones, each from the most to the least recently put or
+ *   accepted.  Every put sets expires = now + fresh ttl and every accept
+ *   now + ttl, one ttl per list, so each list's LRU order is its expiry
+ *   order: its tail is both the first to expire and the first to evict.
+ *   Room is made from the fresh list first (PROTOCOL.md, "Fresh pairs").
+ * - rate counters (store_rate_take): STORE_RATE_SLOTS entries in sets of 4
+ *   chosen by SipHash of the bucket name.
  * - slots never used yet are taken from table.fresh; freed ones go to a list.
  *
  * Crash safety: a worker may die (SIGKILL, crash) while holding the lock.
@@ -26,6 +30,7 @@
 #include "store/backend.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "crypto/rand.h"
 #include "crypto/wipe.h"
 
@@ -45,6 +50,7 @@ struct slot {
 	uint32_t next;                  /* pair chain, or free list */
 	uint32_t cnext;                 /* client chain */
 	uint32_t newer, older;          /* LRU list */
+	uint32_t list;                  /* LRU_FRESH or LRU_USED */
 	int64_t  expires_ms;            /* clock_ms() clock */
 	uint64_t order;                 /* put order, for the per-client cap */
 	uint64_t hi;                    /* highest accepted seq */
@@ -54,13 +60,25 @@ struct slot {
 	uint8_t  k_res[STORE_KEY_LEN];
 };
 
+enum { LRU_FRESH = 0, LRU_USED = 1, LRU_LISTS };
+
 struct table {
 	pthread_mutex_t lock;
 	uint32_t fresh;                 /* next never-used slot handle */
 	uint32_t free_head;
-	uint32_t lru_newest, lru_oldest;
+	uint32_t lru_newest[LRU_LISTS], lru_oldest[LRU_LISTS];
 	uint64_t order;                 /* last put order given */
 };
+
+/* One rate counter; id 0 is an empty entry. */
+struct rate_slot {
+	uint64_t id;                    /* SipHash of the bucket name, | 1 */
+	int64_t  window_end_ms;         /* clock_ms() clock */
+	uint32_t count;
+	uint32_t pad;
+};
+
+#define RATE_WAYS 4
 
 /* Process-local view of the mapping; set before fork, inherited. */
 static struct {
@@ -68,10 +86,11 @@ static struct {
 	size_t       map_len;
 	struct table *t;
 	uint32_t    *buckets, *cbuckets, *scratch;
+	struct rate_slot *rates;        /* [STORE_RATE_SLOTS] */
 	struct slot *slots;             /* [0 .. cap], slot 0 unused */
 	uint8_t     *bitmaps;           /* bm_bytes per slot, same handles */
 	uint32_t     cap, mask, w, bm_bytes, max_per_client;
-	int64_t      ttl_ms;
+	int64_t      ttl_ms, fresh_ttl_ms;
 	uint8_t      hkey[16];          /* SipHash key: bucket choice unpredictable */
 } S;
 
@@ -167,21 +186,23 @@ static void
 lru_unlink(uint32_t h)
 {
 	struct slot *s = SL(h);
+	uint32_t l = s->list;
 
-	if (s->newer) SL(s->newer)->older = s->older; else S.t->lru_newest = s->older;
-	if (s->older) SL(s->older)->newer = s->newer; else S.t->lru_oldest = s->newer;
+	if (s->newer) SL(s->newer)->older = s->older; else S.t->lru_newest[l] = s->older;
+	if (s->older) SL(s->older)->newer = s->newer; else S.t->lru_oldest[l] = s->newer;
 	s->newer = s->older = 0;
 }
 
 static void
-lru_push_newest(uint32_t h)
+lru_push_newest(uint32_t h, uint32_t list)
 {
 	struct slot *s = SL(h);
 
+	s->list = list;
 	s->newer = 0;
-	s->older = S.t->lru_newest;
-	if (s->older) SL(s->older)->newer = h; else S.t->lru_oldest = h;
-	S.t->lru_newest = h;
+	s->older = S.t->lru_newest[list];
+	if (s->older) SL(s->older)->newer = h; else S.t->lru_oldest[list] = h;
+	S.t->lru_newest[list] = h;
 }
 
 static void
@@ -211,11 +232,14 @@ slot_remove(uint32_t h)
 	S.t->free_head = h;
 }
 
-/* A free slot: a recycled one, a never-used one, or the LRU tail evicted. */
+/* A free slot: a recycled one, a never-used one, or an LRU tail evicted
+ * (the fresh list's while it has one: a flood of new pairs cannot push out
+ * pairs in use).  An expired tail is no eviction, only a late removal. */
 static uint32_t
-slot_alloc(void)
+slot_alloc(int64_t now)
 {
 	uint32_t h = S.t->free_head;
+	int list;
 
 	if (h) {
 		S.t->free_head = SL(h)->next;
@@ -223,9 +247,12 @@ slot_alloc(void)
 	}
 	if (S.t->fresh <= S.cap)
 		return S.t->fresh++;
-	h = S.t->lru_oldest;
+	list = S.t->lru_oldest[LRU_FRESH] ? LRU_FRESH : LRU_USED;
+	h = S.t->lru_oldest[list];
 	if (h == 0)
 		return 0;
+	if (SL(h)->expires_ms > now)
+		metrics_count_store_eviction(list == LRU_FRESH ? METRICS_EVICT_FRESH : METRICS_EVICT_USED);
 	slot_remove(h);
 	S.t->free_head = SL(h)->next;
 	return h;
@@ -299,7 +326,9 @@ rebuild(void)
 		t->fresh = S.cap + 1;   /* damaged counter: scan everything */
 	memset(S.buckets, 0, (size_t)(S.mask + 1) * sizeof *S.buckets);
 	memset(S.cbuckets, 0, (size_t)(S.mask + 1) * sizeof *S.cbuckets);
-	t->free_head = t->lru_newest = t->lru_oldest = 0;
+	t->free_head = 0;
+	memset(t->lru_newest, 0, sizeof t->lru_newest);
+	memset(t->lru_oldest, 0, sizeof t->lru_oldest);
 	for (h = t->fresh - 1; h >= 1; h--) {
 		struct slot *s = SL(h);
 		if (s->state == SLOT_LIVE && s->cid[STORE_CLIENT_ID_LEN] == '\0'
@@ -322,14 +351,11 @@ rebuild(void)
 			t->free_head = h;
 		}
 	}
+	/* Oldest expiry first, each pushed as the newest of its list: each
+	 * list ends up in expiry order.  A used pair has hi > 0. */
 	qsort(S.scratch, n, sizeof *S.scratch, cmp_expires_desc);
-	for (uint32_t i = 0; i < n; i++) {
-		struct slot *s = SL(S.scratch[i]);
-		s->newer = i ? S.scratch[i - 1] : 0;
-		s->older = i + 1 < n ? S.scratch[i + 1] : 0;
-	}
-	t->lru_newest = n ? S.scratch[0] : 0;
-	t->lru_oldest = n ? S.scratch[n - 1] : 0;
+	for (uint32_t i = n; i-- > 0;)
+		lru_push_newest(S.scratch[i], SL(S.scratch[i])->hi == 0 ? LRU_FRESH : LRU_USED);
 	t->order = max_order;
 	LOG_EVENT(LOG_WARN, "embedded store: a worker died holding the lock; table rebuilt",
 	    LOG_I("pairs_kept", n), LOG_I("pairs_dropped", dropped));
@@ -393,7 +419,7 @@ shm_put(const struct store_pair *p)
 		return STORE_EXISTS;
 	} else {
 		uint32_t b = pair_bucket(p->client_id, p->pair_id), cb = client_bucket(p->client_id);
-		h = slot_alloc();
+		h = slot_alloc(now);
 		if (h == 0) {
 			table_unlock();
 			return STORE_UNAVAILABLE;
@@ -413,8 +439,8 @@ shm_put(const struct store_pair *p)
 	s->hi = 0;
 	memset(BM(h), 0, S.bm_bytes);
 	s->order = ++S.t->order;
-	s->expires_ms = now + S.ttl_ms;
-	lru_push_newest(h);
+	s->expires_ms = now + S.fresh_ttl_ms;
+	lru_push_newest(h, LRU_FRESH);
 	set_state(s, SLOT_LIVE);
 	enforce_client_cap(p->client_id, h, now);
 	table_unlock();
@@ -458,7 +484,7 @@ shm_accept(const char *cid, const char *pid, uint64_t seq)
 	if (ok) {
 		SL(h)->expires_ms = now + S.ttl_ms;
 		lru_unlink(h);
-		lru_push_newest(h);
+		lru_push_newest(h, LRU_USED);
 	}
 	set_state(SL(h), SLOT_LIVE);
 	table_unlock();
@@ -477,6 +503,63 @@ shm_del(const char *cid, const char *pid)
 		slot_remove(h);
 	table_unlock();
 	return h ? STORE_OK : STORE_NOT_FOUND;
+}
+
+/* The entry of id in its set: the one holding it, else an empty or
+ * expired one, else the one whose window started first. */
+static struct rate_slot *
+rate_slot_of(uint64_t id, int64_t now)
+{
+	struct rate_slot *set = S.rates + (size_t)((id >> 1) % (STORE_RATE_SLOTS / RATE_WAYS)) * RATE_WAYS;
+	struct rate_slot *pick = NULL;
+
+	for (int i = 0; i < RATE_WAYS; i++)
+		if (set[i].id == id)
+			return &set[i];
+	for (int i = 0; i < RATE_WAYS; i++) {
+		struct rate_slot *r = &set[i];
+		if (r->id == 0 || r->window_end_ms <= now)
+			return r;
+		if (pick == NULL || r->window_end_ms < pick->window_end_ms)
+			pick = r;
+	}
+	return pick;
+}
+
+static enum store_status
+shm_rate(const char *bucket, unsigned n, unsigned limit, unsigned window_s,
+    unsigned *retry_after_s)
+{
+	uint64_t id = store_siphash24(S.hkey, bucket, strlen(bucket)) | 1;
+	int64_t now = clock_ms();
+	struct rate_slot *r;
+	enum store_status st = STORE_OK;
+
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	r = rate_slot_of(id, now);
+	if (r->id != id || r->window_end_ms <= now) {
+		if (n > limit) {
+			/* never fits: refused without taking an entry (as in Redis) */
+			table_unlock();
+			*retry_after_s = window_s;
+			return STORE_LIMITED;
+		}
+		r->id = id;
+		r->window_end_ms = now + (int64_t)window_s * 1000;
+		r->count = 0;
+	}
+	if ((uint64_t)r->count + n > limit) {
+		int64_t left = r->window_end_ms - now;
+		*retry_after_s = (unsigned)((left + 999) / 1000);
+		if (*retry_after_s == 0)
+			*retry_after_s = 1;
+		st = STORE_LIMITED;
+	} else {
+		r->count += n;
+	}
+	table_unlock();
+	return st;
 }
 
 static enum store_status
@@ -506,7 +589,7 @@ static int
 shm_init(const struct store_settings *set, const struct store_config *cfg)
 {
 	pthread_mutexattr_t attr;
-	size_t nb = 16, off_b, off_cb, off_scr, off_sl, off_bm, len;
+	size_t nb = 16, off_b, off_cb, off_scr, off_rate, off_sl, off_bm, len;
 	uint8_t *base;
 	int rc;
 
@@ -518,7 +601,8 @@ shm_init(const struct store_settings *set, const struct store_config *cfg)
 	off_b = align64(sizeof(struct table));
 	off_cb = off_b + align64(nb * sizeof(uint32_t));
 	off_scr = off_cb + align64(nb * sizeof(uint32_t));
-	off_sl = off_scr + align64(((size_t)set->capacity + 1) * sizeof(uint32_t));
+	off_rate = off_scr + align64(((size_t)set->capacity + 1) * sizeof(uint32_t));
+	off_sl = off_rate + align64((size_t)STORE_RATE_SLOTS * sizeof(struct rate_slot));
 	off_bm = off_sl + align64(((size_t)set->capacity + 1) * sizeof(struct slot));
 	len = off_bm + ((size_t)set->capacity + 1) * store_window_bytes(set->window);
 
@@ -535,6 +619,7 @@ shm_init(const struct store_settings *set, const struct store_config *cfg)
 	S.buckets = (uint32_t *)(base + off_b);
 	S.cbuckets = (uint32_t *)(base + off_cb);
 	S.scratch = (uint32_t *)(base + off_scr);
+	S.rates = (struct rate_slot *)(base + off_rate);
 	S.slots = (struct slot *)(base + off_sl);
 	S.bitmaps = base + off_bm;
 	S.cap = set->capacity;
@@ -543,6 +628,7 @@ shm_init(const struct store_settings *set, const struct store_config *cfg)
 	S.bm_bytes = store_window_bytes(set->window);
 	S.max_per_client = set->max_pairs_per_client;
 	S.ttl_ms = (int64_t)set->ttl_ms;
+	S.fresh_ttl_ms = (int64_t)set->fresh_ttl_ms;
 	S.t->fresh = 1;
 
 	if ((rc = pthread_mutexattr_init(&attr)) != 0
@@ -574,11 +660,11 @@ store_shm_debug_hold_lock(int notify_fd)
 		return -1;
 	/* A put of the newest pair cut short: slot half-written, LRU cut, and a
 	 * bucket pointing nowhere sensible. */
-	h = S.t->lru_newest;
+	h = S.t->lru_newest[LRU_USED] ? S.t->lru_newest[LRU_USED] : S.t->lru_newest[LRU_FRESH];
 	if (h) {
 		set_state(SL(h), SLOT_WRITING);
 		memset(SL(h)->k_req, 0xa5, sizeof SL(h)->k_req);
-		S.t->lru_oldest = h;
+		S.t->lru_oldest[LRU_FRESH] = h;
 		S.buckets[0] = S.cap + 7;
 	}
 	if (write(notify_fd, "L", 1) != 1)
@@ -597,5 +683,6 @@ const struct store_backend store_backend_shm = {
 	.get = shm_get,
 	.accept = shm_accept,
 	.del = shm_del,
+	.rate = shm_rate,
 	.health = shm_health,
 };

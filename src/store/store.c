@@ -105,6 +105,8 @@ settings_from_config(const struct store_config *cfg, struct store_settings *s)
 		return -1;
 	}
 	s->ttl_ms = (uint64_t)cfg->state_ttl * 1000;
+	s->fresh_ttl_ms = cfg->fresh_pair_ttl > 0 && cfg->fresh_pair_ttl < cfg->state_ttl
+	    ? (uint64_t)cfg->fresh_pair_ttl * 1000 : s->ttl_ms;
 	s->window = cfg->replay_window;
 	s->max_pairs_per_client = cfg->max_pairs_per_client;
 	if (cfg->redis_url == NULL || cfg->redis_url[0] == '\0') {
@@ -229,6 +231,36 @@ store_pair_delete(const char *client_id, const char *pair_id)
 
 	if (st == STORE_OK)
 		st = backend->del(client_id, pair_id);
+	return observed(t0, st);
+}
+
+/* 1 when b is a rate bucket name store_rate_take accepts. */
+static int
+bucket_ok(const char *b)
+{
+	size_t n = b != NULL ? strnlen(b, STORE_RATE_BUCKET_MAX + 1) : 0;
+
+	if (n == 0 || n > STORE_RATE_BUCKET_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'z') || b[i] == ':'))
+			return 0;
+	return 1;
+}
+
+enum store_status
+store_rate_take(const char *bucket, unsigned n, unsigned limit, unsigned window_s,
+    unsigned *retry_after_s)
+{
+	double t0 = clock_s();
+	enum store_status st;
+
+	if (backend == NULL)
+		st = STORE_UNAVAILABLE;
+	else if (!bucket_ok(bucket) || n == 0 || window_s == 0 || window_s > 86400)
+		st = STORE_NOT_FOUND;
+	else
+		st = backend->rate(bucket, n, limit, window_s, retry_after_s);
 	return observed(t0, st);
 }
 

@@ -37,6 +37,7 @@
  *   mte:{SID:CID}:p:PID   hash: k_req (32 bytes), k_res (32 bytes),
  *                         hi (decimal u64), w (decimal W), bm (ceil(W/8) bytes)
  *   mte:{SID:CID}:pairs   sorted set of the client's PIDs, scored by put order
+ *   mte:{SID:r:BUCKET}    a rate counter (store_rate_take), expiring with its window
  * The Redis Cluster hash tag is {SID:CID}: all of one client's keys live in one
  * slot, so the Lua scripts that touch a pair and its client's index (and, when
  * enforcing the per-client cap, the client's other pairs) run on one node.
@@ -65,7 +66,8 @@ enum store_status {
 	STORE_NOT_FOUND,        /* no such pair (never stored, expired, evicted, deleted) */
 	STORE_REPLAY,           /* seq replayed, older than the window, or 0 */
 	STORE_UNAVAILABLE,      /* backend down, slow, or answering errors: HTTP 503 */
-	STORE_EXISTS            /* put: a live pair with these ids exists already */
+	STORE_EXISTS,           /* put: a live pair with these ids exists already */
+	STORE_LIMITED           /* rate: the budget is spent for this window */
 };
 
 #define STORE_CLIENT_ID_LEN  CLIENT_ID_HEX_LEN      /* 32 lower-case hex characters */
@@ -89,7 +91,9 @@ struct store_config {
 	const char *redis_url;          /* NULL or "": embedded store */
 	const char *redis_ca_file;      /* rediss:// trust anchors; NULL: STORE_SYSTEM_CA_FILE */
 	const char *server_id;          /* key namespace, 1..STORE_SERVER_ID_MAX printable bytes */
-	unsigned    state_ttl;          /* seconds (>= 1) a pair lives after its last put/accept */
+	unsigned    state_ttl;          /* seconds (>= 1) a pair lives after its last accept */
+	unsigned    fresh_pair_ttl;     /* seconds a never-used pair lives after its put;
+	                                 * 0 or more than state_ttl: state_ttl */
 	unsigned    replay_window;      /* W, 1..REPLAY_WINDOW_MAX */
 	unsigned    max_pairs_per_client; /* >= 1 */
 	size_t      store_capacity;     /* embedded store: pairs kept at most (>= 1) */
@@ -147,13 +151,15 @@ int store_worker_init(void);
 
 /*
  * Stores p with an empty replay window (hi = 0) and a time-to-live of
- * state_ttl.  A live pair with the same ids is never replaced (STORE_EXISTS,
+ * fresh_pair_ttl (its first accepted seq gives it state_ttl).  A live pair with the same ids is never replaced (STORE_EXISTS,
  * nothing changed): resetting its window would let a request seen once be
  * accepted again.  Then, if the client has more
  * than max_pairs_per_client pairs, deletes its oldest pairs (by put order;
  * the new pair is never deleted).  Atomic in both backends (Redis: one Lua
- * script).  The embedded store evicts its least recently used pair (by
- * put/accept) when full.  STORE_OK, STORE_EXISTS, STORE_NOT_FOUND (malformed
+ * script).  The embedded store, when full, evicts its least recently put
+ * fresh pair (never accepted a seq) and, only when it holds none, its least
+ * recently used pair; each eviction is counted by kind
+ * (metrics_count_store_eviction).  STORE_OK, STORE_EXISTS, STORE_NOT_FOUND (malformed
  * ids) or STORE_UNAVAILABLE.
  */
 enum store_status store_pair_put(const struct store_pair *p);
@@ -177,6 +183,22 @@ enum store_status store_pair_get(const char *client_id, const char *pair_id,
  */
 enum store_status store_window_accept(const char *client_id, const char *pair_id,
                                       uint64_t seq);
+
+/*
+ * A fixed-window budget (PROTOCOL.md, "Pairing limits"): takes n units from
+ * the counter named bucket (1..STORE_RATE_BUCKET_MAX bytes of [0-9a-z:],
+ * NUL-terminated) whose window is window_s seconds from its first take.
+ * STORE_OK when the count stays within limit (the n units are taken);
+ * STORE_LIMITED when it would not (nothing taken), with *retry_after_s set
+ * to the whole seconds (>= 1) left in the window; STORE_UNAVAILABLE; or
+ * STORE_NOT_FOUND for a malformed bucket, n == 0 or window_s == 0.  Every
+ * instance on one Redis shares the counters (one Lua script: atomic); the
+ * embedded store keeps STORE_RATE_SLOTS of them in its shared table (a full
+ * set of 4 drops the counter whose window started first).
+ */
+#define STORE_RATE_BUCKET_MAX 48
+enum store_status store_rate_take(const char *bucket, unsigned n, unsigned limit,
+                                  unsigned window_s, unsigned *retry_after_s);
 
 /* Deletes the pair.  STORE_OK, STORE_NOT_FOUND (was not there) or
  * STORE_UNAVAILABLE. */

@@ -312,10 +312,10 @@ test('GET /metrics counts the protected path: pairings, store and upstream timin
     assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="client_id"}'), 1);
     assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="pair_not_found"}'), 1);
     assert.equal(sample(text, 'mte_relay_decode_failures_total{reason="body_auth"}'), 0);
-    // pairing: the live-pair lookup + 1 put; 3 requests: get + accept each; the
-    // replay: get + accept; the flip: get; the unknown pair: get.  The store
-    // times every one of them itself.
-    assert.equal(sample(text, 'mte_relay_store_duration_seconds_count'), 1 + 1 + 3 * 2 + 2 + 1 + 1);
+    // pairing: the address and client budgets + the live-pair lookup + 1 put;
+    // 3 requests: get + accept each; the replay: get + accept; the flip: get;
+    // the unknown pair: get.  The store times every one of them itself.
+    assert.equal(sample(text, 'mte_relay_store_duration_seconds_count'), 2 + 1 + 1 + 3 * 2 + 2 + 1 + 1);
     assert.equal(sample(text, 'mte_relay_store_errors_total'), 0);
     assert.equal(sample(text, 'mte_relay_upstream_duration_seconds_count'), 3);
     assert.ok(sample(text, 'mte_relay_upstream_duration_seconds_sum') > 0);

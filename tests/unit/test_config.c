@@ -897,6 +897,51 @@ Test(config, number_limits)
 	NUMBER_LIMIT("STATE_TTL", state_ttl, CONFIG_STATE_TTL_MAX);
 	NUMBER_LIMIT("MAX_PAIRS_PER_CLIENT", max_pairs_per_client, CONFIG_PAIRS_PER_CLIENT_MAX);
 	NUMBER_LIMIT("STORE_CAPACITY", store_capacity, CONFIG_STORE_CAPACITY_MAX);
+	NUMBER_LIMIT("FRESH_PAIR_TTL", fresh_pair_ttl, CONFIG_STATE_TTL_MAX);
+	NUMBER_LIMIT("PAIR_RATE_PER_INSTANCE", pair_rate.per_instance, CONFIG_PAIR_RATE_MAX);
+	NUMBER_LIMIT("PAIR_RATE_PER_ADDRESS", pair_rate.per_address, CONFIG_PAIR_RATE_MAX);
+	NUMBER_LIMIT("PAIR_RATE_PER_CLIENT", pair_rate.per_client, CONFIG_PAIR_RATE_MAX);
+}
+
+/* The pairing limits: defaults, 0 turns one off, a flag wins. */
+Test(config, pairing_limits)
+{
+	struct run r;
+
+	expect_ok(&r, NONE, L(BASE));
+	cr_expect_eq(r.cfg.pair_rate.per_instance, 1000u);
+	cr_expect_eq(r.cfg.pair_rate.per_address, 1024u);
+	cr_expect_eq(r.cfg.pair_rate.per_client, 64u);
+	cr_expect_eq(r.cfg.fresh_pair_ttl, 600u);
+	cr_expect_eq(r.cfg.trusted_proxies.count, 0u);
+	done(&r);
+	expect_ok(&r, L("--pair-rate-per-client=7"), L("PAIR_RATE_PER_CLIENT=0", "PAIR_RATE_PER_ADDRESS=0", BASE));
+	cr_expect_eq(r.cfg.pair_rate.per_client, 7u);
+	cr_expect_eq(r.cfg.pair_rate.per_address, 0u);
+	done(&r);
+	expect_error(NONE, L("FRESH_PAIR_TTL=0", BASE), "FRESH_PAIR_TTL must be a number from");
+}
+
+Test(config, trusted_proxies)
+{
+	struct run r;
+	char *ok = list_of(TRUSTED_PROXIES_MAX, "TRUSTED_PROXIES=", "10.%zu.0.0/16");
+	char *over = list_of(TRUSTED_PROXIES_MAX + 1, "TRUSTED_PROXIES=", "10.%zu.0.0/16");
+
+	expect_ok(&r, NONE, L("TRUSTED_PROXIES=10.0.0.0/8, 2001:db8::/32,192.0.2.1", BASE));
+	cr_expect_eq(r.cfg.trusted_proxies.count, 3u);
+	cr_expect_eq(r.cfg.trusted_proxies.items[0].bits, 8);
+	cr_expect_eq(r.cfg.trusted_proxies.items[1].net.family, 6);
+	cr_expect_eq(r.cfg.trusted_proxies.items[2].bits, 32);
+	done(&r);
+	expect_ok(&r, NONE, L(ok, BASE));
+	cr_expect_eq(r.cfg.trusted_proxies.count, TRUSTED_PROXIES_MAX);
+	done(&r);
+	expect_error(NONE, L(over, BASE), "TRUSTED_PROXIES must have at most 64 entries");
+	expect_error(NONE, L("TRUSTED_PROXIES=10.0.0.1/8", BASE), "TRUSTED_PROXIES must list CIDR blocks (flag --trusted-proxies), got \"10.0.0.1/8\": host bits are set");
+	expect_error(NONE, L("TRUSTED_PROXIES=lb.internal", BASE), "TRUSTED_PROXIES must list CIDR blocks");
+	expect_error(NONE, L("TRUSTED_PROXIES=10.0.0.0/33", BASE), "a prefix length is 0 to 32");
+	free(ok); free(over);
 }
 
 Test(config, body_size_limit)

@@ -159,7 +159,8 @@ Test(metrics, text_format_parses_line_by_line)
 		}
 		samples++;
 	}
-	cr_assert_eq(families, 13 + 6);       /* + the pool's (metrics_set_pool) */
+	/* + the pool's (metrics_set_pool), + pairing refusals and evictions */
+	cr_assert_eq(families, 13 + 6 + 2);
 	cr_assert_gt(samples, 40);
 	regfree(&sample);
 	regfree(&comment);
@@ -433,4 +434,22 @@ Test(metrics, pool_series)
 	metrics_set_pool(by_state, 256, -1);
 	render();
 	cr_assert_null(strstr(text, "mte_relay_listen_queue"));
+}
+
+/* Pairing refusals by budget and evictions by kind; out-of-range ignored. */
+Test(metrics, pairing_limit_series)
+{
+	cr_assert_eq(metrics_init(), 0);
+	metrics_count_pairing_refused(PAIR_BUDGET_CLIENT);
+	metrics_count_pairing_refused(PAIR_BUDGET_CLIENT);
+	metrics_count_pairing_refused(PAIR_BUDGET_INSTANCE);
+	metrics_count_pairing_refused(PAIR_BUDGETS);
+	metrics_count_store_eviction(METRICS_EVICT_FRESH);
+	metrics_count_store_eviction(METRICS_EVICTION_KINDS);
+	render();
+	cr_assert_not_null(strstr(text, "\nmte_relay_pairings_refused_total{limit=\"client\"} 2\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_pairings_refused_total{limit=\"instance\"} 1\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_pairings_refused_total{limit=\"address\"} 0\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_store_evictions_total{kind=\"fresh\"} 1\n"));
+	cr_assert_not_null(strstr(text, "\nmte_relay_store_evictions_total{kind=\"used\"} 0\n"));
 }

@@ -6,6 +6,7 @@
  */
 #include "test_store_util.h"
 #include "store/backend.h"
+#include "metrics.h"
 
 #include <stdint.h>
 #include <sys/mman.h>
@@ -665,6 +666,61 @@ CONTRACT(concurrent_test_and_set, 120)
 	munmap(count, CONC_SEQS * sizeof *count);
 }
 
+/* store_rate_take: a fixed window, refusals take nothing, buckets apart,
+ * at the limit and limit+1. */
+CONTRACT(rate_budget_fixed_window, 20)
+{
+	unsigned retry = 0;
+
+	cr_assert_eq(store_rate_take("c:one", 3, 5, 60, &retry), STORE_OK);
+	cr_assert_eq(store_rate_take("c:one", 2, 5, 60, &retry), STORE_OK, "exactly at the limit");
+	cr_assert_eq(store_rate_take("c:one", 1, 5, 60, &retry), STORE_LIMITED, "limit + 1");
+	cr_assert(retry >= 1 && retry <= 60, "retry after %u s", retry);
+	cr_assert_eq(store_rate_take("c:one", 1, 5, 60, &retry), STORE_LIMITED, "a refusal took nothing");
+	cr_assert_eq(store_rate_take("c:one", 1, 6, 60, &retry), STORE_OK, "5 were taken, not 7");
+	cr_assert_eq(store_rate_take("a:4:7f000001", 5, 5, 60, &retry), STORE_OK, "another bucket");
+	cr_assert_eq(store_rate_take("c:big", 6, 5, 60, &retry), STORE_LIMITED, "more than the budget");
+	cr_assert_eq(store_rate_take("c:big", 5, 5, 60, &retry), STORE_OK, "which took nothing");
+	cr_assert_eq(store_rate_take("c:zero", 1, 0, 60, &retry), STORE_LIMITED, "a budget of 0");
+	cr_assert_eq(store_rate_take("Upper", 1, 5, 60, &retry), STORE_NOT_FOUND);
+	cr_assert_eq(store_rate_take("", 1, 5, 60, &retry), STORE_NOT_FOUND);
+	cr_assert_eq(store_rate_take("c:x", 0, 5, 60, &retry), STORE_NOT_FOUND);
+	cr_assert_eq(store_rate_take("c:x", 1, 5, 0, &retry), STORE_NOT_FOUND);
+	{
+		char longest[STORE_RATE_BUCKET_MAX + 2];
+		memset(longest, 'a', sizeof longest);
+		longest[STORE_RATE_BUCKET_MAX] = '\0';
+		cr_assert_eq(store_rate_take(longest, 1, 5, 60, &retry), STORE_OK);
+		longest[STORE_RATE_BUCKET_MAX] = 'a';
+		longest[STORE_RATE_BUCKET_MAX + 1] = '\0';
+		cr_assert_eq(store_rate_take(longest, 1, 5, 60, &retry), STORE_NOT_FOUND);
+	}
+	/* a new window after the old one ended */
+	cr_assert_eq(store_rate_take("c:short", 2, 2, 1, &retry), STORE_OK);
+	cr_assert_eq(store_rate_take("c:short", 1, 2, 1, &retry), STORE_LIMITED);
+	cr_assert_eq(retry, 1u);
+	usleep(1100 * 1000);
+	cr_assert_eq(store_rate_take("c:short", 2, 2, 1, &retry), STORE_OK, "the window ended");
+}
+
+/* A pair that never carried a request lives fresh_pair_ttl; its first
+ * accepted seq gives it state_ttl. */
+CONTRACT(fresh_pairs_expire_first, 20)
+{
+	struct store_config c = base_config();
+	struct store_pair q;
+
+	c.fresh_pair_ttl = 1;
+	open_store(&c);
+	put_one(CID_A, PID1);
+	put_one(CID_A, PID2);
+	cr_assert_eq(store_window_accept(CID_A, PID2, 1), STORE_OK);
+	usleep(1300 * 1000);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_NOT_FOUND, "fresh: expired");
+	cr_assert_eq(store_pair_get(CID_A, PID2, &q), STORE_OK, "used: state_ttl");
+	cr_assert_eq(store_window_accept(CID_A, PID2, 2), STORE_OK);
+}
+
 /* ---- embedded store only ---- */
 
 Test(embedded, lru_eviction_when_full, .init = setup_embedded, .fini = teardown)
@@ -704,6 +760,84 @@ Test(embedded, lru_eviction_when_full, .init = setup_embedded, .fini = teardown)
 	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);
 	pid_n(pid, sizeof pid, 5);
 	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);
+}
+
+/* STORE_RATE_SLOTS counters at most: after STORE_RATE_SLOTS + 1 buckets,
+ * no more than STORE_RATE_SLOTS are remembered (a full set of 4 drops its
+ * oldest window), and most are (the sets are chosen by a keyed hash). */
+Test(embedded, rate_counters_are_bounded, .init = setup_embedded, .fini = teardown)
+{
+	unsigned retry, remembered = 0;
+	char bucket[32];
+
+	for (int i = 0; i <= STORE_RATE_SLOTS; i++) {
+		snprintf(bucket, sizeof bucket, "a:%d", i);
+		cr_assert_eq(store_rate_take(bucket, 1, 1, 60, &retry), STORE_OK);
+	}
+	/* Newest first: a dropped bucket taken again may push out an older
+	 * one, never one not yet looked at. */
+	for (int i = STORE_RATE_SLOTS; i >= 0; i--) {
+		snprintf(bucket, sizeof bucket, "a:%d", i);
+		/* remembered: spent; dropped: a new window, taken again */
+		remembered += store_rate_take(bucket, 1, 1, 60, &retry) == STORE_LIMITED;
+	}
+	cr_assert_leq(remembered, STORE_RATE_SLOTS);
+	cr_assert_gt(remembered, STORE_RATE_SLOTS / 2, "remembered %u", remembered);
+}
+
+/* A full embedded store makes room from its fresh pairs first: pairs that
+ * carried a request outlive any number of new ones; only a table of used
+ * pairs evicts a used one.  Evictions are counted by kind. */
+Test(embedded, fresh_pairs_make_room_first, .init = setup_embedded, .fini = teardown)
+{
+	struct store_config c = base_config();
+	struct store_pair q;
+	char pid[40], text[METRICS_BODY_MAX];
+
+	c.store_capacity = 4;
+	c.max_pairs_per_client = 1000;
+	cr_assert_eq(metrics_init(), 0);
+	open_store(&c);
+	for (int i = 1; i <= 4; i++) {
+		pid_n(pid, sizeof pid, i);
+		put_one(CID_A, pid);
+		if (i <= 2)
+			cr_assert_eq(store_window_accept(CID_A, pid, 1), STORE_OK);   /* 1, 2 used */
+	}
+	/* a flood of 100 new pairs: only fresh ones make room */
+	for (int i = 5; i < 105; i++) {
+		pid_n(pid, sizeof pid, i);
+		put_one(CID_B, pid);
+	}
+	for (int i = 1; i <= 2; i++) {
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK, "used pair %d survived", i);
+		cr_assert_eq(store_window_accept(CID_A, pid, 2), STORE_OK);
+	}
+	for (int i = 3; i <= 4; i++) {
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_NOT_FOUND, "fresh pair %d evicted", i);
+	}
+	for (int i = 103; i < 105; i++) {
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_pair_get(CID_B, pid, &q), STORE_OK, "newest fresh pair %d kept", i);
+	}
+	cr_assert_eq(metrics_render(text, sizeof text) > 0, 1);
+	cr_assert_not_null(strstr(text, "mte_relay_store_evictions_total{kind=\"fresh\"} 100\n"), "%s", text);
+	cr_assert_not_null(strstr(text, "mte_relay_store_evictions_total{kind=\"used\"} 0\n"));
+	/* all used now: the least recently used pair goes */
+	for (int i = 103; i < 105; i++) {
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_window_accept(CID_B, pid, 1), STORE_OK);
+	}
+	pid_n(pid, sizeof pid, 200);
+	put_one(CID_B, pid);
+	pid_n(pid, sizeof pid, 1);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_NOT_FOUND, "the LRU used pair made room");
+	pid_n(pid, sizeof pid, 2);
+	cr_assert_eq(store_pair_get(CID_A, pid, &q), STORE_OK);
+	cr_assert_eq(metrics_render(text, sizeof text) > 0, 1);
+	cr_assert_not_null(strstr(text, "mte_relay_store_evictions_total{kind=\"used\"} 1\n"));
 }
 
 /*

@@ -450,6 +450,54 @@ Test(redis_data, key_layout_and_ttl, .init = watchdog, .fini = fini_all)
 	cr_assert_str_eq(out, "*1\r\n$18\r\npair-0002_abcdefgh\r\n");
 }
 
+/* A fresh pair gets FRESH_PAIR_TTL, its first accept STATE_TTL; the index
+ * never expires before the client's longest-lived pair; rate counters live
+ * in their own slot and expire with their window. */
+Test(redis_data, fresh_pair_ttl_and_rate_keys, .init = watchdog, .fini = fini_all)
+{
+	char url[160], out[4096];
+	struct store_config c;
+	const char *pk = "mte:{test-relay:0123456789abcdef0123456789abcdef}:p:pair-0001_abcdefgh";
+	const char *pk2 = "mte:{test-relay:0123456789abcdef0123456789abcdef}:p:pair-0002_abcdefgh";
+	const char *ik = "mte:{test-relay:0123456789abcdef0123456789abcdef}:pairs";
+	const char *rk = "mte:{test-relay:r:c:0123456789abcdef0123456789abcdef}";
+	unsigned retry;
+	long ttl;
+
+	redis_start(&rp, NULL);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", rp.port);
+	c = config_for(url);
+	c.state_ttl = 100;
+	c.fresh_pair_ttl = 10;
+	free(init_logged(&c, STORE_INIT_OK));
+	put_one(CID_A, PID1);
+	RAW(rp.port, NULL, out, "PTTL", pk);
+	cr_assert(sscanf(out, ":%ld", &ttl) == 1 && ttl > 9000 && ttl <= 10000, "%s", out);
+	RAW(rp.port, NULL, out, "PTTL", ik);
+	cr_assert(sscanf(out, ":%ld", &ttl) == 1 && ttl > 9000 && ttl <= 10000, "%s", out);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_OK);
+	RAW(rp.port, NULL, out, "PTTL", pk);
+	cr_assert(sscanf(out, ":%ld", &ttl) == 1 && ttl > 90000 && ttl <= 100000, "%s", out);
+	/* a later fresh put must not shorten the index below the used pair */
+	put_one(CID_A, "pair-0002_abcdefgh");
+	RAW(rp.port, NULL, out, "PTTL", pk2);
+	cr_assert(sscanf(out, ":%ld", &ttl) == 1 && ttl > 9000 && ttl <= 10000, "%s", out);
+	RAW(rp.port, NULL, out, "PTTL", ik);
+	cr_assert(sscanf(out, ":%ld", &ttl) == 1 && ttl > 90000 && ttl <= 100000, "%s", out);
+
+	cr_assert_eq(store_rate_take("c:0123456789abcdef0123456789abcdef", 3, 64, 60, &retry), STORE_OK);
+	RAW(rp.port, NULL, out, "GET", rk);
+	cr_assert_str_eq(out, "$1\r\n3\r\n");
+	RAW(rp.port, NULL, out, "PTTL", rk);
+	cr_assert(sscanf(out, ":%ld", &ttl) == 1 && ttl > 50000 && ttl <= 60000, "%s", out);
+	/* FRESH_PAIR_TTL above STATE_TTL: STATE_TTL */
+	c.fresh_pair_ttl = 1000;
+	free(init_logged(&c, STORE_INIT_OK));
+	put_one(CID_A, "pair-0003_abcdefgh");
+	RAW(rp.port, NULL, out, "PTTL", "mte:{test-relay:0123456789abcdef0123456789abcdef}:p:pair-0003_abcdefgh");
+	cr_assert(sscanf(out, ":%ld", &ttl) == 1 && ttl > 90000 && ttl <= 100000, "%s", out);
+}
+
 Test(redis_data, noscript_falls_back_to_eval, .init = watchdog, .fini = fini_all)
 {
 	char url[160], out[256];
