@@ -114,6 +114,8 @@
 #define STORE_CLUSTER_MAP_ELEMENTS_MAX 16384 /* elements of one array in a CLUSTER SLOTS reply */
 #define STORE_WAIT_TIMEOUT_MS   500     /* REDIS_WAIT_REPLICAS: WAIT's timeout -> 503 */
 #define STORE_WAIT_REPLICAS_MAX 16      /* largest REDIS_WAIT_REPLICAS */
+#define STORE_PAIR_CACHE_SIZE   256     /* pairs each worker keeps in memory (store_pair_lookup:
+                                         * one store round trip per protected request) */
 #define STORE_RATE_SLOTS        16384   /* embedded store: rate counters kept (4-way sets;
                                          * a full set drops its oldest window) */
 /* end store */

@@ -69,6 +69,7 @@ struct shared {
 	atomic_ullong    pairings;
 	atomic_ullong    pairings_refused[PAIR_BUDGETS];
 	atomic_ullong    store_evictions[METRICS_EVICTION_KINDS];
+	atomic_ullong    store_cache_hits;
 	atomic_ullong    replays;
 	atomic_ullong    store_errors;
 	atomic_ullong    worker_restarts;
@@ -307,6 +308,13 @@ metrics_count_pairing_refused(enum pair_budget b)
 }
 
 void
+metrics_count_store_cache_hit(void)
+{
+	if (region != NULL)
+		add(&region->store_cache_hits, 1);
+}
+
+void
 metrics_count_store_eviction(enum metrics_eviction kind)
 {
 	if (region != NULL && (unsigned)kind < METRICS_EVICTION_KINDS)
@@ -388,6 +396,9 @@ render_pairing_limits(struct out *o, const struct shared *m)
 	for (int i = 0; i < PAIR_BUDGETS; i++)
 		put(o, "mte_relay_pairings_refused_total{limit=\"%s\"} %llu\n", budget[i],
 		    get(&m->pairings_refused[i]));
+	counter(o, "mte_relay_store_cache_hits_total",
+	    "Protected requests whose pair keys came from the worker's cache (one store round trip).",
+	    &m->store_cache_hits);
 	family(o, "mte_relay_store_evictions_total", "counter",
 	    "Pairs the embedded store evicted to make room, by kind (fresh: never used).");
 	for (int i = 0; i < METRICS_EVICTION_KINDS; i++)

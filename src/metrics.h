@@ -93,6 +93,9 @@ void metrics_count_pairing_refused(enum pair_budget b);
 /* What the embedded store evicted to make room: a pair that never carried
  * a request (fresh), or one that did (used). */
 enum metrics_eviction { METRICS_EVICT_FRESH = 0, METRICS_EVICT_USED, METRICS_EVICTION_KINDS };
+/* Counts one protected request whose pair came from the worker's cache. */
+void metrics_count_store_cache_hit(void);
+
 /* Counts one eviction; an out-of-range kind is ignored. */
 void metrics_count_store_eviction(enum metrics_eviction kind);
 

@@ -2,7 +2,9 @@
  * (protocol.md: relay header, items and chunks, order of checks).
  *
  * One request is a sequence of steps over one struct protected_msg:
- *   read_relay_header -> find_pair -> open_meta -> accept_seq   (answers in the clear)
+ *   read_relay_header -> find_pair -> open_meta -> accept_seq   (answers in the clear;
+ *                        the keys from the worker's cache: one store round trip,
+ *                        read again once when they are stale)
  *   read_meta -> forward                                        (answers sealed)
  * Each step returns F_COUNT to go on or the failure that answers the
  * request (failure.h); protected_handle runs them in order. */
@@ -54,6 +56,9 @@ struct protected_msg {
 	char        aad[SEAL_AAD_MAX];
 	size_t      aad_len;
 	int         meta_opened;                /* the request meta authenticated */
+	int         pair_cached;                /* the keys came from the worker's cache */
+	int         pair_stale;                 /* the store holds another generation */
+	uint64_t    generation;                 /* of the pair whose keys opened the meta */
 	int         accepted;                   /* seq accepted: every answer is sealed */
 	int         relay_answer;               /* the answer being sealed is the relay's own */
 	char        signed_id[CLIENT_ID_SIGNED_LEN + 1]; /* echoed, under the current secret */
@@ -191,9 +196,9 @@ read_relay_header(struct protected_msg *m)
 /* ---- 2. the pair, and the body's length ---- */
 
 static enum failure
-find_pair(struct protected_msg *m, struct store_pair *pair)
+find_pair(struct protected_msg *m, struct store_pair *pair, int refresh)
 {
-	enum store_status st = store_pair_get(m->cid, m->pid, pair);
+	enum store_status st = store_pair_lookup(m->cid, m->pid, refresh, pair, &m->pair_cached);
 	uint64_t clen = 0;
 
 	if (st == STORE_NOT_FOUND)
@@ -241,6 +246,7 @@ open_meta(struct protected_msg *m, const struct store_pair *pair)
 		return F_META_AUTH;
 	m->meta_len = (size_t)opened;
 	m->meta_opened = 1;
+	m->generation = pair->generation;
 	return F_COUNT;
 }
 
@@ -254,10 +260,11 @@ accept_seq(struct protected_msg *m)
 
 	/* the echoed id of every sealed answer from here on, 570 included */
 	clientid_sign(m->signed_id, m->cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
-	st = store_window_accept(m->cid, m->pid, m->seq);
+	st = store_window_accept_gen(m->cid, m->pid, m->generation, m->seq);
 	if (st == STORE_REPLAY)
 		return F_REPLAYED;
-	if (st == STORE_NOT_FOUND)
+	m->pair_stale = st == STORE_STALE;
+	if (st == STORE_NOT_FOUND || st == STORE_STALE)
 		return F_PAIR_NOT_FOUND;
 	if (st != STORE_OK)
 		return F_STORE_UNAVAILABLE;
@@ -791,13 +798,26 @@ protected_handle(struct server *s, struct conn *c, const struct http_request *re
 	m.c = c;
 	m.req = req;
 	f = read_relay_header(&m);
-	if (f == F_COUNT)
-		f = find_pair(&m, &pair);
-	if (f == F_COUNT)
-		f = open_meta(&m, &pair);
-	crypto_wipe(&pair, sizeof pair);
-	if (f == F_COUNT)
-		f = accept_seq(&m);
+	/* Cached keys that do not open the meta, or a pair paired again since
+	 * (another generation), are read again once from the store. */
+	for (int refresh = 0; f == F_COUNT && refresh <= 1; refresh++) {
+		f = find_pair(&m, &pair, refresh);
+		if (f == F_COUNT)
+			f = open_meta(&m, &pair);
+		crypto_wipe(&pair, sizeof pair);
+		if (f == F_META_AUTH && m.pair_cached) {
+			f = F_COUNT;
+			continue;
+		}
+		if (f == F_COUNT)
+			f = accept_seq(&m);
+		if (f == F_PAIR_NOT_FOUND && m.pair_stale && m.pair_cached) {
+			m.meta_opened = 0;
+			f = F_COUNT;
+			continue;
+		}
+		break;
+	}
 	/* From here on every answer is sealed. */
 	if (f == F_COUNT)
 		f = read_meta(&m);

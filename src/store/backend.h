@@ -29,7 +29,9 @@ struct store_backend {
 	/* Ids are validated by store.c before these are called. */
 	enum store_status (*put)(const struct store_pair *p);
 	enum store_status (*get)(const char *cid, const char *pid, struct store_pair *out);
-	enum store_status (*accept)(const char *cid, const char *pid, uint64_t seq);
+	/* generation NULL: whatever generation the pair has */
+	enum store_status (*accept)(const char *cid, const char *pid, const uint64_t *generation,
+	                            uint64_t seq);
 	enum store_status (*del)(const char *cid, const char *pid);
 	/* bucket, n, window_s validated; limit may be anything. */
 	enum store_status (*rate)(const char *bucket, unsigned n, unsigned limit,

@@ -41,6 +41,7 @@
 #include "store/cluster.h"
 #include "metrics.h"
 #include "clock.h"
+#include "decimal.h"
 #include "crypto/wipe.h"
 #include "hex.h"
 #include "log.h"
@@ -64,7 +65,10 @@
 /*
  * The replay window test-and-set.
  * KEYS[1] pair hash, KEYS[2] client index; ARGV[1] seq (decimal u64),
- * ARGV[2] W, ARGV[3] TTL in ms.  Returns 1 accepted, 0 rejected, -1 no pair.
+ * ARGV[2] W, ARGV[3] TTL in ms, ARGV[4] the generation the caller's keys
+ * belong to (decimal; "" for any; a pair without one has generation 0).
+ * Returns 1 accepted, 0 rejected, -1 no pair, -3 another generation (the
+ * pair was deleted and paired again under the same ids: nothing changed).
  *
  * Lua numbers are doubles, exact only below 2^53, so a seq is never held as
  * one number: parse() splits the decimal string into two 32-bit halves
@@ -113,8 +117,9 @@ static const char SCRIPT_ACCEPT[] =
 "  return string.sub(bm,1,ka)..string.char(bit.band(string.byte(bm,ka+1),lo))..string.rep('\\0',kb-ka-1)..\n"
 "    string.char(bit.band(string.byte(bm,kb+1),hi))..string.sub(bm,kb+2)\n"
 "end\n"
-"local f=redis.call('HMGET',KEYS[1],'hi','w','bm')\n"
+"local f=redis.call('HMGET',KEYS[1],'hi','w','bm','g')\n"
 "if not f[1] then return -1 end\n"
+"if ARGV[4]~='' and (f[4] or '0')~=ARGV[4] then return -3 end\n"
 "local hh,hl=parse(f[1])\n"
 "if not hh then return -1 end\n"
 "local bm=f[3]\n"
@@ -148,7 +153,7 @@ static const char SCRIPT_ACCEPT[] =
  * Put a pair and enforce the per-client cap, atomically.
  * KEYS[1] pair hash, KEYS[2] client index; ARGV[1] k_req, ARGV[2] k_res,
  * ARGV[3] W, ARGV[4] the fresh pair TTL ms, ARGV[5] cap, ARGV[6] pair id, ARGV[7] the
- * client's pair key prefix.  Returns the number of pairs evicted.
+ * client's pair key prefix, ARGV[8] the generation (decimal).  Returns the number of pairs evicted.
  * The index scores are microseconds from TIME, forced strictly increasing,
  * so "oldest" is put order.  Index entries whose pair expired are dropped
  * first, then the oldest live pairs beyond the cap (never the new one).
@@ -161,7 +166,7 @@ static const char SCRIPT_PUT[] =
 "local score=tonumber(t[1])*1000000+tonumber(t[2])\n"
 "local last=redis.call('ZRANGE',KEYS[2],-1,-1,'WITHSCORES')\n"
 "if last[2] and tonumber(last[2])>=score then score=tonumber(last[2])+1 end\n"
-"redis.call('HSET',KEYS[1],'k_req',ARGV[1],'k_res',ARGV[2],'hi','0','w',ARGV[3],'bm',string.rep('\\0',math.ceil(tonumber(ARGV[3])/8)))\n"
+"redis.call('HSET',KEYS[1],'k_req',ARGV[1],'k_res',ARGV[2],'hi','0','w',ARGV[3],'bm',string.rep('\\0',math.ceil(tonumber(ARGV[3])/8)),'g',ARGV[8])\n"
 "redis.call('PEXPIRE',KEYS[1],ARGV[4])\n"
 "redis.call('ZADD',KEYS[2],string.format('%.0f',score),ARGV[6])\n"
 "local live={}\n"
@@ -1016,9 +1021,9 @@ index_key(char *buf, size_t n, const char *cid)
 static enum store_status
 redis_put(const struct store_pair *p)
 {
-	char key[KEY_MAX], idx[KEY_MAX], prefix[KEY_MAX];
-	const char *argv[12];
-	size_t lens[12];
+	char key[KEY_MAX], idx[KEY_MAX], prefix[KEY_MAX], gen[24];
+	const char *argv[13];
+	size_t lens[13];
 	struct rreply *r;
 	int node;
 
@@ -1037,13 +1042,15 @@ redis_put(const struct store_pair *p)
 	argv[9] = R.cap;
 	argv[10] = p->pair_id;
 	argv[11] = prefix;
-	for (int i = 0; i < 12; i++)
+	snprintf(gen, sizeof gen, "%" PRIu64, p->generation);
+	argv[12] = gen;
+	for (int i = 0; i < 13; i++)
 		lens[i] = argv[i] ? strlen(argv[i]) : 0;
 	argv[5] = (const char *)p->k_req;
 	lens[5] = sizeof p->k_req;
 	argv[6] = (const char *)p->k_res;
 	lens[6] = sizeof p->k_res;
-	if (run(12, argv, lens, SCRIPT_PUT, key, &node, &r) != 0)
+	if (run(13, argv, lens, SCRIPT_PUT, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_INTEGER && r->integer == -2) {
 		rreply_free(r);
@@ -1061,22 +1068,24 @@ static enum store_status
 redis_get(const char *cid, const char *pid, struct store_pair *out)
 {
 	char key[KEY_MAX];
-	const char *argv[4] = { "HMGET", key, "k_req", "k_res" };
-	size_t lens[4];
-	struct rreply *r, *a, *b;
+	const char *argv[5] = { "HMGET", key, "k_req", "k_res", "g" };
+	size_t lens[5];
+	struct rreply *r, *a, *b, *g;
+	uint64_t gen = 0;
 	int node;
 
 	pair_key(key, sizeof key, cid, pid);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		lens[i] = strlen(argv[i]);
-	if (run(4, argv, lens, NULL, key, &node, &r) != 0)
+	if (run(5, argv, lens, NULL, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
 		unexpected(r, "unexpected reply to HMGET");
 		return STORE_UNAVAILABLE;
 	}
 	a = r->element[0];
 	b = r->element[1];
+	g = r->element[2];
 	if (a->type == REDIS_REPLY_NIL && b->type == REDIS_REPLY_NIL) {
 		rreply_free(r);
 		return STORE_NOT_FOUND;
@@ -1086,7 +1095,14 @@ redis_get(const char *cid, const char *pid, struct store_pair *out)
 		unexpected(r, "stored pair keys are not 32 bytes");
 		return STORE_UNAVAILABLE;
 	}
+	/* No generation: a pair stored before generations (matches 0 only). */
+	if (g->type != REDIS_REPLY_NIL &&
+	    (g->type != REDIS_REPLY_STRING || decimal_parse(g->str, g->len, UINT64_MAX, &gen) != 0)) {
+		unexpected(r, "stored pair generation is not a decimal number");
+		return STORE_UNAVAILABLE;
+	}
 	memset(out, 0, sizeof *out);
+	out->generation = gen;
 	memcpy(out->client_id, cid, STORE_CLIENT_ID_LEN);
 	memcpy(out->pair_id, pid, strlen(pid));
 	memcpy(out->k_req, a->str, STORE_KEY_LEN);
@@ -1096,11 +1112,11 @@ redis_get(const char *cid, const char *pid, struct store_pair *out)
 }
 
 static enum store_status
-redis_accept(const char *cid, const char *pid, uint64_t seq)
+redis_accept(const char *cid, const char *pid, const uint64_t *generation, uint64_t seq)
 {
-	char key[KEY_MAX], idx[KEY_MAX], seqs[24];
-	const char *argv[8];
-	size_t lens[8];
+	char key[KEY_MAX], idx[KEY_MAX], seqs[24], gen[24] = "";
+	const char *argv[9];
+	size_t lens[9];
 	struct rreply *r;
 	int node;
 	long long v;
@@ -1116,11 +1132,14 @@ redis_accept(const char *cid, const char *pid, uint64_t seq)
 	argv[5] = seqs;
 	argv[6] = R.window;
 	argv[7] = R.ttl_ms;
-	for (int i = 0; i < 8; i++)
+	if (generation != NULL)
+		snprintf(gen, sizeof gen, "%" PRIu64, *generation);
+	argv[8] = gen;
+	for (int i = 0; i < 9; i++)
 		lens[i] = strlen(argv[i]);
-	if (run(8, argv, lens, SCRIPT_ACCEPT, key, &node, &r) != 0)
+	if (run(9, argv, lens, SCRIPT_ACCEPT, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
-	if (r->type != REDIS_REPLY_INTEGER || r->integer < -1 || r->integer > 1) {
+	if (r->type != REDIS_REPLY_INTEGER || r->integer < -3 || r->integer > 1 || r->integer == -2) {
 		unexpected(r, "unexpected reply to the window script");
 		return STORE_UNAVAILABLE;
 	}
@@ -1130,7 +1149,7 @@ redis_accept(const char *cid, const char *pid, uint64_t seq)
 	 * could otherwise promote a replica that would accept seq again). */
 	if (v == 1 && R.wait_replicas > 0 && wait_replicas(node) != 0)
 		return STORE_UNAVAILABLE;
-	return v == 1 ? STORE_OK : v == 0 ? STORE_REPLAY : STORE_NOT_FOUND;
+	return v == 1 ? STORE_OK : v == 0 ? STORE_REPLAY : v == -3 ? STORE_STALE : STORE_NOT_FOUND;
 }
 
 static enum store_status

@@ -54,6 +54,7 @@ struct slot {
 	int64_t  expires_ms;            /* clock_ms() clock */
 	uint64_t order;                 /* put order, for the per-client cap */
 	uint64_t hi;                    /* highest accepted seq */
+	uint64_t generation;            /* store_pair.generation */
 	char     cid[STORE_CLIENT_ID_LEN + 1];
 	char     pid[PAIR_ID_MAX + 1];
 	uint8_t  k_req[STORE_KEY_LEN];
@@ -436,6 +437,7 @@ shm_put(const struct store_pair *p)
 	}
 	memcpy(s->k_req, p->k_req, sizeof s->k_req);
 	memcpy(s->k_res, p->k_res, sizeof s->k_res);
+	s->generation = p->generation;
 	s->hi = 0;
 	memset(BM(h), 0, S.bm_bytes);
 	s->order = ++S.t->order;
@@ -460,13 +462,14 @@ shm_get(const char *cid, const char *pid, struct store_pair *out)
 		memcpy(out->pair_id, SL(h)->pid, sizeof out->pair_id);
 		memcpy(out->k_req, SL(h)->k_req, sizeof out->k_req);
 		memcpy(out->k_res, SL(h)->k_res, sizeof out->k_res);
+		out->generation = SL(h)->generation;
 	}
 	table_unlock();
 	return h ? STORE_OK : STORE_NOT_FOUND;
 }
 
 static enum store_status
-shm_accept(const char *cid, const char *pid, uint64_t seq)
+shm_accept(const char *cid, const char *pid, const uint64_t *generation, uint64_t seq)
 {
 	int64_t now = clock_ms();
 	uint32_t h;
@@ -478,6 +481,10 @@ shm_accept(const char *cid, const char *pid, uint64_t seq)
 	if (h == 0) {
 		table_unlock();
 		return STORE_NOT_FOUND;
+	}
+	if (generation != NULL && SL(h)->generation != *generation) {
+		table_unlock();
+		return STORE_STALE;
 	}
 	set_state(SL(h), SLOT_WRITING);
 	ok = store_window_apply(&SL(h)->hi, BM(h), S.w, seq);

@@ -7,10 +7,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "protocol.h"
+#include "crypto/rand.h"
+#include "crypto/wipe.h"
 
 #include <string.h>
 
 static const struct store_backend *backend;     /* NULL before store_init */
+
+static void cache_clear(void);
 
 int
 store_ids_valid(const char *cid, const char *pid)
@@ -131,6 +135,7 @@ store_init(const struct store_config *cfg)
 		backend->fini();
 		backend = NULL;
 	}
+	cache_clear();      /* a new store: nothing cached holds */
 	if (cfg == NULL || settings_from_config(cfg, &s) != 0)
 		return STORE_INIT_BAD_CONFIG;
 	b = (cfg->redis_url && cfg->redis_url[0]) ? &store_backend_redis : &store_backend_shm;
@@ -143,6 +148,7 @@ store_init(const struct store_config *cfg)
 int
 store_worker_init(void)
 {
+	cache_clear();      /* nothing of the parent's */
 	if (backend != NULL)
 		backend->worker_init();
 	return 0;
@@ -151,6 +157,7 @@ store_worker_init(void)
 void
 store_worker_close(void)
 {
+	cache_clear();
 	if (backend != NULL)
 		backend->worker_close();
 }
@@ -192,9 +199,16 @@ store_pair_put(const struct store_pair *p)
 {
 	double t0 = clock_s();
 	enum store_status st = admit(p ? p->client_id : NULL, p ? p->pair_id : NULL);
+	struct store_pair q;
 
-	if (st == STORE_OK)
-		st = backend->put(p);
+	if (st == STORE_OK) {
+		q = *p;
+		do
+			rand_bytes(&q.generation, sizeof q.generation);
+		while (q.generation == 0);
+		st = backend->put(&q);
+		crypto_wipe(&q, sizeof q);
+	}
 	return observed(t0, st);
 }
 
@@ -209,8 +223,9 @@ store_pair_get(const char *client_id, const char *pair_id, struct store_pair *ou
 	return observed(t0, st);
 }
 
-enum store_status
-store_window_accept(const char *client_id, const char *pair_id, uint64_t seq)
+static enum store_status
+window_accept(const char *client_id, const char *pair_id, const uint64_t *generation,
+    uint64_t seq)
 {
 	double t0 = clock_s();
 	enum store_status st = admit(client_id, pair_id);
@@ -219,8 +234,131 @@ store_window_accept(const char *client_id, const char *pair_id, uint64_t seq)
 	if (st == STORE_OK && seq == 0)
 		st = STORE_REPLAY;
 	else if (st == STORE_OK)
-		st = backend->accept(client_id, pair_id, seq);
+		st = backend->accept(client_id, pair_id, generation, seq);
 	return observed(t0, st);
+}
+
+enum store_status
+store_window_accept(const char *client_id, const char *pair_id, uint64_t seq)
+{
+	return window_accept(client_id, pair_id, NULL, seq);
+}
+
+enum store_status
+store_window_accept_gen(const char *client_id, const char *pair_id, uint64_t generation,
+    uint64_t seq)
+{
+	enum store_status st = window_accept(client_id, pair_id, &generation, seq);
+
+	if (st == STORE_STALE || st == STORE_NOT_FOUND)
+		store_pair_forget(client_id, pair_id);
+	return st;
+}
+
+/* ---- this process's pair cache (store_pair_lookup) ----
+ * CACHE_WAYS-way sets chosen by SipHash under a per-process random key (a
+ * client cannot aim its pair ids at one set); within a set the least
+ * recently used entry makes room.  Keys of a dropped entry are wiped. */
+
+#define CACHE_WAYS 4
+#define CACHE_SETS (STORE_PAIR_CACHE_SIZE / CACHE_WAYS)
+
+struct cache_entry {
+	struct store_pair pair;         /* pair.client_id[0] == 0: empty */
+	uint64_t          used;
+};
+
+static struct {
+	struct cache_entry entry[CACHE_SETS][CACHE_WAYS];
+	uint64_t           clock;
+	uint8_t            key[16];
+	int                keyed;
+} cache;
+
+static void
+cache_clear(void)
+{
+	crypto_wipe(&cache, sizeof cache);
+}
+
+static struct cache_entry *
+cache_set(const char *cid, const char *pid)
+{
+	uint8_t buf[STORE_CLIENT_ID_LEN + PAIR_ID_MAX];
+	size_t n = strlen(pid);
+
+	if (!cache.keyed) {
+		rand_bytes(cache.key, sizeof cache.key);
+		cache.keyed = 1;
+	}
+	memcpy(buf, cid, STORE_CLIENT_ID_LEN);
+	memcpy(buf + STORE_CLIENT_ID_LEN, pid, n);
+	return cache.entry[store_siphash24(cache.key, buf, STORE_CLIENT_ID_LEN + n) % CACHE_SETS];
+}
+
+static struct cache_entry *
+cache_find(struct cache_entry *set, const char *cid, const char *pid)
+{
+	for (int i = 0; i < CACHE_WAYS; i++)
+		if (set[i].pair.client_id[0] != '\0' &&
+		    memcmp(set[i].pair.client_id, cid, STORE_CLIENT_ID_LEN) == 0 &&
+		    strcmp(set[i].pair.pair_id, pid) == 0)
+			return &set[i];
+	return NULL;
+}
+
+static void
+cache_keep(const struct store_pair *p)
+{
+	struct cache_entry *set = cache_set(p->client_id, p->pair_id);
+	struct cache_entry *e = cache_find(set, p->client_id, p->pair_id);
+
+	for (int i = 0; e == NULL && i < CACHE_WAYS; i++)
+		if (set[i].pair.client_id[0] == '\0')
+			e = &set[i];
+	for (int i = 0; e == NULL && i < CACHE_WAYS; i++)
+		if (i == 0 || set[i].used < e->used)
+			e = &set[i];
+	crypto_wipe(&e->pair, sizeof e->pair);
+	e->pair = *p;
+	e->used = ++cache.clock;
+}
+
+void
+store_pair_forget(const char *client_id, const char *pair_id)
+{
+	struct cache_entry *e;
+
+	if (!store_ids_valid(client_id, pair_id))
+		return;
+	e = cache_find(cache_set(client_id, pair_id), client_id, pair_id);
+	if (e != NULL)
+		crypto_wipe(e, sizeof *e);
+}
+
+enum store_status
+store_pair_lookup(const char *client_id, const char *pair_id, int refresh,
+    struct store_pair *out, int *cached)
+{
+	struct cache_entry *e = NULL;
+	enum store_status st;
+
+	*cached = 0;
+	if (backend != NULL && store_ids_valid(client_id, pair_id) && !refresh)
+		e = cache_find(cache_set(client_id, pair_id), client_id, pair_id);
+	if (e != NULL) {
+		*out = e->pair;
+		e->used = ++cache.clock;
+		*cached = 1;
+		metrics_count_store_cache_hit();
+		return STORE_OK;
+	}
+	st = store_pair_get(client_id, pair_id, out);
+	if (st == STORE_OK)
+		cache_keep(out);
+	else if (st == STORE_NOT_FOUND)
+		store_pair_forget(client_id, pair_id);
+	return st;
 }
 
 enum store_status
@@ -229,6 +367,7 @@ store_pair_delete(const char *client_id, const char *pair_id)
 	double t0 = clock_s();
 	enum store_status st = admit(client_id, pair_id);
 
+	store_pair_forget(client_id, pair_id);
 	if (st == STORE_OK)
 		st = backend->del(client_id, pair_id);
 	return observed(t0, st);

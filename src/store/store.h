@@ -35,7 +35,8 @@
  *
  * Redis key layout (SID = SERVER_ID, CID = client id, PID = pair id):
  *   mte:{SID:CID}:p:PID   hash: k_req (32 bytes), k_res (32 bytes),
- *                         hi (decimal u64), w (decimal W), bm (ceil(W/8) bytes)
+ *                         hi (decimal u64), w (decimal W), bm (ceil(W/8) bytes),
+ *                         g (the generation, decimal u64)
  *   mte:{SID:CID}:pairs   sorted set of the client's PIDs, scored by put order
  *   mte:{SID:r:BUCKET}    a rate counter (store_rate_take), expiring with its window
  * The Redis Cluster hash tag is {SID:CID}: all of one client's keys live in one
@@ -67,7 +68,9 @@ enum store_status {
 	STORE_REPLAY,           /* seq replayed, older than the window, or 0 */
 	STORE_UNAVAILABLE,      /* backend down, slow, or answering errors: HTTP 503 */
 	STORE_EXISTS,           /* put: a live pair with these ids exists already */
-	STORE_LIMITED           /* rate: the budget is spent for this window */
+	STORE_LIMITED,          /* rate: the budget is spent for this window */
+	STORE_STALE             /* accept: the pair has another generation than the
+	                         * caller's keys (deleted and paired again) */
 };
 
 #define STORE_CLIENT_ID_LEN  CLIENT_ID_HEX_LEN      /* 32 lower-case hex characters */
@@ -83,6 +86,8 @@ struct store_pair {
 	char    pair_id[PAIR_ID_MAX + 1];
 	uint8_t k_req[STORE_KEY_LEN];
 	uint8_t k_res[STORE_KEY_LEN];
+	uint64_t generation;    /* drawn by store_pair_put (never 0); 0 for a pair
+	                         * stored before generations existed */
 };
 
 /* What the store needs from the configuration (main.c fills it from struct
@@ -164,7 +169,23 @@ int store_worker_init(void);
  */
 enum store_status store_pair_put(const struct store_pair *p);
 
-/* Loads the pair into *out (ids and keys).  Does not refresh the TTL.
+/*
+ * The protected path's read of a pair: from this process's cache of
+ * STORE_PAIR_CACHE_SIZE pairs when it holds (cid, pid) and refresh is 0 (no
+ * round trip; *cached = 1), else from the store (store_pair_get), then kept
+ * in the cache (*cached = 0).  Pair keys never change after pairing, so the
+ * cache can only be stale when the pair was deleted (or expired) and paired
+ * again under the same ids: store_window_accept_gen then answers
+ * STORE_STALE, and a caller whose keys did not open a request, or got
+ * STORE_STALE, reads again with refresh 1.  Answers as store_pair_get.
+ */
+enum store_status store_pair_lookup(const char *client_id, const char *pair_id, int refresh,
+                                    struct store_pair *out, int *cached);
+
+/* Drops (client_id, pair_id) from this process's cache, wiping its keys. */
+void store_pair_forget(const char *client_id, const char *pair_id);
+
+/* Loads the pair into *out (ids, keys, generation).  Does not refresh the TTL.
  * STORE_OK, STORE_NOT_FOUND or STORE_UNAVAILABLE; *out is written only on
  * STORE_OK.  Keys read from Redis are checked to be exactly 32 bytes. */
 enum store_status store_pair_get(const char *client_id, const char *pair_id,
@@ -183,6 +204,14 @@ enum store_status store_pair_get(const char *client_id, const char *pair_id,
  */
 enum store_status store_window_accept(const char *client_id, const char *pair_id,
                                       uint64_t seq);
+
+/* The same, only for the pair of this generation (the one whose keys opened
+ * the request): a pair with another generation is left untouched and the
+ * answer is STORE_STALE (and it leaves the cache).  STORE_NOT_FOUND also
+ * drops it from the cache.  Everything else as store_window_accept, in the
+ * same single round trip. */
+enum store_status store_window_accept_gen(const char *client_id, const char *pair_id,
+                                          uint64_t generation, uint64_t seq);
 
 /*
  * A fixed-window budget (PROTOCOL.md, "Pairing limits"): takes n units from

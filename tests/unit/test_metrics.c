@@ -159,8 +159,8 @@ Test(metrics, text_format_parses_line_by_line)
 		}
 		samples++;
 	}
-	/* + the pool's (metrics_set_pool), + pairing refusals and evictions */
-	cr_assert_eq(families, 13 + 6 + 2);
+	/* + the pool's (metrics_set_pool), + pairing refusals, cache hits, evictions */
+	cr_assert_eq(families, 13 + 6 + 3);
 	cr_assert_gt(samples, 40);
 	regfree(&sample);
 	regfree(&comment);

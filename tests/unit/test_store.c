@@ -721,6 +721,109 @@ CONTRACT(fresh_pairs_expire_first, 20)
 	cr_assert_eq(store_window_accept(CID_A, PID2, 2), STORE_OK);
 }
 
+/* Generations: every put draws one; an accept for another generation
+ * changes nothing (STORE_STALE); the pair cache answers without a round
+ * trip and is corrected by the generation. */
+CONTRACT(generations_and_the_pair_cache, 20)
+{
+	struct store_pair p, q, r;
+	uint64_t g1;
+	int cached = -1;
+
+	make_pair(&p, CID_A, PID1, 0x11);
+	cr_assert_eq(store_pair_put(&p), STORE_OK);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK);
+	cr_assert_neq(q.generation, 0u, "a put draws a generation");
+	g1 = q.generation;
+	cr_assert_eq(store_window_accept_gen(CID_A, PID1, g1 ^ 1, 1), STORE_STALE);
+	cr_assert_eq(store_window_accept_gen(CID_A, PID1, g1, 1), STORE_OK, "seq 1 was not spent");
+	cr_assert_eq(store_window_accept_gen(CID_A, PID1, g1, 1), STORE_REPLAY);
+
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 0, &r, &cached), STORE_OK);
+	cr_assert_eq(cached, 0);
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 0, &r, &cached), STORE_OK);
+	cr_assert_eq(cached, 1, "the second read comes from the cache");
+	assert_pair_eq(&r, &q);
+	cr_assert_eq(r.generation, g1);
+
+	/* deleted and paired again elsewhere: the cache is stale, the generation says so */
+	cr_assert_eq(store_pair_delete(CID_A, PID1), STORE_OK);
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 0, &r, &cached), STORE_NOT_FOUND,
+	    "a delete in this process drops the cached pair");
+	make_pair(&p, CID_A, PID1, 0x22);
+	cr_assert_eq(store_pair_put(&p), STORE_OK);
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 0, &r, &cached), STORE_OK);
+	cr_assert_eq(cached, 0);
+	cr_assert_neq(r.generation, g1, "a new pair, a new generation");
+	/* another process deletes and pairs again: this process still caches the old */
+	{
+		pid_t child = fork();
+		if (child == 0) {
+			struct store_pair n;
+			store_worker_init();
+			make_pair(&n, CID_A, PID1, 0x33);
+			_exit(store_pair_delete(CID_A, PID1) == STORE_OK && store_pair_put(&n) == STORE_OK ? 0 : 1);
+		}
+		int status = -1;
+		cr_assert_eq(waitpid(child, &status, 0), child);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 0, &q, &cached), STORE_OK);
+	cr_assert_eq(cached, 1);
+	cr_assert_eq(q.k_req[0], 0x22, "the stale keys, from the cache");
+	cr_assert_eq(store_window_accept_gen(CID_A, PID1, q.generation, 5), STORE_STALE);
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 0, &q, &cached), STORE_OK);
+	cr_assert_eq(cached, 0, "a stale answer dropped the cached pair");
+	cr_assert_eq(q.k_req[0], 0x33);
+	cr_assert_eq(store_window_accept_gen(CID_A, PID1, q.generation, 5), STORE_OK);
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 1, &q, &cached), STORE_OK);
+	cr_assert_eq(cached, 0, "refresh reads the store");
+	/* an accept that finds no pair drops it too */
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 0, &q, &cached), STORE_OK);
+	cr_assert_eq(cached, 1);
+	{
+		pid_t child = fork();
+		if (child == 0) {
+			store_worker_init();
+			_exit(store_pair_delete(CID_A, PID1) == STORE_OK ? 0 : 1);
+		}
+		int status = -1;
+		cr_assert_eq(waitpid(child, &status, 0), child);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	cr_assert_eq(store_window_accept_gen(CID_A, PID1, q.generation, 6), STORE_NOT_FOUND);
+	cr_assert_eq(store_pair_lookup(CID_A, PID1, 0, &q, &cached), STORE_NOT_FOUND);
+	cr_assert_eq(cached, 0);
+}
+
+/* STORE_PAIR_CACHE_SIZE pairs at most: after SIZE + 1 of them, at most SIZE
+ * are read from the cache again, and most are. */
+CONTRACT(pair_cache_is_bounded, 60)
+{
+	struct store_config c = base_config();
+	struct store_pair q;
+	char pid[40];
+	int cached, hits = 0;
+
+	c.max_pairs_per_client = 1024;
+	c.store_capacity = 4096;
+	open_store(&c);
+	for (int i = 0; i <= STORE_PAIR_CACHE_SIZE; i++) {
+		pid_n(pid, sizeof pid, i);
+		put_one(CID_A, pid);
+		cr_assert_eq(store_pair_lookup(CID_A, pid, 0, &q, &cached), STORE_OK);
+		cr_assert_eq(cached, 0);
+	}
+	/* newest first: a miss read again only pushes out older pairs */
+	for (int i = STORE_PAIR_CACHE_SIZE; i >= 0; i--) {
+		pid_n(pid, sizeof pid, i);
+		cr_assert_eq(store_pair_lookup(CID_A, pid, 0, &q, &cached), STORE_OK);
+		hits += cached;
+	}
+	cr_assert_leq(hits, STORE_PAIR_CACHE_SIZE);
+	cr_assert_gt(hits, STORE_PAIR_CACHE_SIZE / 2, "hits %d", hits);
+}
+
 /* ---- embedded store only ---- */
 
 Test(embedded, lru_eviction_when_full, .init = setup_embedded, .fini = teardown)

@@ -498,6 +498,29 @@ Test(redis_data, fresh_pair_ttl_and_rate_keys, .init = watchdog, .fini = fini_al
 	cr_assert(sscanf(out, ":%ld", &ttl) == 1 && ttl > 90000 && ttl <= 100000, "%s", out);
 }
 
+/* A pair stored before generations (no g field) has generation 0: it
+ * still works, and only for generation 0. */
+Test(redis_data, pair_without_generation, .init = watchdog, .fini = fini_all)
+{
+	char url[160], out[4096];
+	struct store_config c;
+	struct store_pair q;
+	const char *pk = "mte:{test-relay:0123456789abcdef0123456789abcdef}:p:pair-0001_abcdefgh";
+
+	redis_start(&rp, NULL);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", rp.port);
+	c = config_for(url);
+	free(init_logged(&c, STORE_INIT_OK));
+	put_one(CID_A, PID1);
+	RAW(rp.port, NULL, out, "HEXISTS", pk, "g");
+	cr_assert_str_eq(out, ":1\r\n");
+	RAW(rp.port, NULL, out, "HDEL", pk, "g");
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_OK);
+	cr_assert_eq(q.generation, 0u);
+	cr_assert_eq(store_window_accept_gen(CID_A, PID1, 7, 1), STORE_STALE);
+	cr_assert_eq(store_window_accept_gen(CID_A, PID1, 0, 1), STORE_OK);
+}
+
 Test(redis_data, noscript_falls_back_to_eval, .init = watchdog, .fini = fini_all)
 {
 	char url[160], out[256];
@@ -665,7 +688,7 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	waitpid(fake, NULL, 0);
 
 	/* keys of the wrong length, and a script answer out of range */
-	fake = fake_server(&port, "*2\r\n$33\r\n012345678901234567890123456789012\r\n$32\r\n01234567890123456789012345678901\r\n");
+	fake = fake_server(&port, "*3\r\n$33\r\n012345678901234567890123456789012\r\n$32\r\n01234567890123456789012345678901\r\n$-1\r\n");
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
 	c = fake_config_for(url);
 	free(init_logged(&c, STORE_INIT_OK));
@@ -673,6 +696,18 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
 	log = capture_end(&cap);
 	cr_assert(strstr(log, "not 32 bytes") != NULL, "%s", log);
+	free(log);
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+	/* a generation that is not a decimal u64 */
+	fake = fake_server(&port, "*3\r\n$32\r\n01234567890123456789012345678901\r\n$32\r\n01234567890123456789012345678901\r\n$21\r\n184467440737095516160\r\n");
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = fake_config_for(url);
+	free(init_logged(&c, STORE_INIT_OK));
+	capture_start(&cap);
+	cr_assert_eq(store_pair_get(CID_A, PID1, &q), STORE_UNAVAILABLE);
+	log = capture_end(&cap);
+	cr_assert(strstr(log, "generation is not a decimal number") != NULL, "%s", log);
 	free(log);
 	kill(fake, SIGKILL);
 	waitpid(fake, NULL, 0);

@@ -81,10 +81,10 @@ export const responseAad = (clientId, pairId, seq, flags, status) =>
  * opts: method, path, headers (sent as given: the caller sets content-length
  * or transfer-encoding), body (Buffer).
  */
-export function httpRequest(origin, { method = 'GET', path = '/', headers = {}, body } = {}) {
+export function httpRequest(origin, { method = 'GET', path = '/', headers = {}, body, agent = false } = {}) {
   const u = new URL(origin);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path, headers, agent: false, setHost: true }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path, headers, agent, setHost: true }, (res) => {
       const parts = [];
       res.on('data', (d) => parts.push(d));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(parts), complete: res.complete }));
@@ -170,6 +170,7 @@ export async function pair(identity, made = 1) {
  *   chunked    send the body with chunked transfer coding
  *   relayHeader, eh   override x-mte-relay / x-mte-relay-eh (eh null: omitted)
  *   alterMeta(sealedMeta), alterBody(wire)   tamper after sealing
+ *   agent      an http.Agent (e.g. keep-alive, so requests stay on one worker)
  * Returns the answer plus .opened() which checks the echo header and opens
  * the sealed meta and body (throws when it does not authenticate).
  */
@@ -199,7 +200,7 @@ export async function protectedRequest(identity, p, opts = {}) {
   const eh = opts.eh !== undefined ? opts.eh : sealedMeta.toString('base64url');
   if (eh !== null) headers['x-mte-relay-eh'] = eh;
   if (wire !== undefined) Object.assign(headers, bodyHeaders(wire, opts.chunked));
-  const res = await httpRequest(identity.origin, { method, path: target, headers, body: wire });
+  const res = await httpRequest(identity.origin, { method, path: target, headers, body: wire, agent: opts.agent });
   res.seq = seq;
   res.opened = () => openResponse(identity, p, seq, method, res, mkRes);
   return res;
