@@ -70,6 +70,12 @@ test('make client-pack: the tarball holds the freshly built package, its version
   assert.match(readFileSync(join(installed, 'dist', 'mte-relay-client.d.ts'), 'utf8'), /declare global/);
   // Freshly built: the package's module is the build of today's client/src.
   assert.match(esm, /OPTION_CONFLICT/);
+
+  // Guards: a version other than the relay's, and a pack of the source folder, are refused.
+  await assert.rejects(run(process.execPath, [join(ROOT, 'client', 'build.mjs'), '--package', join(tmp, 'wrong'), '--version', '9.9.9']),
+    (e) => e.code === 1 && /make them equal/.test(e.stderr));
+  await assert.rejects(run('npm', ['pack', '--dry-run', '--loglevel=error'], { cwd: join(ROOT, 'client') }),
+    (e) => /make client-pack/.test(e.stderr));
 });
 
 /** tsc over files in a folder of the app; resolves {code, out}.  checkTypings: also check the package's .d.ts files. */
