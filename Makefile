@@ -6,6 +6,7 @@
 #   make bench-relay
 #   make bench-stream   streamed responses: per-event delay, bulk download
 #   make bench-capacity
+#   make client-pack    the browser client as an npm package: build/npm/mte-relay-client-<version>.tgz
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -35,7 +36,7 @@ CLIENT_SRC    := $(sort $(wildcard client/*.js client/*.mjs client/*.ts client/s
 CLIENT_ASSETS := $(if $(wildcard client/build.mjs),static/mte-relay-client.js static/mte-relay-client.mjs static/mte-relay-client.d.ts)
 ASSETS        := $(sort $(filter-out $(CLIENT_ASSETS),$(wildcard static/*)) $(CLIENT_ASSETS))
 
-.PHONY: all setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay bench-stream bench-capacity install static clean
+.PHONY: all setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay bench-stream bench-capacity install static clean client-pack
 all: $(BIN)
 
 setup:
@@ -67,6 +68,14 @@ $(BUILD)/tools/embed: tools/embed.c
 
 $(CLIENT_ASSETS) &: $(CLIENT_SRC) client/build.mjs package-lock.json
 	node client/build.mjs
+
+# The client as the npm package mte-relay-client (client/package.json, its
+# version the relay's): built afresh into $(NPM_DIR)/package, packed into
+# $(NPM_DIR)/mte-relay-client-$(VERSION).tgz.
+NPM_DIR ?= $(BUILD)/npm
+client-pack:
+	node client/build.mjs --package $(NPM_DIR)/package --version $(VERSION)
+	cd $(NPM_DIR)/package && npm pack --pack-destination $(abspath $(NPM_DIR)) --loglevel=warn
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -1,6 +1,8 @@
-// Typings of the mte-relay client (static/mte-relay-client.js and .mjs).
-// The classic script defines mteFetch, initMteRelayClient and MteRelayError
-// on globalThis; the ES module exports them.
+// Typings of the mte-relay client: the ES module (static/mte-relay-client.mjs,
+// and the npm package mte-relay-client) exports what is above the
+// "classic-script globals" line; the classic script (mte-relay-client.js)
+// defines the globals below it.  client/build.mjs cuts the file at that
+// line for the package's module typings.
 
 export interface MteRelayClientOptions {
   /**
@@ -45,14 +47,72 @@ export interface MteRelayClientOptions {
    * (pairing unauthenticated).
    */
   relayKey?: string | string[];
+  /**
+   * The path the relay is mounted under on its origin, when a reverse proxy
+   * routes e.g. "/relay/..." to it and strips "/relay": the client then talks
+   * to <origin>/relay/api/mte-relay, /relay/api/mte-pair and /relay/, while
+   * request URLs name the API path as the upstream sees it
+   * (mteFetch('https://app.example/api/orders') reaches UPSTREAM/api/orders).
+   * Default "" (the relay at the origin's root).
+   */
+  pathPrefix?: string;
+  /**
+   * Where the signed client id of each relay is kept: anything with the
+   * shape of localStorage (sessionStorage, or your own; the methods may
+   * return promises).  Default: localStorage when present, else memory.
+   */
+  storage?: MteRelayStorage;
+  /** The fetch used to talk to the relay, called as fetch(url, init). Default: globalThis.fetch. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+
+  // Names of the Eclypses client (mte-relay-browser), accepted so that an app
+  // moves over unchanged; see README, "Moving from the Eclypses client".
+  /** @deprecated The Eclypses name of encodeUrls. */
+  encodeUrl?: boolean;
+  /** @deprecated The Eclypses name of streamUploads. */
+  useStreaming?: boolean;
+  /** @deprecated The Eclypses (v3) name of numberOfPairs. */
+  numberEncoderDecoderPairs?: number;
+  /** @deprecated Ignored (warned about once): mte-relay needs no licence. */
+  licenseKey?: string;
+  /** @deprecated Ignored (warned about once): mte-relay needs no licence. */
+  licenseCompany?: string;
+  /** @deprecated Ignored (warned about once): mte-relay needs no licence. */
+  companyName?: string;
+  /** @deprecated Ignored (warned about once): there are no encoder objects to pool. */
+  mtePoolSize?: number;
+  /** @deprecated Ignored (warned about once): there are no encoder objects to pool. */
+  mkePoolSize?: number;
+  /** @deprecated Ignored (warned about once): there are no encoder objects to pool. */
+  encoderDecoderPoolSize?: number;
+  /** @deprecated Ignored (warned about once): every request gets the same protection. */
+  encodeType?: 'MTE' | 'MKE';
+  /** @deprecated Ignored (warned about once): every request gets the same protection. */
+  defaultEncodeType?: 'MTE' | 'MKE';
+}
+
+/** Storage of signed client ids: the shape of localStorage; results may be promises. */
+export interface MteRelayStorage {
+  getItem(key: string): string | null | Promise<string | null>;
+  setItem(key: string, value: string): void | Promise<void>;
+  removeItem(key: string): void | Promise<void>;
 }
 
 /** Per-request overrides of the client options. */
 export interface MteFetchOptions {
   encodeUrls?: boolean;
   encodeHeaders?: boolean | string[];
+  /** Per request, only false counts: it turns streamed uploads off for this request. */
   streamUploads?: boolean;
   crossOriginRedirect?: 'error' | 'manual' | 'follow';
+  /** The path the relay is mounted under, for this request (see MteRelayClientOptions.pathPrefix). */
+  pathPrefix?: string;
+  /** @deprecated The Eclypses name of encodeUrls. */
+  encodeUrl?: boolean;
+  /** @deprecated The Eclypses name of streamUploads. */
+  useStreaming?: boolean;
+  /** @deprecated Ignored (warned about once): every request gets the same protection. */
+  encodeType?: 'MTE' | 'MKE';
 }
 
 export type MteRelayErrorCode =
@@ -68,7 +128,8 @@ export type MteRelayErrorCode =
   | 'UNSUPPORTED'       // a request that cannot be protected (non-http URL, oversized headers)
   | 'REDIRECT_OTHER_ORIGIN' // a redirect out of the relay's origin, not followed (crossOriginRedirect 'error')
   | 'UNAUTHENTICATED_ANSWER' // a refusal 559-570 without the relay's tag: a POST/PATCH is not sent again
-  | 'ALREADY_RECEIVED';      // the relay had received this request already (570): it may have been performed
+  | 'ALREADY_RECEIVED'       // the relay had received this request already (570): it may have been performed
+  | 'OPTION_CONFLICT';       // an option given under two names (ours and the Eclypses client's) with different values
 
 /** Every error mteFetch throws (except aborts, which reject with the signal's reason as fetch does). */
 export declare class MteRelayError extends Error {
@@ -139,12 +200,15 @@ export declare class MteEventSource extends EventTarget {
   close(): void;
 }
 
+// ---- classic-script globals (mte-relay-client.js) ----
+
 type MteRelayErrorConstructor = typeof MteRelayError;
+type MteEventSourceConstructor = typeof MteEventSource;
 
 declare global {
-  // Defined by the classic-script build (static/mte-relay-client.js).
+  // Defined by the classic-script build (mte-relay-client.js).
   function mteFetch(input: string | URL | Request, init?: RequestInit, mteOptions?: MteFetchOptions): Promise<Response>;
   function initMteRelayClient(options?: MteRelayClientOptions): Promise<void>;
   var MteRelayError: MteRelayErrorConstructor;
-  var MteEventSource: typeof import('./mte-relay-client.mjs').MteEventSource;
+  var MteEventSource: MteEventSourceConstructor;
 }

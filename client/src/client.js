@@ -7,14 +7,17 @@
 //   eventsource.js  MteEventSource: server-sent events over mteFetch
 //   relay.js     HTTP to the relay; errors.js what all of them throw
 //
-// State per relay origin: the signed client id (also in localStorage when the
+// State per relay: the signed client id (also in localStorage when the
 // platform has it) and, in memory only, numberOfPairs pairs made by one
-// POST /api/mte-pair.
+// POST /api/mte-pair.  A relay is named by its base, the origin of the
+// request URL followed by pathPrefix ("" unless the relay is mounted under a
+// path), and the state's .origin holds that base: every URL of the relay is
+// the base followed by the relay's own path.
 
 import { createMteEventSource } from './eventsource.js';
 import { createMteFetch } from './fetch.js';
 import { createIdentities, defaultStorage, memoryStorage } from './identity.js';
-import { applyOptions, checkOptions, defaultConfig } from './options.js';
+import { applyOptions, checkOptions, createWarnOnce, defaultConfig, translateOptions } from './options.js';
 import { createPairing } from './pairing.js';
 import { baseUrl, createRelayFetch } from './relay.js';
 
@@ -26,9 +29,14 @@ import { baseUrl, createRelayFetch } from './relay.js';
  *   streamUploads: send large bodies as a streamed request body (default: in Node)
  */
 export function createClient(env = {}) {
-  const relayFetch = createRelayFetch(env.fetch || ((...a) => globalThis.fetch(...a)));
-  const storage = env.storage === null ? memoryStorage() : (env.storage || defaultStorage());
   const config = defaultConfig(env);
+  // Option fetch (initMteRelayClient) wins over env.fetch, looked up per call.
+  const relayFetch = createRelayFetch((...a) => {
+    const f = config.fetch || env.fetch;
+    return f ? f(...a) : globalThis.fetch(...a);
+  });
+  const envStorage = env.storage === null ? memoryStorage() : (env.storage || defaultStorage());
+  const warnOnce = createWarnOnce();
   const origins = new Map();
 
   function originState(origin) {
@@ -37,18 +45,18 @@ export function createClient(env = {}) {
     return st;
   }
 
-  const identities = createIdentities(relayFetch, storage);
+  const identities = createIdentities(relayFetch, () => config.storage || envStorage);
   const pairing = createPairing(relayFetch, config);
-  const mteFetch = createMteFetch({ config, originState, relayFetch, identities, pairing });
+  const mteFetch = createMteFetch({ config, originState, relayFetch, identities, pairing, warnOnce });
 
   async function init(options) {
-    options = options || {};
+    options = translateOptions(options || {}, 'initMteRelayClient', warnOnce);
     checkOptions(options, 'initMteRelayClient');
     applyOptions(config, options);
     const relay = options.relayUrl || options.serverUrl;
     if (relay) {
       // Pair now rather than on the first request.
-      const st = originState(new URL(String(relay), baseUrl()).origin);
+      const st = originState(new URL(String(relay), baseUrl()).origin + config.pathPrefix);
       const identity = await identities.getIdentity(st);
       await pairing.getPair(st, identity);
     }
@@ -58,7 +66,7 @@ export function createClient(env = {}) {
     mteFetch,
     initMteRelayClient: init,
     MteEventSource: createMteEventSource(mteFetch),
-    /** For tests: the in-memory state of one origin. */
+    /** For tests: the in-memory state of one relay base (origin + pathPrefix). */
     _state: (origin) => origins.get(origin),
     _config: config,
   };

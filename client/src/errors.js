@@ -47,6 +47,7 @@ export const ErrorCodes = Object.freeze({
   REDIRECT_OTHER_ORIGIN: 'REDIRECT_OTHER_ORIGIN', // a redirect to another origin than the relay's (crossOriginRedirect 'error')
   UNAUTHENTICATED_ANSWER: 'UNAUTHENTICATED_ANSWER', // a refusal 559-570 without the relay's tag: not a reason to send a POST again
   ALREADY_RECEIVED: 'ALREADY_RECEIVED',   // the relay had received this request already (570): it may have been performed
+  OPTION_CONFLICT: 'OPTION_CONFLICT',     // an option given under two names (ours and the Eclypses client's) with different values
 });
 
 const MAX_ERROR_BODY = 64 * 1024; // bytes of a relay error body we read

@@ -8,7 +8,7 @@
 
 import { abortReason, isStream, normalizeBody } from './body.js';
 import { ErrorCodes, MteDecodeError, MtePairingError, MteRelayError, describeRelayError, readRelayError } from './errors.js';
-import { checkOptions } from './options.js';
+import { checkOptions, normalizePathPrefix, translateOptions } from './options.js';
 import { REDIRECT_MODES, markRedirected, nextHop } from './redirect.js';
 import { HDR, STATUS_BAD_CLIENT_ID, baseUrl, discard } from './relay.js';
 import { verifyAnswerTag } from './crypto.js';
@@ -80,12 +80,13 @@ function resolveRequest(input, init) {
   return { url, method, headers, body, bodyIsStream: isStream(body), redirect, signal: signal || undefined, pass };
 }
 
-/** How req is protected: its headers split into meta and clear. */
+/** How req is protected: its headers split into meta and clear, and the path the relay is mounted under. */
 function protection(req, mteOptions, config) {
   const encodeUrls = mteOptions.encodeUrls !== undefined ? mteOptions.encodeUrls : config.encodeUrls;
   const encodeHeaders = mteOptions.encodeHeaders !== undefined ? mteOptions.encodeHeaders : config.encodeHeaders;
+  const pathPrefix = mteOptions.pathPrefix !== undefined ? normalizePathPrefix(mteOptions.pathPrefix) : config.pathPrefix;
   const { meta, clear } = splitHeaders(req.headers, encodeHeaders);
-  return { encodeUrls, metaHeaders: meta, clearHeaders: clear, streamUploads: mteOptions.streamUploads };
+  return { encodeUrls, metaHeaders: meta, clearHeaders: clear, streamUploads: mteOptions.streamUploads, pathPrefix };
 }
 
 /** The request to protect: resolved, its body read into a Blob, its headers split into meta and clear. */
@@ -106,7 +107,7 @@ async function prepareRequest(input, init, mteOptions, config) {
  * (the state of one relay origin), relayFetch (relay.js), identities
  * (identity.js) and pairing (pairing.js).
  */
-export function createMteFetch({ config, originState, relayFetch, identities, pairing }) {
+export function createMteFetch({ config, originState, relayFetch, identities, pairing, warnOnce }) {
   async function sendOnce(st, req, opts, body, attemptState) {
     const { signal } = req;
     const identity = await withAbort(identities.getIdentity(st), signal);
@@ -163,7 +164,8 @@ export function createMteFetch({ config, originState, relayFetch, identities, pa
 
   /** One protected request and its answer, with the protocol's one retry. */
   async function fetchProtected(req, opts, body) {
-    const st = originState(req.url.origin);
+    // The relay is at the URL's origin, under pathPrefix; the URL's path is the upstream's.
+    const st = originState(req.url.origin + opts.pathPrefix);
     const attemptState = { preferredSlot: undefined };
 
     for (let attempt = 0; ; attempt++) {
@@ -227,7 +229,7 @@ export function createMteFetch({ config, originState, relayFetch, identities, pa
   }
 
   return async function mteFetch(input, init, mteOptions) {
-    mteOptions = mteOptions || {};
+    mteOptions = translateOptions(mteOptions || {}, 'mteFetch', warnOnce);
     let { req, body } = await prepareRequest(input, init || {}, mteOptions, config);
     const crossOrigin = mteOptions.crossOriginRedirect !== undefined ? mteOptions.crossOriginRedirect : config.crossOriginRedirect;
 

@@ -1,7 +1,9 @@
 // identity.js - the signed client id of each relay origin (protocol.md
 // "Identity: the client id"): got by HEAD /api/mte-relay, kept in storage
 // (localStorage when the platform has it), forgotten when the relay no
-// longer accepts it, and refreshed when the relay re-signs it.
+// longer accepts it, and refreshed when the relay re-signs it.  A storage's
+// get/set/remove may return promises (option storage, as the Eclypses client
+// allowed); writes are not waited for, and their failures leave memory only.
 
 import { ErrorCodes, MtePairingError } from './errors.js';
 import { HDR, SIGNED_ID_RE, STATUS_BAD_CLIENT_ID, discard } from './relay.js';
@@ -45,13 +47,23 @@ export function memoryStorage() {
   };
 }
 
+const isPromise = (v) => v !== null && typeof v === 'object' && typeof v.then === 'function';
+
+/** Runs a storage write; a failure of an async one is dropped (memory keeps the id). */
+function write(op) {
+  try {
+    const r = op();
+    if (isPromise(r)) r.then(undefined, () => {});
+  } catch { /* memory only */ }
+}
+
 /**
- * The identities of a client.  st is the state of one origin:
- * {origin, identity (the promise of it), current (once it resolved)}.
- * An identity is {signedId, clientId, slots, rr}; slots and rr belong to
- * pairing.js.
+ * The identities of a client.  st is the state of one relay (client.js):
+ * {origin (the relay's base), identity (the promise of it), current (once it
+ * resolved)}.  An identity is {signedId, clientId, slots, rr}; slots and rr
+ * belong to pairing.js.  storageOf() gives the storage in use now.
  */
-export function createIdentities(relayFetch, storage) {
+export function createIdentities(relayFetch, storageOf) {
   async function headClientId(origin, signedId) {
     const headers = signedId ? { [HDR]: signedId } : {};
     const res = await relayFetch(`${origin}/api/mte-relay`, { method: 'HEAD', headers }, origin, 'getting a client id');
@@ -60,13 +72,16 @@ export function createIdentities(relayFetch, storage) {
   }
 
   async function obtainIdentity(st) {
+    const storage = storageOf();
     const key = STORAGE_PREFIX + st.origin;
     let stored = storage.get(key);
-    if (stored && !SIGNED_ID_RE.test(stored)) { storage.remove(key); stored = null; }
+    if (isPromise(stored)) stored = await stored.then((v) => v, () => null);
+    if (typeof stored !== 'string') stored = null;
+    if (stored && !SIGNED_ID_RE.test(stored)) { write(() => storage.remove(key)); stored = null; }
     let res = await headClientId(st.origin, stored);
     if (res.status === STATUS_BAD_CLIENT_ID && stored) {
       // Stale or forged stored id (e.g. the relay's secret was rotated): start afresh.
-      storage.remove(key);
+      write(() => storage.remove(key));
       res = await headClientId(st.origin, null);
     }
     const signedId = res.headers.get(HDR);
@@ -76,7 +91,7 @@ export function createIdentities(relayFetch, storage) {
         `HEAD ${st.origin}/api/mte-relay answered ${res.status}${m ? '' : ' without a valid signed client id'}`,
         { status: res.status });
     }
-    storage.set(key, signedId);
+    write(() => storage.set(key, signedId));
     return { signedId, clientId: m[1], slots: [], rr: 0 };
   }
 
@@ -92,8 +107,14 @@ export function createIdentities(relayFetch, storage) {
 
   function forgetIdentity(st, identity) {
     if (st.current !== identity) return; // someone already replaced it
+    const storage = storageOf();
     const key = STORAGE_PREFIX + st.origin;
-    if (storage.get(key) === identity.signedId) storage.remove(key);
+    // Only the id given up: another tab may have stored a newer one.
+    const drop = (v) => { if (v === identity.signedId) write(() => storage.remove(key)); };
+    try {
+      const v = storage.get(key);
+      if (isPromise(v)) v.then(drop, () => {}); else drop(v);
+    } catch { /* memory only */ }
     st.identity = null;
     st.current = null;
   }
@@ -104,7 +125,8 @@ export function createIdentities(relayFetch, storage) {
     const m = SIGNED_ID_RE.exec(signedId);
     if (!m || m[1] !== identity.clientId) return;
     identity.signedId = signedId;
-    storage.set(STORAGE_PREFIX + st.origin, signedId);
+    const storage = storageOf();
+    write(() => storage.set(STORAGE_PREFIX + st.origin, signedId));
   }
 
   return { getIdentity, forgetIdentity, refreshSignedId };

@@ -10,5 +10,6 @@ export {
 export { createEventStreamParser } from './eventsource.js';
 export { createClient } from './client.js';
 export { requestTarget } from './seal.js';
+export { ECLYPSES_ALIASES, ECLYPSES_IGNORED } from './options.js';
 export * from './errors.js';
 export { ml_kem768_x25519 as xwing } from '@noble/post-quantum/hybrid.js';

@@ -19,15 +19,21 @@ function pageOrigin() {
   try { return globalThis.location && globalThis.location.origin ? globalThis.location.origin : null; } catch { return null; }
 }
 
-function networkError(err, origin, what) {
+/** The origin of a relay's base (origin + pathPrefix, see client.js). */
+function originOf(base) {
+  try { return new URL(base).origin; } catch { return base; }
+}
+
+function networkError(err, base, what) {
   const page = pageOrigin();
+  const origin = originOf(base);
   if (page && page !== origin) {
     return new MteNetworkError(ErrorCodes.CORS,
       `${what}: could not reach the relay at ${origin}, or it refused this page's origin (CORS): ` +
       `check that the relay is up and that its CORS_ORIGINS lists ${page}`, { cause: err });
   }
   return new MteNetworkError(ErrorCodes.RELAY_UNREACHABLE,
-    `${what}: could not reach the relay at ${origin}: ${err && err.message ? err.message : err}`, { cause: err });
+    `${what}: could not reach the relay at ${base}: ${err && err.message ? err.message : err}`, { cause: err });
 }
 
 /**
