@@ -734,6 +734,32 @@ setup_worker(struct worker *w, unsigned index)
 		setup_conn(w, &w->conns[i]);
 }
 
+/* Frees what setup_worker and the run allocated; pair keys are wiped. */
+static void
+free_worker(struct worker *w)
+{
+	unsigned i;
+
+	for (i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+
+		free(c->rbuf);
+		free(c->head);
+		if (w->o->mode != M_PLAIN)
+			free(c->body);      /* plain: the shared body */
+		if (c->open)
+			crypto_wipe(c->open, sizeof *c->open);
+		free(c->open);
+		free(c->collect);
+	}
+	free(w->conns);
+	if (w->pairs)
+		crypto_wipe(w->pairs, w->npairs * sizeof *w->pairs);
+	free(w->pairs);
+	free(w->clients);
+	free(w->st.lat);
+}
+
 /* ---- options ---- */
 
 static void
@@ -1086,7 +1112,8 @@ main(int argc, char **argv)
 		wall = (double)(t_end - t_measure) / 1e9;
 	report(&o, t.host, ws, wall, (cpu_seconds() - cpu0) / ((double)(now_ns() - start) / 1e9));
 	for (i = 0; i < o.threads; i++)
-		for (size_t j = 0; j < ws[i].npairs; j++)
-			crypto_wipe(&ws[i].pairs[j], sizeof ws[i].pairs[j]);
+		free_worker(&ws[i]);
+	free(ws);
+	free((void *)plain_body);
 	return 0;
 }
