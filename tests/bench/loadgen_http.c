@@ -309,69 +309,99 @@ body_append(struct lg_answer *a, size_t *cap, const void *d, size_t n)
 	return 0;
 }
 
-int
-lg_exchange(const struct lg_target *t, const char *req, size_t len, int head_request,
-            int timeout_ms, struct lg_answer *a, const char **why)
-{
-	char *buf = malloc(LG_RESPONSE_HEAD_MAX);
-	char out[16384];
-	size_t have = 0, off = 0, bcap = 0, sent = 0;
-	int fd = -1, rc = -1, hl = HTTP_INCOMPLETE;
-	enum lg_body_framing framing = LG_BODY_NONE;
-	struct http_chunked ch;
-	uint64_t left = 0;
-	bool done = false;
+/* The state of one lg_exchange answer's body. */
+struct exchange {
+	struct lg_answer    *a;
+	size_t               cap;       /* bytes allocated for a->body */
+	enum lg_body_framing framing;
+	uint64_t             left;      /* LG_BODY_LENGTH: bytes still to come */
+	struct http_chunked  chunked;
+	bool                 done;
+};
 
-	memset(a, 0, sizeof *a);
-	http_chunked_init(&ch);
-	*why = "out of memory";
-	if (buf == NULL)
-		return -1;
-	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	*why = "cannot connect";
-	if (fd < 0 || connect(fd, (const struct sockaddr *)&t->addr, t->addr_len) != 0)
-		goto out;
+static int
+send_all(int fd, const char *req, size_t len, int timeout_ms, const char **why)
+{
+	size_t sent = 0;
+
 	while (sent < len) {
 		ssize_t w;
 
 		*why = "timed out sending";
 		if (wait_fd(fd, POLLOUT, timeout_ms) != 0)
-			goto out;
+			return -1;
 		w = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
 		*why = "connection cut while sending";
 		if (w <= 0 && !(w < 0 && errno == EINTR))
-			goto out;
+			return -1;
 		if (w > 0)
 			sent += (size_t)w;
 	}
-	while (!done) {
+	return 0;
+}
+
+/* Takes body bytes in[0..n): *used of them are consumed. */
+static int
+take_body(struct exchange *x, const char *in, size_t n, size_t *used, const char **why)
+{
+	char out[16384];
+	size_t made = 0;
+	int rc;
+
+	*why = "answer body too large";
+	*used = n;
+	switch (x->framing) {
+	case LG_BODY_LENGTH:
+		if (n > x->left)
+			*used = n = (size_t)x->left;
+		x->left -= n;
+		x->done = x->left == 0;
+		return body_append(x->a, &x->cap, in, n);
+	case LG_BODY_CHUNKED:
+		rc = http_chunked_decode(&x->chunked, in, n, used, out, sizeof out, &made);
+		if (body_append(x->a, &x->cap, out, made) != 0)
+			return -1;
+		*why = "malformed chunked answer body";
+		x->done = rc == 1;
+		return rc == HTTP_MALFORMED ? -1 : 0;
+	default:
+		return body_append(x->a, &x->cap, in, n);
+	}
+}
+
+int
+lg_exchange(const struct lg_target *t, const char *req, size_t len, int head_request,
+            int timeout_ms, struct lg_answer *a, const char **why)
+{
+	char *buf = malloc(LG_RESPONSE_HEAD_MAX);
+	struct exchange x = { .a = a };
+	size_t have = 0, off = 0;
+	int fd = -1, rc = -1, hl = HTTP_INCOMPLETE;
+
+	memset(a, 0, sizeof *a);
+	http_chunked_init(&x.chunked);
+	*why = "out of memory";
+	if (buf == NULL)
+		return -1;
+	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	*why = "cannot connect";
+	if (fd < 0 || connect(fd, (const struct sockaddr *)&t->addr, t->addr_len) != 0 ||
+	    send_all(fd, req, len, timeout_ms, why) != 0)
+		goto out;
+	while (!x.done) {
 		ssize_t r;
 
-		if (have == LG_RESPONSE_HEAD_MAX) {
-			if (off == 0) {
-				*why = "answer head too large";
-				goto out;
-			}
-			memmove(buf, buf + off, have - off);
-			have -= off;
-			off = 0;
-		}
 		*why = "timed out reading";
 		if (wait_fd(fd, POLLIN, timeout_ms) != 0)
 			goto out;
 		r = recv(fd, buf + have, LG_RESPONSE_HEAD_MAX - have, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
-		*why = "connection error";
-		if (r < 0)
+		*why = r < 0 ? "connection error" : "connection cut before the end of the answer";
+		if (r < 0 || (r == 0 && (hl <= 0 || x.framing != LG_BODY_CLOSE)))
 			goto out;
-		if (r == 0) {
-			*why = "connection cut before the end of the answer";
-			if (hl <= 0 || framing != LG_BODY_CLOSE)
-				goto out;
-			done = true;
+		if (r == 0)
 			break;
-		}
 		have += (size_t)r;
 		if (hl <= 0) {
 			hl = lg_parse_response_head(buf, have, &a->resp);
@@ -381,53 +411,26 @@ lg_exchange(const struct lg_target *t, const char *req, size_t len, int head_req
 			if (hl == HTTP_INCOMPLETE)
 				continue;
 			*why = "out of memory";
-			a->head = malloc((size_t)hl);
-			if (a->head == NULL)
+			if ((a->head = malloc((size_t)hl)) == NULL)
 				goto out;
 			memcpy(a->head, buf, (size_t)hl);
 			(void)lg_parse_response_head(a->head, (size_t)hl, &a->resp);
-			framing = lg_body_framing(&a->resp, head_request);
-			left = a->resp.content_length;
+			x.framing = lg_body_framing(&a->resp, head_request);
+			x.left = a->resp.content_length;
+			x.done = x.framing == LG_BODY_NONE || (x.framing == LG_BODY_LENGTH && x.left == 0);
 			off = (size_t)hl;
-			if (framing == LG_BODY_NONE || (framing == LG_BODY_LENGTH && left == 0))
-				done = true;
 		}
-		while (!done && off < have) {
-			size_t n = have - off, used = 0, made = 0;
-			int cr;
+		while (!x.done && off < have) {
+			size_t used;
 
-			*why = "answer body too large";
-			switch (framing) {
-			case LG_BODY_LENGTH:
-				if (n > left)
-					n = (size_t)left;
-				if (body_append(a, &bcap, buf + off, n) != 0)
-					goto out;
-				off += n;
-				left -= n;
-				done = left == 0;
-				break;
-			case LG_BODY_CHUNKED:
-				cr = http_chunked_decode(&ch, buf + off, n, &used, out, sizeof out, &made);
-				if (body_append(a, &bcap, out, made) != 0)
-					goto out;
-				off += used;
-				*why = "malformed chunked answer body";
-				if (cr == HTTP_MALFORMED)
-					goto out;
-				done = cr == 1;
-				break;
-			default:
-				if (body_append(a, &bcap, buf + off, n) != 0)
-					goto out;
-				off += n;
-				break;
-			}
+			if (take_body(&x, buf + off, have - off, &used, why) != 0)
+				goto out;
+			off += used;
 		}
 		if (off == have)
-			off = have = 0;
+			off = have = 0;     /* the head is copied out: the buffer is free again */
 	}
-	if (a->body == NULL && body_append(a, &bcap, "", 0) != 0)
+	if (a->body == NULL && body_append(a, &x.cap, "", 0) != 0)
 		goto out;
 	rc = 0;
 out:
