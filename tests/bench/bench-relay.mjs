@@ -18,6 +18,11 @@
 // (POST /api/mte-pair of one fresh pair each); a 64 MiB upload and download
 // (MB/s, ratio to direct).  Each row has a warm-up first (the relay's pool
 // grows then).  Figures only: nothing passes or fails on speed.
+// Left out from the earlier version that drove Node's fetch and mteFetch: GET
+// rows and concurrency 1 and 16 (the 1 KiB POST at 4 and 32 connections
+// replaces them), and "pairing, new client", which timed the JS client's own
+// X-Wing key generation (make bench-crypto has the C figures; the pairing
+// rows here are the relay's side, one key per connection).
 //   BENCH_SECONDS  seconds per row (default 5)
 //   BENCH_WARMUP   warm-up seconds per row (default 1)
 //   BENCH_THREADS  load generator threads (default 1)
