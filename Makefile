@@ -3,7 +3,7 @@
 #   make demo     set up, build, run the relay against the demo upstream
 #   make fuzz     run the fuzzers of every peer-input parser (FUZZ_SECONDS each, default 60)
 #   make bench-crypto
-#   make bench-relay
+#   make bench-relay    the load generator against upstream, nginx and the relay
 #   make bench-stream   streamed responses: per-event delay, bulk download
 #   make bench-capacity
 #   make client-pack    the browser client as an npm package: build/npm/mte-relay-client-<version>.tgz
@@ -36,7 +36,7 @@ CLIENT_SRC    := $(sort $(wildcard client/*.js client/*.mjs client/*.ts client/s
 CLIENT_ASSETS := $(if $(wildcard client/build.mjs),static/mte-relay-client.js static/mte-relay-client.mjs static/mte-relay-client.d.ts)
 ASSETS        := $(sort $(filter-out $(CLIENT_ASSETS),$(wildcard static/*)) $(CLIENT_ASSETS))
 
-.PHONY: all setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay bench-stream bench-capacity install static clean client-pack
+.PHONY: all loadgen setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay bench-stream bench-capacity install static clean client-pack
 all: $(BIN)
 
 setup:
@@ -90,6 +90,18 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+# The load generator (make bench-relay, tests/node/loadgen.test.mjs): one
+# program from tests/bench/loadgen*.c, linked with the library so that its
+# sealing and opening are the relay's own code.
+LOADGEN_SRC := $(sort $(wildcard tests/bench/loadgen*.c))
+LOADGEN     := $(BUILD)/tests/bench/loadgen
+
+$(LOADGEN): $(LOADGEN_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) -lpthread
+
+loadgen: $(LOADGEN)
+
 # Constant-time check: every tests/ct/*.c runs under valgrind memcheck with its
 # secrets marked undefined.  The crypto code is rebuilt with CRYPTO_CT_TESTING
 # (its declassification hooks) into an archive, so only what is used is linked.
@@ -132,7 +144,7 @@ test-ct: $(CT_BIN)
 	@sh tests/ct/run.sh $(CT_BIN)
 
 # Integration tests: node:test against the real binary and real services.
-test-node: $(BIN) $(TOOL_BIN)
+test-node: $(BIN) $(TOOL_BIN) $(LOADGEN)
 	@sh scripts/run-node-tests.sh
 
 # Browser tests: Debian's chromium (headless, driven by playwright-core)
@@ -154,9 +166,11 @@ bench-crypto: $(BIN)
 bench-stream: $(BIN)
 	@MTE_RELAY_BIN=$(abspath $(BIN)) node tests/bench/bench-stream.mjs
 
-# End-to-end figures: direct, pass-through and protected (tests/bench/bench-relay.mjs).
-bench-relay: $(BIN)
-	@MTE_RELAY_BIN=$(abspath $(BIN)) node tests/bench/bench-relay.mjs
+# End-to-end figures with the load generator: a fast upstream, nginx as a
+# reverse proxy, the relay pass-through and protected (embedded store, Redis,
+# Redis Cluster), pairings/s (tests/bench/bench-relay.sh installs nginx).
+bench-relay: $(BIN) $(LOADGEN)
+	@MTE_RELAY_BIN=$(abspath $(BIN)) LOADGEN_BIN=$(abspath $(LOADGEN)) sh tests/bench/bench-relay.sh
 
 # Capacity at 20 ms API latency, 64 and 256 connections, next to nginx in the
 # same run (tests/bench/bench-capacity.sh installs nginx and wrk from Debian).

@@ -1,361 +1,308 @@
-// bench-relay.mjs - end-to-end figures of the relay (make bench-relay).
+// bench-relay.mjs - end-to-end figures of the relay (make bench-relay;
+// tests/bench/bench-relay.sh installs nginx first).
 //
-// Starts a node:http upstream (its own process), build/mte-relay in front of
-// it (embedded store, MAX_POOL_SIZE=2, pass-through route /pt/*), and then
-// measures with Node's fetch, the same stack mteFetch uses:
-//   small requests  GET and 200-byte JSON POST, requests/s and latency,
-//                   at concurrency 1 and 16: directly to the upstream (the
-//                   reference), through the pass-through route, and
-//                   protected by mteFetch (client/src, one pair)
-//   large transfers a 64 MiB upload and a 64 MiB download, MB/s, same three
-//   pairings        a new mteFetch client each time (HEAD /api/mte-relay +
-//                   POST /api/mte-pair, with the client's JS X-Wing keygen and
-//                   decapsulation), and the same two calls with one
-//                   precomputed key (the relay's side of the cost)
-// then the store-dependent rows again with a real redis-server, and with a
-// real Redis Cluster (3 primaries + 3 replicas, tests/node/lib/cluster.mjs),
-// without and with REDIS_WAIT_REPLICAS=1 (clust+W1).  Every loop
-// stops at BENCH_REQUESTS requests or BENCH_SECONDS, whichever comes first.
-// Ratios are to the direct figure measured in the same run.  Figures only:
-// nothing passes or fails on speed.
-//   BENCH_SECONDS   time per loop (default 2)
-//   BENCH_REQUESTS  requests per loop at most (default 20000)
-//   BENCH_MIB       size of the large transfers (default 64), best of up to 5
-
+// Everything in one run on this machine, measured by the project's load
+// generator (build/tests/bench/loadgen, C, the relay's own sealing code):
+//   upstream      nginx: `return 200 '{"ok":true}'` for any request (it reads
+//                 and discards the body), and a 64 MiB file under /dl/.  nginx
+//                 is the upstream because it is faster than anything we would
+//                 write here, so the rows above it show the proxies' cost.
+//   nginx         the same nginx, a second server: a plain reverse proxy to
+//                 the upstream with a keep-alive upstream pool (the reference)
+//   relay         build/mte-relay at default pool settings: pass-through
+//                 (/pt/*), protected with the embedded store, with Redis (a
+//                 redis-server on a free port) and with a Redis Cluster (3
+//                 primaries + 3 replicas; then REDIS_WAIT_REPLICAS=1)
+// Rows: 1 KiB POSTs at 4 and at 32 keep-alive connections (requests/s, ratio
+// to nginx at the same connection count, p50/p99/p99.9, errors); pairings/s
+// (POST /api/mte-pair of one fresh pair each); a 64 MiB upload and download
+// (MB/s, ratio to direct).  Each row has a warm-up first (the relay's pool
+// grows then).  Figures only: nothing passes or fails on speed.
+// Left out from the earlier version that drove Node's fetch and mteFetch: GET
+// rows and concurrency 1 and 16 (the 1 KiB POST at 4 and 32 connections
+// replaces them), and "pairing, new client", which timed the JS client's own
+// X-Wing key generation (make bench-crypto has the C figures; the pairing
+// rows here are the relay's side, one key per connection).
+//   BENCH_SECONDS  seconds per row (default 5)
+//   BENCH_WARMUP   warm-up seconds per row (default 1)
+//   BENCH_THREADS  load generator threads (default 1)
+//   BENCH_MIB      size of the transfers (default 64; 0 leaves them out)
+//   BENCH_CLUSTER  0 leaves the Redis Cluster rows out (default 1)
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import { readFileSync, existsSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { openSync, closeSync, ftruncateSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync,
+  rmSync, existsSync } from 'node:fs';
+import { tmpdir, loadavg, cpus } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { freePort, sleep, startRedis, RELAY_BIN, ROOT } from '../node/lib/harness.mjs';
+import { startCluster } from '../node/lib/cluster.mjs';
 
-const SELF = fileURLToPath(import.meta.url);
+const LOADGEN = process.env.LOADGEN_BIN || join(ROOT, 'build', 'tests', 'bench', 'loadgen');
+const SECONDS = Number(process.env.BENCH_SECONDS || 5);
+const WARMUP = Number(process.env.BENCH_WARMUP || 1);
+const THREADS = Number(process.env.BENCH_THREADS || 1);
+const MIB = Number(process.env.BENCH_MIB ?? 64);
+const CLUSTER = process.env.BENCH_CLUSTER !== '0';
+const CONNS = [4, 32];
+const SECRET = 'bench-client-id-secret-0123456789abcdef';
+const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s
 
-// ---- upstream mode: `node bench-relay.mjs upstream` ----------------------------
-// Answers with little work so that the relay's own cost shows.  A /pt prefix
-// (the pass-through route) is ignored.
-//   GET  /api/small           a small JSON object
-//   POST /api/echo            the JSON body back (up to 64 KiB)
-//   PUT  /api/upload          reads the body, answers {"length":n}
-//   GET  /api/download/<n>    n bytes, streamed in 1 MiB writes
+for (const bin of [RELAY_BIN, LOADGEN]) if (!existsSync(bin)) throw new Error(`${bin} is missing: run make first`);
 
-function patternBlock() {
-  const b = Buffer.alloc(1 << 20);
-  for (let i = 0; i < b.length; i++) b[i] = i % 251;
-  return b;
-}
-
-function runUpstream() {
-  const block = patternBlock();
-  const small = Buffer.from(JSON.stringify({ ok: true, id: 42, name: 'small answer', tags: ['a', 'b', 'c'] }));
-  const server = createServer((req, res) => {
-    const path = req.url.startsWith('/pt/') ? req.url.slice(3) : req.url;
-    const dl = /^\/api\/download\/(\d+)$/.exec(path);
-    if (req.method === 'GET' && path === '/api/small') {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': small.length });
-      res.end(small);
-    } else if (req.method === 'GET' && dl) {
-      const total = Number(dl[1]);
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
-      let sent = 0;
-      const pump = () => {
-        while (sent < total) {
-          const n = Math.min(block.length, total - sent);
-          sent += n;
-          if (!res.write(n === block.length ? block : block.subarray(0, n))) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-    } else if (path === '/api/echo' || path === '/api/upload') {
-      const parts = [];
-      let length = 0;
-      req.on('data', (d) => { length += d.length; if (path === '/api/echo' && length <= 65536) parts.push(d); });
-      req.on('end', () => {
-        const body = path === '/api/echo' ? Buffer.concat(parts) : Buffer.from(JSON.stringify({ length }));
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
-        res.end(body);
-      });
-    } else {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":"not found"}');
-    }
-  });
-  server.keepAliveTimeout = 30000;
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`port ${server.address().port}\n`));
-  process.on('SIGTERM', () => process.exit(0));
-}
-
-if (process.argv[2] === 'upstream') {
-  runUpstream();
-} else {
-  await main();
-}
-
-// ---- measuring ----------------------------------------------------------------
-
-async function main() {
-  const { startRelay, startRedis, RELAY_BIN } = await import('../node/lib/harness.mjs');
-  const { newClient } = await import('../node/lib/e2e.mjs');
-  const { startCluster } = await import('../node/lib/cluster.mjs');
-  const { b64uEncode, randomBytes, xwing } = await import('../../client/src/internals.js');
-
-  const SECONDS = Number(process.env.BENCH_SECONDS || 2);
-  const MAX_REQUESTS = Number(process.env.BENCH_REQUESTS || 20000);
-  const MIB = Number(process.env.BENCH_MIB || 64);
-  const BIG = MIB << 20;
-  const SECRET = 'bench-client-id-secret-0123456789abcdef';
-  const TICK = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU in 1/100 s
-
-  if (!existsSync(RELAY_BIN)) throw new Error(`${RELAY_BIN} is missing: run make first`);
-  const t00 = performance.now();
-  const load0 = loadavg().map((x) => x.toFixed(2)).join(' ');
-
-  // CPU seconds a process and its live children (the relay's workers) used.
-  const procCpu = (pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICK; // utime stime cutime cstime
-    } catch { return 0; }
-  };
-  const treeCpu = (pid) => {
-    let kids = [];
-    try { kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { /* gone */ }
-    return procCpu(pid) + kids.reduce((s, k) => s + procCpu(k), 0);
-  };
-  const selfCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
-
-  // ---- processes ----
-  const upstream = spawn(process.execPath, [SELF, 'upstream'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const upPort = await new Promise((resolve, reject) => {
-    let out = '';
-    upstream.stdout.on('data', (d) => { out += d; const m = /port (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
-    upstream.once('exit', (c) => reject(new Error(`upstream exited ${c}`)));
-  });
-  const UP = `http://127.0.0.1:${upPort}`;
-  const cleanups = [async () => { upstream.kill('SIGTERM'); }];
-  const relayEnv = (extra) => ({
-    UPSTREAM: UP, CORS_ORIGINS: 'http://app.example', CLIENT_ID_SECRET: SECRET, MAX_POOL_SIZE: '2',
-    PASS_THROUGH_ROUTES: '/pt/*', ...extra,
-  });
-
-  const rows = [];
-  let current = null; // the relay being measured: its pid's CPU is counted
-
-  // Runs one() from conc loops until MAX_REQUESTS or SECONDS; a short warm-up
-  // first (connections, JIT).  Failed requests are counted, not timed.
-  async function loop(one, conc, { seconds = SECONDS, max = MAX_REQUESTS, warm = true } = {}) {
-    if (warm) await runLoop(one, conc, Math.min(0.3, seconds / 4), conc * 4);
-    return runLoop(one, conc, seconds, max);
-  }
-  async function runLoop(one, conc, seconds, max) {
-    const lat = [];
-    let started = 0; let errors = 0; let firstError = null;
-    const cpu = [selfCpu(), treeCpu(upstream.pid), current ? treeCpu(current.child.pid) : 0];
-    const t0 = performance.now();
-    const end = t0 + seconds * 1000;
-    const worker = async () => {
-      while (started < max && performance.now() < end) {
-        started++;
-        const s = performance.now();
-        try { await one(); lat.push(performance.now() - s); } catch (e) { errors++; firstError ??= e; }
-      }
-    };
-    await Promise.all(Array.from({ length: conc }, worker));
-    const wall = (performance.now() - t0) / 1000;
-    if (current) current.logs.length = 0; // the harness keeps every log line
-    if (!lat.length) throw new Error(`every request failed: ${firstError?.message}`, { cause: firstError });
-    lat.sort((a, b) => a - b);
-    const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-    return {
-      n: lat.length, errors, firstError, wall, rate: lat.length / wall, p50: pct(0.5), p99: pct(0.99),
-      cpuClient: (selfCpu() - cpu[0]) / wall, cpuUp: (treeCpu(upstream.pid) - cpu[1]) / wall,
-      cpuRelay: current ? (treeCpu(current.child.pid) - cpu[2]) / wall : 0,
-    };
-  }
-
-  const ok = async (r, status = 200) => {
-    if (r.status !== status) throw new Error(`status ${r.status}: ${(await r.text()).slice(0, 200)}`);
-    return r;
-  };
-  const jsonBody = JSON.stringify({ user: 'bench', items: Array.from({ length: 12 }, (_, i) => ({ id: i, v: `value-${i}` })) });
-  const small = {
-    GET: (f, base) => async () => { await (await ok(await f(`${base}/api/small`))).arrayBuffer(); },
-    POST: (f, base) => async () => {
-      const r = await ok(await f(`${base}/api/echo`, { method: 'POST', body: jsonBody, headers: { 'content-type': 'application/json' } }));
-      if ((await r.text()).length !== jsonBody.length) throw new Error('echo differs');
-    },
-  };
-  const bigBody = Buffer.alloc(BIG);
-  { const b = patternBlock(); for (let i = 0; i < BIG; i += b.length) b.copy(bigBody, i); }
-  // Best of up to five transfers, fewer once they have taken 3 s; the cpu
-  // figures are over all of them (one transfer is too short for 10 ms ticks).
-  async function transfer(fn) {
-    let best = null; let wall = 0; let n = 0; const cpu = { cpuClient: 0, cpuUp: 0, cpuRelay: 0 };
-    for (; n < 5 && wall < 3; n++) {
-      const r = await runLoop(fn, 1, 60, 1);
-      if (!best || r.rate > best.rate) best = r;
-      wall += r.wall;
-      for (const k of Object.keys(cpu)) cpu[k] += r[k] * r.wall;
-    }
-    for (const k of Object.keys(cpu)) cpu[k] /= wall;
-    return { ...best, ...cpu, n, mbs: BIG / 1e6 / best.p50 * 1000 };
-  }
-  const upload = (f, base, asBlob) => async () => {
-    const r = await ok(await f(`${base}/api/upload`, { method: 'PUT', body: asBlob ? new Blob([bigBody]) : bigBody }));
-    const j = await r.json();
-    if (j.length !== BIG) throw new Error(`upstream got ${j.length} bytes`);
-  };
-  const download = (f, base) => async () => {
-    const r = await ok(await f(`${base}/api/download/${BIG}`));
-    let n = 0;
-    for await (const part of r.body) n += part.length;
-    if (n !== BIG) throw new Error(`got ${n} bytes`);
-  };
-
-  // A protected client, paired once before it is measured.
-  async function pairedClient(relay) {
-    const c = newClient();
-    await c.init({ relayUrl: relay.url });
-    return c.f;
-  }
-  // The relay's side of a pairing: the client's two calls with one precomputed
-  // X-Wing key (a new pair id, so a new pair, each time).
-  const { publicKey } = xwing.keygen(randomBytes(32));
-  const pk = b64uEncode(publicKey);
-  const rawPairing = (relay) => async () => {
-    const h = await ok(await fetch(`${relay.url}/api/mte-relay`, { method: 'HEAD' }));
-    const id = h.headers.get('x-mte-relay');
-    const pers = b64uEncode(randomBytes(24));
-    const r = await ok(await fetch(`${relay.url}/api/mte-pair`, {
-      method: 'POST', headers: { 'x-mte-relay': id, 'content-type': 'application/json' },
-      body: JSON.stringify([{ pairId: b64uEncode(randomBytes(24)), publicKey: pk, personalization: pers }]),
-    }));
-    const j = await r.json();
-    if (!Array.isArray(j) || !j[0].ciphertext) throw new Error('no pairing answer');
-  };
-  const clientPairing = (relay) => async () => { await newClient().init({ relayUrl: relay.url }); };
-
-  const ref = {};
-  const add = (group, what, via, r, unit, refKey) => {
-    const fig = unit === 'MB/s' ? r.mbs : r.rate;
-    if (via === 'direct') ref[refKey] = fig;
-    rows.push({ group, what, via, fig, unit, ratio: ref[refKey] ? fig / ref[refKey] : NaN, r });
-    printRow(rows.at(-1));
-  };
-
-  console.log(`== mte-relay end to end: ${cpus().length} CPUs (nproc ${nprocs()}), load average ${load0} at the start`);
-  console.log(`   node ${process.version} client and node:http upstream on this machine; relay MAX_POOL_SIZE=2;`);
-  console.log(`   loops of at most ${MAX_REQUESTS} requests or ${SECONDS} s; ${MIB} MiB transfers best of up to 5`);
-  console.log('   cpu columns: CPU seconds per second (1.00 = one core) of the client (this node process),');
-  console.log('   the upstream and the relay (master and workers); on 2 cores they compete with each other.');
-  console.log();
-  printHeader();
-
+// ---- CPU of a process tree (a relay's workers, nginx's) -------------------------
+function procCpu(pid) {
   try {
-    // ---- run 1: embedded store ----
-    const relay = await startRelay(relayEnv({}));
-    cleanups.push(() => relay.stop());
-    current = relay;
-    const protectedF = await pairedClient(relay);
-    const targets = [
-      ['direct', fetch, UP],
-      ['pass-through', fetch, `${relay.url}/pt`],
-      ['protected', protectedF, relay.url],
-    ];
-    for (const method of ['GET', 'POST']) {
-      for (const conc of [1, 16]) {
-        for (const [via, f, base] of targets) {
-          add('embedded', `${method} small c=${conc}`, via, await loop(small[method](f, base), conc), 'req/s', `${method}${conc}`);
-        }
-      }
-    }
-    for (const [via, f, base] of targets) {
-      add('embedded', `upload ${MIB} MiB`, via, await transfer(upload(f, base, via === 'protected')), 'MB/s', 'up');
-    }
-    for (const [via, f, base] of targets) {
-      add('embedded', `download ${MIB} MiB`, via, await transfer(download(f, base)), 'MB/s', 'down');
-    }
-    add('embedded', 'pairing, new client', 'protected', await loop(clientPairing(relay), 1, { max: 500 }), 'pair/s', 'GET1');
-    add('embedded', 'pairing, relay side', 'protected', await loop(rawPairing(relay), 1, { max: 2000 }), 'pair/s', 'GET1');
-    await relay.stop();
-    cleanups.pop();
-
-    // ---- run 2: the same relay with a real redis-server ----
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    current = null;
-    const relayR = await startRelay(relayEnv({ REDIS_URL: redis.url }));
-    cleanups.push(() => relayR.stop());
-    current = relayR;
-    const protectedR = await pairedClient(relayR);
-    for (const method of ['GET', 'POST']) {
-      for (const conc of [1, 16]) {
-        add('redis', `${method} small c=${conc}`, 'protected', await loop(small[method](protectedR, relayR.url), conc), 'req/s', `${method}${conc}`);
-      }
-    }
-    add('redis', `upload ${MIB} MiB`, 'protected', await transfer(upload(protectedR, relayR.url, true)), 'MB/s', 'up');
-    add('redis', `download ${MIB} MiB`, 'protected', await transfer(download(protectedR, relayR.url)), 'MB/s', 'down');
-    add('redis', 'pairing, new client', 'protected', await loop(clientPairing(relayR), 1, { max: 500 }), 'pair/s', 'GET1');
-    add('redis', 'pairing, relay side', 'protected', await loop(rawPairing(relayR), 1, { max: 2000 }), 'pair/s', 'GET1');
-    await relayR.stop();
-    cleanups.pop();
-
-    // ---- run 3: a Redis Cluster, 3 primaries + 3 replicas; then REDIS_WAIT_REPLICAS=1 ----
-    const cluster = await startCluster({ replicas: 1 });
-    cleanups.push(() => cluster.stop());
-    for (const [group, extra] of [['cluster', {}], ['clust+W1', { REDIS_WAIT_REPLICAS: '1' }]]) {
-      current = null;
-      const relayC = await startRelay(relayEnv({ REDIS_URL: cluster.url, ...extra }));
-      cleanups.push(() => relayC.stop());
-      current = relayC;
-      const protectedC = await pairedClient(relayC);
-      for (const method of ['GET', 'POST']) {
-        for (const conc of [1, 16]) {
-          add(group, `${method} small c=${conc}`, 'protected', await loop(small[method](protectedC, relayC.url), conc), 'req/s', `${method}${conc}`);
-        }
-      }
-      add(group, 'pairing, relay side', 'protected', await loop(rawPairing(relayC), 1, { max: 2000 }), 'pair/s', 'GET1');
-      await relayC.stop();
-      cleanups.pop();
-    }
-  } finally {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-  }
-
-  const failed = rows.filter((x) => x.r.errors);
-  console.log();
-  console.log('ratio: the figure over the direct one of the same row; pairings over direct GET c=1 (1/ratio is how');
-  console.log('many small direct GETs one pairing costs).  p50/p99: latency of one request (transfers: the fastest one).');
-  if (failed.length) {
-    console.log('failed requests (counted in err, not timed):');
-    for (const x of failed) console.log(`  ${x.group} ${x.what} ${x.via}: ${x.r.errors}, first: ${x.r.firstError?.message}`);
-  }
-  console.log(`The client (Node, one thread), the upstream and the relay share these ${nprocs()} cores: a figure here is`);
-  console.log('what the three reach together on this machine, not what the relay alone could serve; a client near');
-  console.log('1.00 cpu is the limit of its row.  Nothing passes or fails on speed.');
-  console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${nprocs()} cores;` +
-    ` ${((performance.now() - t00) / 1000).toFixed(0)} s`);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICK; // utime stime cutime cstime
+  } catch { return 0; }
 }
+function kids(pid) {
+  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}
+const treeCpu = (pid) => (pid ? procCpu(pid) + kids(pid).reduce((s, k) => s + procCpu(k), 0) : 0);
 
 function nprocs() {
-  // What nproc prints: the CPUs this process may run on.
   try {
     const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'));
     return m[1].split(',').reduce((n, r) => { const [a, b] = r.split('-').map(Number); return n + (b === undefined ? 1 : b - a + 1); }, 0);
   } catch { return cpus().length; }
 }
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
-function printHeader() {
-  console.log(`${'store'.padEnd(9)}${'figure'.padEnd(22)}${'via'.padEnd(13)}${'value'.padStart(12)} ${'unit'.padEnd(7)}` +
-    `${'ratio'.padStart(7)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'n'.padStart(7)}${'err'.padStart(5)}` +
-    `${'cpu cli'.padStart(8)}${'up'.padStart(6)}${'relay'.padStart(6)}`);
+// ---- processes ---------------------------------------------------------------------
+const dir = mkdtempSync(join(tmpdir(), 'bench-relay-'));
+const children = [];
+process.on('exit', () => { for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } } });
+
+function nginxConf(upPort, ngPort) {
+  const root = process.getuid?.() === 0 ? 'user root;\n' : '';
+  return `${root}worker_processes auto;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  keepalive_requests 10000000;
+  client_max_body_size 0;
+  default_type application/json;
+  upstream up { server 127.0.0.1:${upPort}; keepalive 512; }
+  server {
+    listen 127.0.0.1:${upPort};
+    location /pt/ { rewrite ^/pt(/.*)$ $1 last; }
+    location /dl/ { root ${dir}; }
+    location / { return 200 '{"ok":true}'; }
+  }
+  server {
+    listen 127.0.0.1:${ngPort};
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`;
 }
 
-function printRow({ group, what, via, fig, unit, ratio, r }) {
-  const f = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  console.log(`${group.padEnd(9)}${what.padEnd(22)}${via.padEnd(13)}${f(fig, 1).padStart(12)} ${unit.padEnd(7)}` +
-    `${(f(ratio, 2) + 'x').padStart(7)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${String(r.n).padStart(7)}` +
-    `${String(r.errors).padStart(5)}${f(r.cpuClient, 2).padStart(8)}${f(r.cpuUp, 2).padStart(6)}${f(r.cpuRelay, 2).padStart(6)}`);
+// Runs the load generator; resolves its JSON line (plus .human), or {failed}.
+function loadgen(args) {
+  return new Promise((resolve) => {
+    const p = spawn(LOADGEN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.once('exit', (code) => {
+      const lines = out.trim().split('\n');
+      const json = lines.find((l) => l.startsWith('{'));
+      if (code !== 0 || !json) resolve({ failed: (err || out).trim() || `exit ${code}` });
+      else resolve({ ...JSON.parse(json), human: lines.find((l) => !l.startsWith('{')) });
+    });
+  });
 }
+
+// Waits until url answers (any status) to a plain GET from the load generator.
+async function waitHttp(url, what) {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await loadgen(['-u', url, '-n', '1', '-c', '1', '--timeout', '1000']);
+    if (!r.failed && r.error_kinds.conn === 0 && r.error_kinds.timeout === 0) return;
+    if (Date.now() - t0 > 15000) throw new Error(`${what} did not start: ${r.failed || r.first_error}`);
+    await sleep(100);
+  }
+}
+
+// The relay, its output into a file (truncated after every row: a request
+// log line each), stopped by SIGTERM.
+const relayLog = join(dir, 'relay.log');
+async function startRelayProc(extra) {
+  const port = await freePort();
+  const fd = openSync(relayLog, 'a');
+  const child = spawn(RELAY_BIN, [], {
+    env: { PATH: process.env.PATH, UPSTREAM: UP, CORS_ORIGINS: 'http://app.example', CLIENT_ID_SECRET: SECRET,
+      PASS_THROUGH_ROUTES: '/pt/*', PORT: String(port), BIND: '127.0.0.1', ...extra },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  children.push(child);
+  const relay = { child, url: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 30000);
+      await new Promise((r) => child.once('exit', r));
+      clearTimeout(t);
+    } };
+  try {
+    await waitHttp(`${relay.url}/api/mte-errors`, 'the relay');
+  } catch (e) {
+    await relay.stop();
+    throw new Error(`${e.message}\n${readFileSync(relayLog, 'utf8').slice(-2000)}`);
+  }
+  return relay;
+}
+
+const upPort = await freePort();
+const ngPort = await freePort();
+const UP = `http://127.0.0.1:${upPort}`;
+const NGINX = `http://127.0.0.1:${ngPort}`;
+const BIG = MIB * 1024 * 1024;
+
+// ---- rows ---------------------------------------------------------------------------
+const rows = [];
+let nginxPid = 0;
+
+// One row: the load generator with args, the CPU of the relay (relayPid) and
+// of nginx (upstream and proxy) over the whole run, warm-up included.
+async function row(key, label, args, relayPid) {
+  // threads: at most one per connection and per client id
+  const arg = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+  const threads = Math.min(THREADS, arg('-c', 4), args.includes('-m') ? arg('--clients', 4) : Infinity);
+  const lgArgs = [...args, '-t', String(threads)];
+  if (!args.includes('-n')) lgArgs.push('-d', String(SECONDS), '-w', String(WARMUP));
+  const c0 = [treeCpu(relayPid), treeCpu(nginxPid)];
+  const t0 = performance.now();
+  const r = await loadgen(lgArgs);
+  const wall = (performance.now() - t0) / 1000;
+  r.cpuRelay = relayPid ? (treeCpu(relayPid) - c0[0]) / wall : NaN;
+  r.cpuNginx = (treeCpu(nginxPid) - c0[1]) / wall;
+  if (existsSync(relayLog)) { const fd = openSync(relayLog, 'r+'); ftruncateSync(fd, 0); closeSync(fd); }
+  rows.push({ key, label, r });
+  const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  process.stdout.write(r.failed ? `  ${label}: FAILED ${r.failed}\n`
+    : `  ${label}: ${f(key.startsWith('pair') ? r.pairings_per_s : r.rps)}/s, ${r.errors} errors\n`);
+  return r;
+}
+
+const post = (url) => ['-u', url, '-b', '1k'];
+const t00 = performance.now();
+const load0 = load();
+console.log(`== bench-relay: nproc ${nprocs()}, load average ${load0} at the start`);
+console.log(`   loadgen (C, ${THREADS} thread${THREADS > 1 ? 's' : ''}), nginx, the relay and Redis share these cores;` +
+  ` ${SECONDS} s per row after ${WARMUP} s of warm-up`);
+console.log('   measuring:');
+
+try {
+  mkdirSync(join(dir, 'dl'));
+  if (MIB > 0) {
+    const block = Buffer.alloc(1 << 20);
+    for (let i = 0; i < block.length; i++) block[i] = i % 251;
+    const fd = openSync(join(dir, 'dl', 'blob'), 'w');
+    for (let i = 0; i < MIB; i++) writeFileSync(fd, block);
+    closeSync(fd);
+  }
+  writeFileSync(join(dir, 'nginx.conf'), nginxConf(upPort, ngPort));
+  const nginxBin = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+  const ng = spawn(nginxBin, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(ng);
+  nginxPid = ng.pid;
+  await waitHttp(`${UP}/`, 'nginx (upstream)');
+  await waitHttp(`${NGINX}/`, 'nginx (proxy)');
+
+  for (const c of CONNS) {
+    await row(`direct ${c}`, `direct upstream, c=${c}`, [...post(`${UP}/api/x`), '-c', String(c)], 0);
+    await row(`nginx ${c}`, `nginx proxy, c=${c}`, [...post(`${NGINX}/api/x`), '-c', String(c)], 0);
+  }
+  const transfers = async (relay, via, base, extra) => {
+    if (MIB <= 0) return;
+    await row(`up ${via}`, `upload ${MIB} MiB, ${via}`, ['-u', `${base}/api/upload`, '-b', `${MIB}M`, '-c', '1', '-n', '5', '--timeout', '120000', ...extra], relay);
+    await row(`down ${via}`, `download ${MIB} MiB, ${via}`, ['-u', `${base}/dl/blob`, '-c', '1', '-n', '5', '--timeout', '120000', ...extra], relay);
+  };
+  await transfers(0, 'direct', UP, []);
+
+  // The relay with each store; pass-through and transfers once (no store in them).
+  const stores = [['embedded', {}], ['redis', null]];
+  if (CLUSTER) stores.push(['cluster', 'cluster'], ['cluster+W1', 'clusterW1']);
+  let redis = null;
+  let cluster = null;
+  for (const [store, how] of stores) {
+    let env = how || {};
+    if (how === null) { redis = await startRedis(); env = { REDIS_URL: redis.url }; }
+    if (how === 'cluster' || how === 'clusterW1') {
+      cluster ??= await startCluster({ replicas: 1 });
+      env = { REDIS_URL: cluster.url, ...(how === 'clusterW1' ? { REDIS_WAIT_REPLICAS: '1' } : {}) };
+    }
+    const relay = await startRelayProc(env);
+    const pid = relay.child.pid;
+    try {
+      for (const c of CONNS) {
+        if (store === 'embedded') await row(`pt ${c}`, `relay pass-through, c=${c}`, [...post(`${relay.url}/pt/api/x`), '-c', String(c)], pid);
+        await row(`prot ${store} ${c}`, `relay protected, ${store}, c=${c}`,
+          [...post(`${relay.url}/api/x`), '-m', 'protected', '--clients', '4', '--pairs', '4', '-c', String(c)], pid);
+        await row(`pair ${store} ${c}`, `pairings, ${store}, c=${c}`, ['-u', relay.url, '-m', 'pair', '--clients', '4', '-c', String(c)], pid);
+      }
+      if (store === 'embedded') {
+        await transfers(pid, 'pass-through', `${relay.url}/pt`, []);
+        await transfers(pid, 'protected', relay.url, ['-m', 'protected', '--clients', '1', '--pairs', '1']);
+      }
+    } finally {
+      await relay.stop();
+    }
+    if (redis) { await redis.stop(); redis = null; }
+  }
+  if (cluster) await cluster.stop();
+} finally {
+  for (const ch of children) { try { ch.kill('SIGTERM'); } catch { /* gone */ } }
+  await sleep(200);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// ---- the table ------------------------------------------------------------------------
+const byKey = new Map(rows.map((x) => [x.key, x.r]));
+const f = (x, d) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const col = (s, n) => String(s).padStart(n);
+console.log();
+console.log(`${'row'.padEnd(34)}${col('value', 10)} ${'unit'.padEnd(7)}${col('ratio', 8)}${col('p50 ms', 9)}${col('p99 ms', 9)}` +
+  `${col('p99.9 ms', 10)}${col('errors', 8)}${col('cpu lg', 8)}${col('relay', 7)}${col('nginx', 7)}`);
+const failed = [];
+for (const { key, label, r } of rows) {
+  if (r.failed) { console.log(`${label.padEnd(34)} FAILED: ${r.failed.split('\n')[0]}`); continue; }
+  const c = key.split(' ').at(-1);
+  let value; let unit; let ratio;
+  if (key.startsWith('pair ')) {
+    value = r.pairings_per_s; unit = 'pair/s'; ratio = NaN;
+  } else if (key.startsWith('up ') || key.startsWith('down ')) {
+    const mbs = (x) => (x && !x.failed ? (x.ok * (key.startsWith('up ') ? x.body : MIB * 1024 * 1024)) / x.seconds / 1e6 : NaN);
+    value = mbs(r); unit = 'MB/s'; ratio = value / mbs(byKey.get(`${key.split(' ')[0]} direct`));
+  } else {
+    value = r.rps; unit = 'req/s'; ratio = r.rps / byKey.get(`nginx ${c}`)?.rps;
+  }
+  if (r.errors) failed.push(`${label}: ${r.errors} errors (${Object.entries(r.error_kinds).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(', ')}), first: ${r.first_error}`);
+  console.log(`${label.padEnd(34)}${col(f(value, 1), 10)} ${unit.padEnd(7)}${col(Number.isFinite(ratio) ? `${f(ratio, 2)}x` : '-', 8)}` +
+    `${col(f(r.latency_ms.p50, 3), 9)}${col(f(r.latency_ms.p99, 3), 9)}${col(f(r.latency_ms.p999, 3), 10)}${col(r.errors, 8)}` +
+    `${col(f(r.cpu, 2), 8)}${col(f(r.cpuRelay, 2), 7)}${col(f(r.cpuNginx, 2), 7)}`);
+}
+console.log();
+console.log('ratio: requests/s over nginx\'s at the same connection count (transfers: MB/s over direct).');
+console.log('Requests: 1 KiB POSTs on keep-alive connections, one in flight each; protected ones sealed per request');
+console.log('(4 client ids x 4 pairs) and every answer opened and checked.  Pairings: one fresh pair per POST');
+console.log('/api/mte-pair, the answer checked.  Transfers: 5 in a row, one connection.  Latency: of the successful');
+console.log('requests, from sealing to the end of opening.  cpu: CPU seconds per second (1.00 = one core) of the');
+console.log('load generator, the relay (master and workers) and nginx (upstream and proxy), warm-up included;');
+console.log(`a load generator near 1.00 is the limit of its row.  Every process shares these ${nprocs()} cores, so`);
+console.log('the figures are what they reach together on this machine.  Nothing passes or fails on speed.');
+if (failed.length) {
+  console.log('errors:');
+  for (const x of failed) console.log(`  ${x}`);
+}
+console.log(`load average at the end: ${load()} on ${nprocs()} cores (nproc); ${((performance.now() - t00) / 1000).toFixed(0)} s`);

@@ -7,6 +7,7 @@
 #             their base64url text (src/crypto/seal.c, b64.c)
 #   cluster   Redis Cluster replies: CLUSTER SLOTS, MOVED/ASK (src/store/cluster.c)
 #   addr      TRUSTED_PROXIES blocks and the X-Forwarded-For walk (src/client_addr.c)
+#   loadgen   the load generator's response-head parser (tests/bench/loadgen_http.c)
 # Each target is built with libFuzzer, ASan and UBSan and run in turn:
 #   FUZZ_TARGETS  which ones (default all)
 #   FUZZ_SECONDS  run time of each (default 60)
@@ -15,7 +16,7 @@
 # invariant makes this script fail; turn the input into a unit test row.
 set -eu
 cd "$(dirname "$0")/../.."
-FUZZ_TARGETS=${FUZZ_TARGETS:-http protocol pair seal cluster addr}
+FUZZ_TARGETS=${FUZZ_TARGETS:-http protocol pair seal cluster addr loadgen}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_RUNS=${FUZZ_RUNS:-}
 out=build-fuzz
@@ -33,6 +34,7 @@ for t in $FUZZ_TARGETS; do
     seal)     src="$CRYPTO src/log.c src/json.c src/hex.c"; dict=; max=200000 ;;
     cluster)  src="src/store/cluster.c src/store/reply.c src/store/redis_url.c src/percent.c src/hex.c src/decimal.c src/crypto/wipe.c -lhiredis"; dict=; max=300000 ;;
     addr)     src="src/client_addr.c src/hex.c"; dict=; max=4096 ;;
+    loadgen)  src="tests/bench/loadgen_http.c src/http.c src/hex.c src/decimal.c"; dict=tests/fuzz/http.dict; max=16384 ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
     esac
     mkdir -p "$out/corpus-$t"
