@@ -75,12 +75,10 @@ ratelimit_pairing(const struct ratelimit_config *cfg, const char *addr_key,
 	char bucket[STORE_RATE_BUCKET_MAX + 1];
 	enum ratelimit_result r = RATELIMIT_OK;
 
-	if (cfg->per_instance > 0 && !instance_take(cfg->per_instance, n)) {
-		*budget = PAIR_BUDGET_INSTANCE;
-		*retry_after_s = PAIR_RATE_INSTANCE_WINDOW_S;
-		r = RATELIMIT_REFUSED;
-	}
-	if (r == RATELIMIT_OK && cfg->per_address > 0) {
+	/* Address and client first: a request they refuse costs a store
+	 * command, no CPU, so it must not spend the instance's budget, which
+	 * stands for the encapsulations this instance can afford. */
+	if (cfg->per_address > 0) {
 		snprintf(bucket, sizeof bucket, "a:%s", addr_key);
 		*budget = PAIR_BUDGET_ADDRESS;
 		r = store_take(bucket, cfg->per_address, PAIR_RATE_ADDRESS_WINDOW_S, n, retry_after_s);
@@ -89,6 +87,11 @@ ratelimit_pairing(const struct ratelimit_config *cfg, const char *addr_key,
 		snprintf(bucket, sizeof bucket, "c:%s", client_id);
 		*budget = PAIR_BUDGET_CLIENT;
 		r = store_take(bucket, cfg->per_client, PAIR_RATE_CLIENT_WINDOW_S, n, retry_after_s);
+	}
+	if (r == RATELIMIT_OK && cfg->per_instance > 0 && !instance_take(cfg->per_instance, n)) {
+		*budget = PAIR_BUDGET_INSTANCE;
+		*retry_after_s = PAIR_RATE_INSTANCE_WINDOW_S;
+		r = RATELIMIT_REFUSED;
 	}
 	if (r == RATELIMIT_REFUSED)
 		metrics_count_pairing_refused(*budget);

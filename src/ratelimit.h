@@ -1,14 +1,14 @@
 /*
  * ratelimit.h - the pairing budgets (PROTOCOL.md, "Pairing limits"): per
- * instance (this relay's workers, a counter in shared memory), per client
- * address and per client id (counters in the store, shared by every
- * instance).  Checked in that order, before any X-Wing work.
+ * client address and per client id (counters in the store, shared by every
+ * instance), and per instance (this relay's workers, a counter in shared
+ * memory).  Checked in that order, before any X-Wing work.
  */
 #ifndef MTE_RATELIMIT_H
 #define MTE_RATELIMIT_H
 
 
-/* The budgets, in the order they are checked. */
+/* The budgets (their metrics labels: instance, address, client). */
 enum pair_budget { PAIR_BUDGET_INSTANCE = 0, PAIR_BUDGET_ADDRESS, PAIR_BUDGET_CLIENT,
                    PAIR_BUDGETS };
 
@@ -31,9 +31,9 @@ enum ratelimit_result {
 };
 
 /*
- * Takes n entries (1..PAIR_ENTRIES_MAX) of a pairing from the instance
- * budget, then the budget of addr_key (client_addr_key), then the one of
- * client_id (32 hex characters).  The budget that refuses takes nothing;
+ * Takes n entries (1..PAIR_ENTRIES_MAX) of a pairing from the budget of
+ * addr_key (client_addr_key), then the one of client_id (32 hex
+ * characters), then the instance budget.  The budget that refuses takes nothing;
  * those before it keep their charge.  Counts each refusal in the metrics.
  */
 enum ratelimit_result ratelimit_pairing(const struct ratelimit_config *cfg,

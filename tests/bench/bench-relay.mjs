@@ -23,6 +23,11 @@
 // replaces them), and "pairing, new client", which timed the JS client's own
 // X-Wing key generation (make bench-crypto has the C figures; the pairing
 // rows here are the relay's side, one key per connection).
+// The pairing limits (PAIR_RATE_*, issue 17) are off in these rows, so the
+// pairing rows show what the relay can do; two rows more run at the default
+// limits: protected requests of legitimate clients alone, and the same while
+// a second load generator floods the relay with pairings (8 connections, 16
+// entries per POST), with the flood's admitted and refused (429) counts.
 //   BENCH_SECONDS  seconds per row (default 5)
 //   BENCH_WARMUP   warm-up seconds per row (default 1)
 //   BENCH_THREADS  load generator threads (default 1)
@@ -140,7 +145,8 @@ async function startRelayProc(extra) {
   const fd = openSync(relayLog, 'a');
   const child = spawn(RELAY_BIN, [], {
     env: { PATH: process.env.PATH, UPSTREAM: UP, CORS_ORIGINS: 'http://app.example', CLIENT_ID_SECRET: SECRET,
-      PASS_THROUGH_ROUTES: '/pt/*', PORT: String(port), BIND: '127.0.0.1', ...extra },
+      PASS_THROUGH_ROUTES: '/pt/*', PORT: String(port), BIND: '127.0.0.1',
+      PAIR_RATE_PER_INSTANCE: '0', PAIR_RATE_PER_ADDRESS: '0', PAIR_RATE_PER_CLIENT: '0', ...extra },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -261,6 +267,31 @@ try {
     if (redis) { await redis.stop(); redis = null; }
   }
   if (cluster) await cluster.stop();
+
+  // A pairing flood at the default pairing limits, beside the same requests
+  // without it (embedded store and Redis).
+  for (const store of ['embedded', 'redis']) {
+    if (store === 'redis') redis = await startRedis();
+    const limits = { PAIR_RATE_PER_INSTANCE: '1000', PAIR_RATE_PER_ADDRESS: '1024', PAIR_RATE_PER_CLIENT: '64' };
+    const relay = await startRelayProc({ ...limits, ...(redis ? { REDIS_URL: redis.url } : {}) });
+    const pid = relay.child.pid;
+    const legit = [...post(`${relay.url}/api/x`), '-m', 'protected', '--clients', '4', '--pairs', '1', '-c', '4'];
+    try {
+      await row(`quiet ${store} 4`, `protected, ${store}, no flood, c=4`, legit, pid);
+      const floodArgs = ['-u', relay.url, '-m', 'pair', '--clients', '64', '--entries', '16', '-c', '8',
+        '-d', String(SECONDS + WARMUP)];
+      // The legitimate clients pair first: on loopback the flood has their
+      // address, so once it runs the address budget refuses everybody's pairing.
+      const legitRow = row(`flood ${store} 4`, `protected, ${store}, pairing flood, c=4`, legit, pid);
+      await sleep(300);
+      const flooding = loadgen(floodArgs);
+      const r = await legitRow;
+      r.flood = await flooding;
+    } finally {
+      await relay.stop();
+    }
+    if (redis) { await redis.stop(); redis = null; }
+  }
 } finally {
   for (const ch of children) { try { ch.kill('SIGTERM'); } catch { /* gone */ } }
   await sleep(200);
@@ -279,7 +310,9 @@ for (const { key, label, r } of rows) {
   if (r.failed) { console.log(`${label.padEnd(34)} FAILED: ${r.failed.split('\n')[0]}`); continue; }
   const c = key.split(' ').at(-1);
   let value; let unit; let ratio;
-  if (key.startsWith('pair ')) {
+  if (key.startsWith('quiet ') || key.startsWith('flood ')) {
+    value = r.rps; unit = 'req/s'; ratio = NaN;
+  } else if (key.startsWith('pair ')) {
     value = r.pairings_per_s; unit = 'pair/s'; ratio = NaN;
   } else if (key.startsWith('up ') || key.startsWith('down ')) {
     const mbs = (x) => (x && !x.failed ? (x.ok * (key.startsWith('up ') ? x.body : MIB * 1024 * 1024)) / x.seconds / 1e6 : NaN);
@@ -291,6 +324,15 @@ for (const { key, label, r } of rows) {
   console.log(`${label.padEnd(34)}${col(f(value, 1), 10)} ${unit.padEnd(7)}${col(Number.isFinite(ratio) ? `${f(ratio, 2)}x` : '-', 8)}` +
     `${col(f(r.latency_ms.p50, 3), 9)}${col(f(r.latency_ms.p99, 3), 9)}${col(f(r.latency_ms.p999, 3), 10)}${col(r.errors, 8)}` +
     `${col(f(r.cpu, 2), 8)}${col(f(r.cpuRelay, 2), 7)}${col(f(r.cpuNginx, 2), 7)}`);
+}
+for (const { key, label, r } of rows) {
+  if (!key.startsWith('flood ') || !r.flood) continue;
+  const fl = r.flood;
+  const quiet = byKey.get(key.replace('flood', 'quiet'));
+  console.log(`  ${label}: p50 ${f(r.latency_ms?.p50, 3)} ms (without the flood ${f(quiet?.latency_ms?.p50, 3)} ms),` +
+    ` p99 ${f(r.latency_ms?.p99, 3)} ms (${f(quiet?.latency_ms?.p99, 3)} ms); the flood: ` +
+    (fl.failed ? `FAILED ${fl.failed}` : `${fl.ok} pairing requests admitted, ${fl.error_kinds?.status ?? '?'} refused (429), ` +
+      `${f((fl.ok + fl.errors) / fl.seconds, 0)} pairing requests/s sent`));
 }
 console.log();
 console.log('ratio: requests/s over nginx\'s at the same connection count (transfers: MB/s over direct).');

@@ -216,6 +216,13 @@ test('each budget at its limit and at limit + 1; a refusal encapsulates and stor
   const m = await metrics(relay.port);
   assert.equal(sample(m, 'mte_relay_pairings_total'), 5);
   assert.equal(sample(m, 'mte_relay_pairings_refused_total{limit="address"}'), 1);
+  // the instance budget is taken last: what the address budget refuses
+  // (no encapsulation) does not spend it
+  relay = await relayWith({ TRUSTED_PROXIES: '127.0.0.1', PAIR_RATE_PER_ADDRESS: '5', PAIR_RATE_PER_INSTANCE: '16' });
+  const from = async (addr, n) => pairRequest(await newIdentity(relay.url), entries(n), { headers: { 'x-forwarded-for': addr } });
+  r = await from('198.51.100.1', 16);
+  assert.equal(JSON.parse(r.body).limit, 'address');
+  assert.equal((await from('198.51.100.2', 5)).status, 200, 'the instance budget was not spent by the refusal');
   // 0 turns a budget off
   relay = await relayWith({ PAIR_RATE_PER_CLIENT: '0', PAIR_RATE_PER_INSTANCE: '0' });
   const lone = await newIdentity(relay.url);
