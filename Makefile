@@ -21,7 +21,9 @@ WARN     := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
             -Wshadow -Wvla -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS_ALL = -D_GNU_SOURCE -DMTE_RELAY_VERSION='"$(VERSION)"' -iquote src -iquote . $(CPPFLAGS)
 CFLAGS_ALL   = -std=c11 $(OPT) $(SAN) $(WARN) -fno-strict-aliasing -MMD -MP $(CFLAGS)
-LDFLAGS_ALL  = $(SAN) $(LDFLAGS)
+# Full RELRO, symbols bound at start: the parent binds them once before it
+# forks, so no worker pays for lazy binding, and the GOT is read-only.
+LDFLAGS_ALL  = $(SAN) -Wl,-z,now -Wl,-z,relro $(LDFLAGS)
 LDLIBS_ALL   = -lbearssl -lhiredis -lcurl -lcjson $(LDLIBS)
 
 LIB_SRC  := $(sort $(wildcard src/*.c src/store/*.c src/crypto/*.c))

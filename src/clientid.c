@@ -93,13 +93,15 @@ clientid_syntax_ok(const char *signed_id, size_t len)
 	    hex_is_lower(signed_id + CLIENT_ID_HEX_LEN + 1, 2 * MAC_LEN);
 }
 
-int
-clientid_verify(const char *signed_id, size_t len, const char *secret, size_t secret_len,
-                const char *prev_secret, size_t prev_len,
-                char client_id_out[CLIENT_ID_HEX_LEN + 1])
+/* clientid_verify, and on success the id signed under secret (from the MAC
+ * computed for the check) into signed_current when it is not NULL. */
+static int
+verify(const char *signed_id, size_t len, const char *secret, size_t secret_len,
+    const char *prev_secret, size_t prev_len, char client_id_out[CLIENT_ID_HEX_LEN + 1],
+    char *signed_current)
 {
 	const char *hex_mac;
-	uint8_t got[MAC_LEN], want[MAC_LEN];
+	uint8_t got[MAC_LEN], want[MAC_LEN], want_prev[MAC_LEN];
 	uint32_t ok;
 
 	client_id_out[0] = '\0';
@@ -113,16 +115,41 @@ clientid_verify(const char *signed_id, size_t len, const char *secret, size_t se
 	mac_of(want, secret, secret_len, signed_id);
 	ok = mac_equal(got, want);
 	if (prev_secret != NULL && prev_len > 0) {
-		mac_of(want, prev_secret, prev_len, signed_id);
-		ok |= mac_equal(got, want);
+		mac_of(want_prev, prev_secret, prev_len, signed_id);
+		ok |= mac_equal(got, want_prev);
+		crypto_wipe(want_prev, sizeof want_prev);
+	}
+	ct_declassify(&ok, sizeof ok);
+	if (ok && signed_current != NULL) {
+		memcpy(signed_current, signed_id, CLIENT_ID_HEX_LEN);
+		signed_current[CLIENT_ID_HEX_LEN] = '.';
+		hex_encode(signed_current + CLIENT_ID_HEX_LEN + 1, want, MAC_LEN);
+		signed_current[CLIENT_ID_SIGNED_LEN] = '\0';
 	}
 	crypto_wipe(want, sizeof want);
-	ct_declassify(&ok, sizeof ok);
 	if (!ok)
 		return -1;
 	memcpy(client_id_out, signed_id, CLIENT_ID_HEX_LEN);
 	client_id_out[CLIENT_ID_HEX_LEN] = '\0';
 	return 0;
+}
+
+int
+clientid_verify(const char *signed_id, size_t len, const char *secret, size_t secret_len,
+                const char *prev_secret, size_t prev_len,
+                char client_id_out[CLIENT_ID_HEX_LEN + 1])
+{
+	return verify(signed_id, len, secret, secret_len, prev_secret, prev_len, client_id_out,
+	    NULL);
+}
+
+int
+clientid_check_echo(const char *signed_id, size_t len, const char *secret, const char *previous,
+                    char client_id_out[CLIENT_ID_HEX_LEN + 1],
+                    char signed_current[CLIENT_ID_SIGNED_LEN + 1])
+{
+	return verify(signed_id, len, secret, strlen(secret), previous,
+	    previous != NULL ? strlen(previous) : 0, client_id_out, signed_current);
 }
 
 int

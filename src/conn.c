@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -657,10 +658,38 @@ conn_body_read(struct conn *c, void *buf, size_t cap)
 
 /* ---- the loop ---- */
 
+/*
+ * Request ids: a random 64-bit start drawn once per process (a forked child
+ * draws its own), then counted up.  Unique within a process, unrelated
+ * across processes, and no getrandom(2) per request; they identify log
+ * lines, they protect nothing.
+ */
+static uint64_t request_id_next;
+static int      request_id_fork_hook;
+
+static void
+request_id_forget(void)
+{
+	request_id_next = 0;
+}
+
+static uint64_t
+next_request_id(void)
+{
+	if (request_id_next == 0) {
+		if (!request_id_fork_hook)
+			request_id_fork_hook = pthread_atfork(NULL, NULL, request_id_forget) == 0;
+		while (request_id_next == 0)
+			rand_bytes(&request_id_next, sizeof request_id_next);
+	}
+	return request_id_next++;
+}
+
 static void
 new_request(struct conn *c)
 {
 	uint8_t id[8];
+	uint64_t v;
 
 	if (c->rpos > 0) {
 		memmove(c->rbuf, c->rbuf + c->rpos, c->rend - c->rpos);
@@ -685,7 +714,9 @@ new_request(struct conn *c)
 	c->resp_left = 0;
 	c->olen = 0;
 	memset(&c->info, 0, sizeof c->info);
-	rand_bytes(id, sizeof id);
+	v = next_request_id();
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		id[i] = (uint8_t)v;
 	hex_encode(c->info.id, id, sizeof id);
 	c->info.id[2 * sizeof id] = '\0';
 }

@@ -1,6 +1,7 @@
 /* log.c - JSON-lines logging (see log.h). */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,28 @@
 #include "json.h"
 
 static enum log_level log_min = LOG_INFO;
+
+/* The pid of every line, read once per process: getpid(2) is a system call
+ * and a worker logs a line per request.  A forked child reads its own. */
+static pid_t pid_cached;
+static int   pid_fork_hook;
+
+static void
+pid_forget(void)
+{
+	pid_cached = 0;
+}
+
+static pid_t
+current_pid(void)
+{
+	if (pid_cached == 0) {
+		if (!pid_fork_hook)
+			pid_fork_hook = pthread_atfork(NULL, NULL, pid_forget) == 0;
+		pid_cached = getpid();
+	}
+	return pid_cached;
+}
 
 void
 log_init(int debug)
@@ -109,7 +132,7 @@ log_event(enum log_level lvl, const char *msg, const struct log_kv *kv, size_t n
 		line_str(&l, names[lvl]);
 	if (line_key(&l, "msg", 2))
 		line_str(&l, msg);
-	snprintf(num, sizeof num, "%ld", (long)getpid());
+	snprintf(num, sizeof num, "%ld", (long)current_pid());
 	if (line_key(&l, "pid", strlen(num)))
 		(void)line_raw(&l, num, strlen(num));
 	for (i = 0; i < n; i++) {

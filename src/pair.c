@@ -39,6 +39,7 @@ struct pairing {
 	struct server *s;
 	struct conn   *c;
 	char           cid[CLIENT_ID_HEX_LEN + 1];
+	char           signed_id[CLIENT_ID_SIGNED_LEN + 1];  /* echoed, current secret */
 	struct pair_body entries;           /* the parsed, checked body */
 	char           body[PAIR_BODY_MAX];
 	char           out[PAIR_RESPONSE_MAX];
@@ -87,8 +88,10 @@ check_client_id(struct pairing *p, const struct http_request *req)
 		server_fail(p->s, p->c, F_PAIR_RELAY_MISSING, NULL);
 		return -1;
 	}
-	if (clientid_check(h->value.ptr, h->value.len, cfg->client_id_secret,
-	    cfg->client_id_secret_previous, p->cid) != 0) {
+	/* the echo: signed with the current secret (the request's may have been
+	 * signed with the previous one) */
+	if (clientid_check_echo(h->value.ptr, h->value.len, cfg->client_id_secret,
+	    cfg->client_id_secret_previous, p->cid, p->signed_id) != 0) {
 		server_fail(p->s, p->c, F_CLIENT_ID_REFUSED, NULL);
 		return -1;
 	}
@@ -281,8 +284,6 @@ pair_entry(struct pairing *p, size_t i)
 static enum failure
 pair_entries(struct pairing *p)
 {
-	const struct config *cfg = p->s->cfg;
-	char signed_id[CLIENT_ID_SIGNED_LEN + 1];
 	size_t i;
 
 	p->olen = 1;
@@ -293,12 +294,9 @@ pair_entries(struct pairing *p)
 			return f;
 	}
 	p->out[p->olen++] = ']';
-	/* Echo the id signed with the current secret (it may have been signed
-	 * with the previous one). */
-	clientid_sign(signed_id, p->cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
 	if (conn_respond_head(p->c, 200, (struct http_field[]){
 	    { "Content-Type", "application/json" }, { "Cache-Control", "no-store" },
-	    { "x-mte-relay", signed_id } }, 3, (int64_t)p->olen) == 0 &&
+	    { "x-mte-relay", p->signed_id } }, 3, (int64_t)p->olen) == 0 &&
 	    conn_respond_body(p->c, p->out, p->olen) == 0)
 		conn_respond_end(p->c);
 	metrics_count_pairing((unsigned)p->entries.count);

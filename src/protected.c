@@ -36,8 +36,9 @@
 #define SEQ_DEC_MAX     20      /* digits of 2^64 - 1 */
 
 /* One protected request in flight, passed to every step and callback.
- * The fields up to reader are zeroed for each request; the large buffers
- * after it are written before they are read. */
+ * The fields up to record_key are zeroed for each request; the large
+ * buffers from it on are written before they are read, and wipe() clears
+ * only the part of each that held plaintext (the *_used fields). */
 struct protected_msg {
 	struct server             *s;
 	struct conn               *c;
@@ -53,8 +54,7 @@ struct protected_msg {
 	char        method[METHOD_MAX];
 	/* keys and the AAD of both directions' items */
 	uint8_t     mk_req[32], mk_res[32];
-	char        aad[SEAL_AAD_MAX];
-	size_t      aad_len;
+	size_t      aad_len;                    /* of aad (below), written by open_meta */
 	int         meta_opened;                /* the request meta authenticated */
 	int         pair_cached;                /* the keys came from the worker's cache */
 	int         pair_stale;                 /* the store holds another generation */
@@ -83,9 +83,13 @@ struct protected_msg {
 	size_t       record_fill;               /* plaintext gathered in record */
 	int          head_sent, sealed_body;
 	int          joined_used;               /* joined held a response field value */
+	int          meta_json_used;            /* meta_json held a response meta */
+	size_t       plain_used;                /* bytes of plain that held plaintext */
+	size_t       record_used;               /* plaintext bytes record held, at most */
 	enum failure head_failure;              /* why the upstream's head was not answered */
 	/* large */
 	struct seal_key    record_key;          /* of a framed body's records */
+	char               aad[SEAL_AAD_MAX];   /* read only after open_meta wrote it */
 	uint8_t            record[SEAL_RECORD_MAX];
 	struct seal_reader reader;
 	struct seal_writer writer;
@@ -176,8 +180,10 @@ read_relay_header(struct protected_msg *m)
 	/* known before the client id is checked: a tagged 566 names it */
 	if (req->method.len < sizeof m->method)
 		memcpy(m->method, req->method.ptr, req->method.len);
-	if (clientid_check(m->signed_in, CLIENT_ID_SIGNED_LEN, cfg->client_id_secret,
-	    cfg->client_id_secret_previous, m->cid) != 0) {
+	/* signed_id: the echo of every sealed answer (570 included), under the
+	 * current secret, from the MAC the check computes anyway */
+	if (clientid_check_echo(m->signed_in, CLIENT_ID_SIGNED_LEN, cfg->client_id_secret,
+	    cfg->client_id_secret_previous, m->cid, m->signed_id) != 0) {
 		memcpy(m->cid, m->signed_in, CLIENT_ID_HEX_LEN);   /* named in the log */
 		return F_CLIENT_ID_INVALID;
 	}
@@ -255,11 +261,8 @@ open_meta(struct protected_msg *m, const struct store_pair *pair)
 static enum failure
 accept_seq(struct protected_msg *m)
 {
-	const struct config *cfg = m->s->cfg;
 	enum store_status st;
 
-	/* the echoed id of every sealed answer from here on, 570 included */
-	clientid_sign(m->signed_id, m->cid, cfg->client_id_secret, strlen(cfg->client_id_secret));
 	st = store_window_accept_gen(m->cid, m->pid, m->generation, m->seq);
 	if (st == STORE_REPLAY)
 		return F_REPLAYED;
@@ -421,6 +424,8 @@ sink_plain(void *arg, const uint8_t *data, size_t len)
 	}
 	memcpy(m->plain + m->out_len, data, len - 1);
 	m->out_len += len - 1;
+	if (m->out_len > m->plain_used)
+		m->plain_used = m->out_len;
 	/* The last byte waits until the next chunk or the final one is
 	 * authentic: the upstream never sees a complete body that was not. */
 	m->held_byte = data[len - 1];
@@ -446,6 +451,8 @@ body_step(struct protected_msg *m)
 	if (m->held) {
 		m->plain[m->out_len++] = m->held_byte;
 		m->held = 0;
+		if (m->out_len > m->plain_used)
+			m->plain_used = m->out_len;
 	}
 	m->body_done = 1;
 	return F_COUNT;
@@ -560,6 +567,7 @@ response_meta(struct protected_msg *m, const struct http_field *f, size_t n,
 	/* extension a: the relay's own answers say so (PROTOCOL.md section 11) */
 	if (ok && m->flag_a && m->relay_answer)
 		ok = cJSON_AddStringToObject(root, "from", "relay") != NULL;
+	m->meta_json_used = 1;     /* printed into, maybe partly: wiped whole */
 	ok = ok && cJSON_PrintPreallocated(root, m->meta_json, sizeof m->meta_json, 0);
 	json_wipe(root);
 	cJSON_Delete(root);
@@ -707,6 +715,8 @@ sink_body(void *arg, const void *buf, size_t len)
 			n = len;
 		memcpy(m->record + SEAL_RECORD_HEADER + m->record_fill, p, n);
 		m->record_fill += n;
+		if (m->record_fill > m->record_used)
+			m->record_used = m->record_fill;
 		p += n;
 		len -= n;
 		if ((m->record_fill == SEAL_CHUNK_MAX || (len == 0 && !upstream_more_ready())) &&
@@ -778,12 +788,13 @@ wipe(struct protected_msg *m)
 	/* only what held plaintext: the opened request meta (meta_len bytes; the
 	 * rest of meta_buf only ever held ciphertext), a joined field value */
 	crypto_wipe(m->meta_buf, m->meta_len);
-	crypto_wipe(m->plain, sizeof m->plain);
-	crypto_wipe(m->meta_json, sizeof m->meta_json);
+	crypto_wipe(m->plain, m->plain_used);
+	if (m->meta_json_used)
+		crypto_wipe(m->meta_json, strnlen(m->meta_json, sizeof m->meta_json));
 	if (m->joined_used)
 		crypto_wipe(m->joined, sizeof m->joined);
 	if (m->framed)
-		crypto_wipe(m->record, sizeof m->record);
+		crypto_wipe(m->record, SEAL_RECORD_HEADER + m->record_used);
 }
 
 void
@@ -793,7 +804,7 @@ protected_handle(struct server *s, struct conn *c, const struct http_request *re
 	struct store_pair pair;
 	enum failure f;
 
-	memset(&m, 0, offsetof(struct protected_msg, reader));
+	memset(&m, 0, offsetof(struct protected_msg, record_key));
 	m.s = s;
 	m.c = c;
 	m.req = req;

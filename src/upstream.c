@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "config.h"
 #include "decimal.h"
 #include "forward.h"
 #include "log.h"
@@ -270,36 +271,65 @@ on_read(char *buf, size_t size, size_t nitems, void *arg)
 	return (size_t)got;
 }
 
-/* Builds "Name: value" lines; curl needs "Name;" for an empty value. */
-static struct curl_slist *
-add_field(struct curl_slist *list, const char *name, const char *value, int *fail)
-{
-	static char line[HTTP_HEADERS_MAX];
-	struct curl_slist *next;
-	int n;
+/*
+ * The request's header lines, built without an allocation: curl only reads
+ * the list it is given, so its nodes and text live in this worker's static
+ * memory (curl_slist_append would make two allocations per line).  Text:
+ * every forwarded string (the sealed meta's, FORWARD_BUF's, HEADERS') and
+ * ": " with its NUL per line.
+ */
+#define LINES_MAX      (FORWARD_FIELDS_MAX + 3)
+#define LINES_TEXT_MAX (META_PLAINTEXT_MAX + FORWARD_BUF + CONFIG_VALUE_MAX + 4 * LINES_MAX)
 
-	if (value[0] == '\0')
-		n = snprintf(line, sizeof line, "%s;", name);
-	else
-		n = snprintf(line, sizeof line, "%s: %s", name, value);
-	if (n < 0 || (size_t)n >= sizeof line) {
-		*fail = 1;
-		return list;
+struct header_lines {
+	struct curl_slist node[LINES_MAX];
+	size_t            n;
+	char              text[LINES_TEXT_MAX];
+	size_t            used;
+	int               failed;
+};
+
+static struct header_lines lines;
+
+/* Appends one line: "Name: value", or "Name;" (curl's form of an empty
+ * value), or the raw text when value is NULL ("Name:" removes a field curl
+ * would add). */
+static void
+add_line(struct header_lines *l, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = value != NULL ? strlen(value) : 0, need;
+	char *p = l->text + l->used;
+
+	need = nl + (value == NULL ? 0 : vl ? 2 + vl : 1) + 1;
+	if (l->failed || l->n == LINES_MAX || need > sizeof l->text - l->used) {
+		l->failed = 1;
+		return;
 	}
-	next = curl_slist_append(list, line);
-	if (next == NULL)
-		*fail = 1;
-	return next ? next : list;
+	memcpy(p, name, nl);
+	if (value != NULL && vl == 0) {
+		p[nl] = ';';
+		nl++;
+	} else if (value != NULL) {
+		p[nl] = ':';
+		p[nl + 1] = ' ';
+		memcpy(p + nl + 2, value, vl);
+		nl += 2 + vl;
+	}
+	p[nl] = '\0';
+	l->node[l->n] = (struct curl_slist){ .data = p, .next = NULL };
+	if (l->n > 0)
+		l->node[l->n - 1].next = &l->node[l->n];
+	l->n++;
+	l->used += nl + 1;
 }
 
 enum upstream_result
 upstream_perform(const struct upstream_request *req, const struct upstream_sink *sink,
     int *head_delivered)
 {
-	struct curl_slist *hdrs = NULL;
 	struct xfer x;
 	char url[8192 + HTTP_REQUEST_LINE_MAX];
-	int fail = 0, has_accept = 0, n;
+	int has_accept = 0, n;
 	size_t i;
 	CURLcode rc;
 
@@ -315,37 +345,32 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	if (n < 0 || (size_t)n >= sizeof url)
 		return UPSTREAM_UNREACHABLE;
 
+	lines.n = lines.used = 0;
+	lines.failed = 0;
 	for (i = 0; i < req->nfields; i++) {
 		if (http_name_eq(req->fields[i].name, strlen(req->fields[i].name), "accept"))
 			has_accept = 1;
-		hdrs = add_field(hdrs, req->fields[i].name, req->fields[i].value, &fail);
+		add_line(&lines, req->fields[i].name, req->fields[i].value);
 	}
 	/* Remove what curl would add on its own: the upstream sees the client's request. */
-	hdrs = add_field(hdrs, "Expect", "", &fail);
+	add_line(&lines, "Expect:", NULL);
 	if (!has_accept)
-		hdrs = curl_slist_append(hdrs, "Accept:");
+		add_line(&lines, "Accept:", NULL);
 	if (req->has_body && req->body_len < 0)
-		hdrs = add_field(hdrs, "Transfer-Encoding", "chunked", &fail);
-	if (fail || hdrs == NULL) {
-		curl_slist_free_all(hdrs);
+		add_line(&lines, "Transfer-Encoding", "chunked");
+	if (lines.failed)
 		return UPSTREAM_UNREACHABLE;
-	}
-	/* "Expect;" above sent an empty Expect field; curl's "Expect:" form removes it. */
-	{
-		struct curl_slist *s;
-		for (s = hdrs; s != NULL; s = s->next)
-			if (strcmp(s->data, "Expect;") == 0)
-				s->data[6] = ':';
-	}
 
-	curl_easy_reset(easy);
+	/* No curl_easy_reset: every option is set for each request (those that
+	 * differ between requests both ways), and a reset would free and make
+	 * again what the handle keeps (its buffers) for nothing. */
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, &lines.node[0]);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)UPSTREAM_CONNECT_TIMEOUT_S);
 	/* A stall, not a total time: large bodies may take as long as they need. */
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -362,21 +387,19 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_socket_close);
 	curl_easy_setopt(easy, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
 	curl_easy_setopt(easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	if (strcmp(req->method, "HEAD") == 0)
-		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
-	if (req->has_body) {
-		curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(easy, CURLOPT_READDATA, &x);
-		if (req->body_len >= 0)
-			curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
-	}
+	/* UPLOAD before NOBODY: UPLOAD 0 makes the method GET, NOBODY 1 HEAD,
+	 * NOBODY 0 turns a HEAD back into GET; CUSTOMREQUEST names the method. */
+	curl_easy_setopt(easy, CURLOPT_UPLOAD, req->has_body ? 1L : 0L);
+	curl_easy_setopt(easy, CURLOPT_NOBODY, strcmp(req->method, "HEAD") == 0 ? 1L : 0L);
+	curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(easy, CURLOPT_READDATA, &x);
+	curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
+	    (curl_off_t)(req->has_body && req->body_len >= 0 ? req->body_len : -1));
 
 	x.started = clock_s();
 	rc = curl_easy_perform(easy);
 	if (!x.head_done)
 		metrics_observe_upstream_latency(clock_s() - x.started);
-	curl_slist_free_all(hdrs);
 	*head_delivered = x.head_done;
 
 	if (rc == CURLE_OK && x.head_done)

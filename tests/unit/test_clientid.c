@@ -187,3 +187,24 @@ Test(clientid, mint_with_empty_secret_aborts, .signal = SIGABRT)
 	clientid_mint(out, "", 0);
 	cr_assert_fail("minted under an empty secret");
 }
+
+/* clientid_check_echo: the id to echo, signed under the current secret,
+ * whichever secret the presented one was signed with; nothing on failure. */
+Test(clientid, check_echo_signs_under_the_current_secret)
+{
+	const char *cur = "current-secret-0123456789abcdef0123", *prev = "previous-secret-0123456789abcdef012";
+	char prev_signed[CLIENT_ID_SIGNED_LEN + 1], want[CLIENT_ID_SIGNED_LEN + 1];
+	char echo[CLIENT_ID_SIGNED_LEN + 1], id[CLIENT_ID_HEX_LEN + 1];
+
+	clientid_mint(prev_signed, prev, strlen(prev));
+	cr_assert_eq(clientid_check_echo(prev_signed, CLIENT_ID_SIGNED_LEN, cur, prev, id, echo), 0);
+	cr_assert_eq(clientid_sign(want, id, cur, strlen(cur)), 0);
+	cr_assert_str_eq(echo, want, "re-signed under the current secret");
+	cr_assert_str_neq(echo, prev_signed);
+	cr_assert_eq(clientid_check_echo(want, CLIENT_ID_SIGNED_LEN, cur, NULL, id, echo), 0);
+	cr_assert_str_eq(echo, want);
+	strcpy(echo, "untouched");
+	cr_assert_eq(clientid_check_echo(prev_signed, CLIENT_ID_SIGNED_LEN, cur, NULL, id, echo), -1);
+	cr_assert_str_eq(echo, "untouched");
+	cr_assert_str_eq(id, "");
+}
