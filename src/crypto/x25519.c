@@ -1,6 +1,7 @@
 /*
  * x25519.c - X25519 (RFC 7748): arithmetic mod p = 2^255 - 19 in radix 2^51,
- * and the Montgomery ladder.
+ * the Montgomery ladder for any u, and a fixed-window Edwards25519 multiple
+ * of the base point for u = 9.
  *
  * Field elements are five uint64_t limbs, value sum f[i] * 2^(51 i), not
  * necessarily reduced.  Bounds, which every function below relies on:
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "crypto/wipe.h"
+#include "crypto/x25519_base.h"
 
 typedef uint64_t fe[5];
 typedef unsigned __int128 u128;
@@ -262,6 +264,19 @@ fe_cswap(fe f, fe g, uint64_t bit)
     g[0] ^= t0; g[1] ^= t1; g[2] ^= t2; g[3] ^= t3; g[4] ^= t4;
 }
 
+/* h = f when bit == 1, unchanged when bit == 0, without branching. */
+FE_INLINE void
+fe_cmov(fe h, const fe f, uint64_t bit)
+{
+    uint64_t mask = 0 - bit;
+
+    h[0] ^= mask & (h[0] ^ f[0]);
+    h[1] ^= mask & (h[1] ^ f[1]);
+    h[2] ^= mask & (h[2] ^ f[2]);
+    h[3] ^= mask & (h[3] ^ f[3]);
+    h[4] ^= mask & (h[4] ^ f[4]);
+}
+
 /* 0 when the canonical encoding of f is nonzero, -1 when it is zero. */
 static int
 zero_result(const uint8_t s[32])
@@ -351,3 +366,167 @@ x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
     return zero_result(out);
 }
 
+/* ---- Fixed base: Edwards25519, -x^2 + y^2 = 1 + d x^2 y^2 ---- */
+
+/* Extended coordinates: x = X/Z, y = Y/Z, x y = T/Z. */
+struct ge_p3 {
+    fe X, Y, Z, T;
+};
+
+/* An affine point as (y + x, y - x, 2 d x y), the form the table holds. */
+struct ge_niels {
+    fe ypx, ymx, xy2d;
+};
+
+/* r = 2 p (T of p unused); "dbl-2008-hwcd" for a = -1 with E, F, G, H negated
+ * (Hisil, Wong, Carter, Dawson 2008), which leaves the results unchanged. */
+static void
+ge_dbl(struct ge_p3 *r, const struct ge_p3 *p)
+{
+    fe a, b, c, e, f, g, h;
+
+    fe_sq(a, p->X);
+    fe_sq(b, p->Y);
+    fe_sq(c, p->Z);
+    fe_add(c, c, c);
+    fe_add(h, a, b);
+    fe_add(e, p->X, p->Y);
+    fe_sq(e, e);
+    fe_sub(e, h, e);
+    fe_sub(g, a, b);
+    fe_add(f, c, g);
+    fe_mul(r->X, e, f);
+    fe_mul(r->Y, g, h);
+    fe_mul(r->T, e, h);
+    fe_mul(r->Z, f, g);
+}
+
+/* r = p + q for affine q: "madd-2008-hwcd-3" (a = -1, k = 2 d, Z2 = 1). */
+static void
+ge_madd(struct ge_p3 *r, const struct ge_p3 *p, const struct ge_niels *q)
+{
+    fe a, b, c, d, e, f, g, h;
+
+    fe_sub(a, p->Y, p->X);
+    fe_mul(a, a, q->ymx);
+    fe_add(b, p->Y, p->X);
+    fe_mul(b, b, q->ypx);
+    fe_mul(c, p->T, q->xy2d);
+    fe_add(d, p->Z, p->Z);
+    fe_sub(e, b, a);
+    fe_sub(f, d, c);
+    fe_add(g, d, c);
+    fe_add(h, b, a);
+    fe_mul(r->X, e, f);
+    fe_mul(r->Y, g, h);
+    fe_mul(r->T, e, h);
+    fe_mul(r->Z, f, g);
+}
+
+/* 1 when a == b, else 0, for 0 <= a, b < 2^31, without branching. */
+static uint64_t
+ct_eq(uint32_t a, uint32_t b)
+{
+    uint64_t x = a ^ b;
+
+    return (x - 1) >> 63;
+}
+
+/* h |= f & mask, limb by limb. */
+FE_INLINE void
+fe_or_masked(fe h, const fe f, uint64_t mask)
+{
+    h[0] |= f[0] & mask;
+    h[1] |= f[1] & mask;
+    h[2] |= f[2] & mask;
+    h[3] |= f[3] & mask;
+    h[4] |= f[4] & mask;
+}
+
+/* t = digit * 256^row * B for -8 <= digit <= 8: reads all eight entries of the
+ * row and keeps the one selected by mask (none for digit 0, which leaves the
+ * neutral point (1, 1, 0)), then negates by mask: -(x, y) = (-x, y), so
+ * (y + x, y - x, 2dxy) becomes (y - x, y + x, -2dxy). */
+static void
+ge_select(struct ge_niels *t, int row, int8_t digit)
+{
+    uint64_t neg = (uint8_t)digit >> 7;
+    uint32_t mag = (uint32_t)(digit - (-(int)neg & digit) * 2);   /* |digit| */
+    uint64_t none = ct_eq(mag, 0);
+    struct ge_niels acc;        /* a local, so the loop keeps it in registers */
+    fe minus;
+
+    fe_set_small(acc.ypx, none);
+    fe_set_small(acc.ymx, none);
+    fe_set_small(acc.xy2d, 0);
+    for (uint32_t j = 0; j < 8; j++) {
+        uint64_t mask = 0 - ct_eq(mag, j + 1);
+
+        fe_or_masked(acc.ypx, x25519_base_table[row][j][0], mask);
+        fe_or_masked(acc.ymx, x25519_base_table[row][j][1], mask);
+        fe_or_masked(acc.xy2d, x25519_base_table[row][j][2], mask);
+    }
+    fe_cswap(acc.ypx, acc.ymx, neg);
+    fe_set_small(minus, 0);
+    fe_sub(minus, minus, acc.xy2d);
+    fe_cmov(acc.xy2d, minus, neg);
+    *t = acc;
+    crypto_wipe(&acc, sizeof acc);
+    crypto_wipe(minus, sizeof minus);
+}
+
+int
+x25519_base(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN])
+{
+    uint8_t k[32];
+    int8_t e[64];
+    struct ge_p3 h;
+    struct ge_niels t;
+    fe num, den;
+    int8_t carry = 0;
+
+    clamp(k, scalar);
+    /* k = sum e[i] 16^i with -8 <= e[i] < 8 (e[63] <= 8: k < 2^255) */
+    for (int i = 0; i < 32; i++) {
+        e[2 * i] = (int8_t)(k[i] & 15);
+        e[2 * i + 1] = (int8_t)(k[i] >> 4);
+    }
+    for (int i = 0; i < 63; i++) {
+        e[i] = (int8_t)(e[i] + carry);
+        carry = (int8_t)((e[i] + 8) >> 4);
+        e[i] = (int8_t)(e[i] - carry * 16);
+    }
+    e[63] = (int8_t)(e[63] + carry);
+
+    /* k B = 16 (sum of odd digits e[2i+1] 256^i B) + sum of even digits e[2i] 256^i B */
+    fe_set_small(h.X, 0);
+    fe_set_small(h.Y, 1);
+    fe_set_small(h.Z, 1);
+    fe_set_small(h.T, 0);
+    for (int i = 1; i < 64; i += 2) {
+        ge_select(&t, i / 2, e[i]);
+        ge_madd(&h, &h, &t);
+    }
+    for (int i = 0; i < 4; i++)
+        ge_dbl(&h, &h);
+    for (int i = 0; i < 64; i += 2) {
+        ge_select(&t, i / 2, e[i]);
+        ge_madd(&h, &h, &t);
+    }
+
+    /* u = (1 + y) / (1 - y) = (Z + Y) / (Z - Y); k B is never the neutral
+     * point (k is a nonzero multiple of 8 below 8 L), so Z - Y != 0 */
+    fe_add(num, h.Z, h.Y);
+    fe_sub(den, h.Z, h.Y);
+    fe_invert(den, den);
+    fe_mul(num, num, den);
+    fe_tobytes(out, num);
+
+    crypto_wipe(k, sizeof k);
+    crypto_wipe(e, sizeof e);
+    crypto_wipe(&h, sizeof h);
+    crypto_wipe(&t, sizeof t);
+    crypto_wipe(num, sizeof num);
+    crypto_wipe(den, sizeof den);
+    return zero_result(out);
+}

@@ -9,7 +9,7 @@
  *   - The output is the canonical 32-byte little-endian encoding of the
  *     resulting u-coordinate (fully reduced mod 2^255 - 19).
  *   - Constant time: no branch and no memory index depends on the scalar or
- *     on u.  Secret
+ *     on u; the base-point table is read whole on every lookup.  Secret
  *     intermediates (clamped scalar, ladder / point state) are wiped before
  *     returning.
  *   - No allocation; out may alias scalar or u.
@@ -32,5 +32,13 @@
  */
 int x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
            const uint8_t u[X25519_LEN]);
+
+/*
+ * out = X25519(scalar, 9): the public key of scalar (or an ephemeral public
+ * key), the same value x25519(out, scalar, nine) gives, computed about four
+ * times faster: a fixed-window multiple of the Edwards25519 base point from
+ * a precomputed table, mapped to Montgomery form by u = (1 + y) / (1 - y).
+ */
+int x25519_base(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN]);
 
 #endif /* MTE_X25519_H */

@@ -1,7 +1,8 @@
 /*
  * test_x25519.c - our X25519 (src/crypto/x25519.c) against every case of
  * x25519.json (Wycheproof and RFC 7748, incl. the 1,000-iteration value), the
- * RFC 7748 §6.1 exchange, input handling (top bit, non-canonical u, aliasing), and 100,000 random
+ * RFC 7748 §6.1 exchange, the fixed-base path against the ladder on u = 9,
+ * input handling (top bit, non-canonical u, aliasing), and 100,000 random
  * (scalar, u) pairs against BearSSL's br_ec_c25519_m31.
  */
 #include "vectors.h"
@@ -50,14 +51,14 @@ Test(x25519, vectors)
 {
     cJSON *root = vec_load("x25519.json");
     const cJSON *tc;
-    int ran = 0, valid = 0, acceptable = 0, zero = 0;
+    int ran = 0, valid = 0, acceptable = 0, zero = 0, base_checked = 0;
 
     cJSON_ArrayForEach(tc, vec_tests(root)) {
         int id = cJSON_GetObjectItem(tc, "tcId")->valueint;
         const char *result = vec_str(tc, "result");
         uint8_t *k = vec_hex_n(tc, "private", 32), *u = vec_hex_n(tc, "public", 32);
         uint8_t *want = vec_hex_n(tc, "shared", 32);
-        uint8_t out[32], k_copy[32], u_copy[32];
+        uint8_t out[32], k_copy[32], u_copy[32], viaB[32], via9[32];
         int rc;
 
         memcpy(k_copy, k, 32);
@@ -84,6 +85,11 @@ Test(x25519, vectors)
                 acceptable++;
             }
         }
+        /* the same scalar through the fixed-base path */
+        x25519(via9, k, nine);
+        cr_assert_eq(x25519_base(viaB, k), 0);
+        cr_assert_arr_eq(viaB, via9, 32, "tcId %d: fixed base differs from the ladder", id);
+        base_checked++;
         free(k); free(u); free(want);
         ran++;
     }
@@ -93,6 +99,7 @@ Test(x25519, vectors)
     cr_assert_eq(valid, 266);                   /* README's counts */
     cr_assert_eq(acceptable, 254);
     cr_assert_eq(zero, 31);
+    cr_assert_eq(base_checked, ran);
     cJSON_Delete(root);
 }
 
@@ -135,9 +142,11 @@ Test(x25519, rfc7748_dh)
     uint8_t *shared = hex_decode("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742", &n);
     uint8_t out[32];
 
+    cr_assert_eq(x25519_base(out, a), 0);
+    cr_assert_arr_eq(out, a_pub, 32);
     cr_assert_eq(x25519(out, a, nine), 0);
     cr_assert_arr_eq(out, a_pub, 32);
-    cr_assert_eq(x25519(out, b, nine), 0);
+    cr_assert_eq(x25519_base(out, b), 0);
     cr_assert_arr_eq(out, b_pub, 32);
     cr_assert_eq(x25519(out, a, b_pub), 0);
     cr_assert_arr_eq(out, shared, 32);
@@ -146,7 +155,42 @@ Test(x25519, rfc7748_dh)
     free(a); free(a_pub); free(b); free(b_pub); free(shared);
 }
 
+/* Scalars that stress the signed-digit recoding of the fixed-base path: every
+ * nibble 0, 8 or 15 (longest carry chains) and the clamping extremes. */
+Test(x25519, base_edge_scalars)
+{
+    static const uint8_t fill[] = { 0x00, 0xff, 0x88, 0x80, 0x08, 0x77, 0xf0, 0x0f, 0x7f };
+    uint8_t k[32], a[32], b[32];
 
+    for (size_t i = 0; i < sizeof fill; i++) {
+        memset(k, fill[i], sizeof k);
+        x25519(a, k, nine);
+        cr_assert_eq(x25519_base(b, k), 0);
+        cr_assert_arr_eq(a, b, 32, "fill 0x%02x", fill[i]);
+    }
+    /* one nibble set at a time: each table row and entry on its own */
+    for (int pos = 0; pos < 64; pos++) {
+        for (int v = 1; v < 16; v++) {
+            memset(k, 0, sizeof k);
+            k[pos / 2] = (uint8_t)(pos % 2 ? v << 4 : v);
+            x25519(a, k, nine);
+            cr_assert_eq(x25519_base(b, k), 0);
+            cr_assert_arr_eq(a, b, 32, "nibble %d = %d", pos, v);
+        }
+    }
+}
+
+Test(x25519, base_random)
+{
+    uint8_t k[32], a[32], b[32];
+
+    for (int i = 0; i < 10000; i++) {
+        rand_bytes(k, sizeof k);
+        x25519(a, k, nine);
+        x25519_base(b, k);
+        cr_assert_arr_eq(a, b, 32, "random scalar %d", i);
+    }
+}
 
 /* RFC 7748 §5: the top bit of u is masked; u >= p counts as u mod p. */
 Test(x25519, input_handling)
@@ -190,6 +234,10 @@ Test(x25519, input_handling)
     memcpy(b, k, 32);
     x25519(b, b, u);
     cr_assert_arr_eq(a, b, 32, "out aliasing scalar");
+    x25519_base(a, k);
+    memcpy(b, k, 32);
+    x25519_base(b, b);
+    cr_assert_arr_eq(a, b, 32, "fixed base: out aliasing scalar");
 }
 
 /* 100,000 random (scalar, u), split in four tests so criterion can run them in parallel. */
