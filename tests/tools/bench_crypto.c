@@ -11,6 +11,7 @@
  *                                            BYTES (1..65536), for the script
  *                                            to interleave with openssl speed
  */
+#include <bearssl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,10 @@
 
 #include "answer.h"
 #include "crypto/kdf.h"
+#include "crypto/mlkem.h"
 #include "crypto/rand.h"
 #include "crypto/seal.h"
+#include "crypto/x25519.h"
 #include "crypto/xwing.h"
 
 static double seconds_per_figure = 0.5;
@@ -105,6 +108,52 @@ op_decaps(void *a)
 	if (xwing_decaps(x->ss, x->ct, sizeof x->ct, x->seed) != 0)
 		abort();
 	sink_byte ^= x->ss[0];
+}
+
+/* ML-KEM-768 alone: the other half of an X-Wing encapsulation. */
+static void
+op_mlkem_encaps(void *a)
+{
+	struct xw *x = a;
+
+	if (mlkem768_encaps_internal(x->ct, x->ss, x->pk, MLKEM768_EK_LEN, x->eseed) != 0)
+		abort();
+	x->eseed[0] ^= x->ss[0];
+}
+
+/* ---- X25519: ours (ladder, fixed base) and BearSSL's m31 in the same run ---- */
+
+struct xd {
+	uint8_t k[32], u[32], out[32];
+};
+
+static void
+op_x25519_ladder(void *a)
+{
+	struct xd *d = a;
+
+	(void)x25519(d->out, d->k, d->u);
+	d->k[0] ^= d->out[0];
+}
+
+static void
+op_x25519_base(void *a)
+{
+	struct xd *d = a;
+
+	(void)x25519_base(d->out, d->k);
+	d->k[0] ^= d->out[0];
+}
+
+static void
+op_x25519_bearssl(void *a)
+{
+	struct xd *d = a;
+
+	memcpy(d->out, d->u, 32);
+	if (br_ec_c25519_m31.mul(d->out, 32, d->k, 32, BR_EC_curve25519) != 1)
+		abort();
+	d->k[0] ^= d->out[0];
 }
 
 /* One pairing entry on the relay, without and with a pinned relay key
@@ -403,7 +452,15 @@ main(int argc, char **argv)
 	if (xwing_encaps(x->ct, x->ss, x->pk, sizeof x->pk, x->eseed) != 0)
 		return 1;
 	print_ops("xwing_decaps", run(op_decaps, x, 16));
+	print_ops("mlkem768_encaps", run(op_mlkem_encaps, x, 16));
 	free(x);
+
+	struct xd xd;
+	rand_bytes(xd.k, sizeof xd.k);
+	rand_bytes(xd.u, sizeof xd.u);
+	print_ops("x25519_ladder", run(op_x25519_ladder, &xd, 16));
+	print_ops("x25519_base", run(op_x25519_base, &xd, 16));
+	print_ops("x25519_bearssl_m31", run(op_x25519_bearssl, &xd, 16));
 
 	struct pe *pe = calloc(1, sizeof *pe);
 	if (pe == NULL)
