@@ -1,7 +1,7 @@
 /*
  * x25519.c - X25519 (RFC 7748): arithmetic mod p = 2^255 - 19 in radix 2^51,
- * the Montgomery ladder for any u, and a fixed-window Edwards25519 multiple
- * of the base point for u = 9.
+ * the Montgomery ladder for any u, a fixed-window Edwards25519 multiple of
+ * the base point for u = 9, and both at once sharing one inversion.
  *
  * Field elements are five uint64_t limbs, value sum f[i] * 2^(51 i), not
  * necessarily reduced.  Bounds, which every function below relies on:
@@ -300,15 +300,16 @@ clamp(uint8_t k[32], const uint8_t scalar[32])
 
 /* ---- Montgomery ladder ---- */
 
-int
-x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
-       const uint8_t u[X25519_LEN])
+/*
+ * (x : z) = k * u on the Montgomery curve (x-coordinate only), RFC 7748 §5;
+ * k clamped.  z = 0 for the neutral point (u of small order).
+ */
+static void
+ladder(fe x_out, fe z_out, const uint8_t k[32], const uint8_t u[32])
 {
-    uint8_t k[32];
     fe x1, x2, z2, x3, z3, a, aa, b, bb, e, c, d, da, cb;
     uint64_t swap = 0;
 
-    clamp(k, scalar);
     fe_frombytes(x1, u);
     fe_set_small(x2, 1);
     fe_set_small(z2, 0);
@@ -344,12 +345,10 @@ x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
     }
     fe_cswap(x2, x3, swap);
     fe_cswap(z2, z3, swap);
+    fe_copy(x_out, x2);
+    fe_copy(z_out, z2);
 
-    fe_invert(z2, z2);
-    fe_mul(x2, x2, z2);
-    fe_tobytes(out, x2);
-
-    crypto_wipe(k, sizeof k);
+    crypto_wipe(x1, sizeof x1);
     crypto_wipe(x2, sizeof x2);
     crypto_wipe(z2, sizeof z2);
     crypto_wipe(x3, sizeof x3);
@@ -359,11 +358,40 @@ x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
     crypto_wipe(b, sizeof b);
     crypto_wipe(bb, sizeof bb);
     crypto_wipe(e, sizeof e);
-    crypto_wipe(da, sizeof da);
-    crypto_wipe(cb, sizeof cb);
     crypto_wipe(c, sizeof c);
     crypto_wipe(d, sizeof d);
+    crypto_wipe(da, sizeof da);
+    crypto_wipe(cb, sizeof cb);
+}
+
+/* out = x / z, canonical (0 when z = 0); returns zero_result(out). */
+static int
+affine_out(uint8_t out[32], const fe x, const fe z)
+{
+    fe inv;
+
+    fe_invert(inv, z);
+    fe_mul(inv, x, inv);
+    fe_tobytes(out, inv);
+    crypto_wipe(inv, sizeof inv);
     return zero_result(out);
+}
+
+int
+x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
+       const uint8_t u[X25519_LEN])
+{
+    uint8_t k[32];
+    fe x, z;
+    int rc;
+
+    clamp(k, scalar);
+    ladder(x, z, k, u);
+    rc = affine_out(out, x, z);
+    crypto_wipe(k, sizeof k);
+    crypto_wipe(x, sizeof x);
+    crypto_wipe(z, sizeof z);
+    return rc;
 }
 
 /* ---- Fixed base: Edwards25519, -x^2 + y^2 = 1 + d x^2 y^2 ---- */
@@ -475,17 +503,15 @@ ge_select(struct ge_niels *t, int row, int8_t digit)
     crypto_wipe(minus, sizeof minus);
 }
 
-int
-x25519_base(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN])
+/* (num : den) = the Montgomery u of k B, k clamped: u = (1 + y) / (1 - y). */
+static void
+base_mul(fe num, fe den, const uint8_t k[32])
 {
-    uint8_t k[32];
     int8_t e[64];
     struct ge_p3 h;
     struct ge_niels t;
-    fe num, den;
     int8_t carry = 0;
 
-    clamp(k, scalar);
     /* k = sum e[i] 16^i with -8 <= e[i] < 8 (e[63] <= 8: k < 2^255) */
     for (int i = 0; i < 32; i++) {
         e[2 * i] = (int8_t)(k[i] & 15);
@@ -514,19 +540,71 @@ x25519_base(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN])
         ge_madd(&h, &h, &t);
     }
 
-    /* u = (1 + y) / (1 - y) = (Z + Y) / (Z - Y); k B is never the neutral
-     * point (k is a nonzero multiple of 8 below 8 L), so Z - Y != 0 */
+    /* y = Y / Z, so u = (Z + Y) / (Z - Y); k B is never the neutral point
+     * (k is a nonzero multiple of 8 below 8 L), so Z - Y != 0 */
     fe_add(num, h.Z, h.Y);
     fe_sub(den, h.Z, h.Y);
-    fe_invert(den, den);
-    fe_mul(num, num, den);
-    fe_tobytes(out, num);
 
-    crypto_wipe(k, sizeof k);
     crypto_wipe(e, sizeof e);
     crypto_wipe(&h, sizeof h);
     crypto_wipe(&t, sizeof t);
+}
+
+int
+x25519_base(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN])
+{
+    uint8_t k[32];
+    fe num, den;
+    int rc;
+
+    clamp(k, scalar);
+    base_mul(num, den, k);
+    rc = affine_out(out, num, den);
+    crypto_wipe(k, sizeof k);
     crypto_wipe(num, sizeof num);
     crypto_wipe(den, sizeof den);
-    return zero_result(out);
+    return rc;
+}
+
+/* ---- both at once ---- */
+
+int
+x25519_pub_and_shared(uint8_t pub[X25519_LEN], uint8_t shared[X25519_LEN],
+                      const uint8_t scalar[X25519_LEN], const uint8_t u[X25519_LEN])
+{
+    uint8_t k[32], zb[32];
+    fe bn, bd, lx, lz, one, t, inv;
+    uint64_t lz_zero;
+
+    clamp(k, scalar);
+    ladder(lx, lz, k, u);
+    base_mul(bn, bd, k);
+
+    /* Montgomery's trick: 1/bd and 1/lz from one inversion of bd lz.  A
+     * zero lz (small-order u) would zero both, so it is replaced by 1, with
+     * lx by 0, which keeps shared = 0 as x25519() gives. */
+    fe_tobytes(zb, lz);
+    lz_zero = (uint64_t)(zero_result(zb) & 1);
+    fe_set_small(one, 1);
+    fe_cmov(lz, one, lz_zero);
+    fe_set_small(t, 0);
+    fe_cmov(lx, t, lz_zero);
+    fe_mul(t, bd, lz);
+    fe_invert(inv, t);
+    fe_mul(t, inv, lz);                 /* 1 / bd */
+    fe_mul(bn, bn, t);
+    fe_mul(t, inv, bd);                 /* 1 / lz */
+    fe_mul(lx, lx, t);
+    fe_tobytes(pub, bn);
+    fe_tobytes(shared, lx);
+
+    crypto_wipe(k, sizeof k);
+    crypto_wipe(zb, sizeof zb);
+    crypto_wipe(bn, sizeof bn);
+    crypto_wipe(bd, sizeof bd);
+    crypto_wipe(lx, sizeof lx);
+    crypto_wipe(lz, sizeof lz);
+    crypto_wipe(t, sizeof t);
+    crypto_wipe(inv, sizeof inv);
+    return zero_result(shared);
 }

@@ -12,7 +12,7 @@
  *     on u; the base-point table is read whole on every lookup.  Secret
  *     intermediates (clamped scalar, ladder / point state) are wiped before
  *     returning.
- *   - No allocation; out may alias scalar or u.
+ *   - No allocation; an output may alias scalar or u.
  *   - The return value says whether the result is the all-zero value (u of
  *     small order, RFC 7748 §6.1): 0 if not, -1 if it is; out is written in
  *     both cases.  Protocols that need the check (not X-Wing) must refuse -1;
@@ -40,5 +40,16 @@ int x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
  * a precomputed table, mapped to Montgomery form by u = (1 + y) / (1 - y).
  */
 int x25519_base(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN]);
+
+/*
+ * pub = X25519(scalar, 9) and shared = X25519(scalar, u) in one call, the
+ * pair an X-Wing encapsulation (ct_X, ss_X) and decapsulation (pk_X, ss_X)
+ * need: the same values as x25519_base() and x25519(), with one field
+ * inversion for both instead of two.  pub and shared must not overlap each
+ * other; either may alias scalar or u.  Returns what x25519() returns for
+ * shared (pub is never zero).
+ */
+int x25519_pub_and_shared(uint8_t pub[X25519_LEN], uint8_t shared[X25519_LEN],
+                          const uint8_t scalar[X25519_LEN], const uint8_t u[X25519_LEN]);
 
 #endif /* MTE_X25519_H */

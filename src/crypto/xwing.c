@@ -58,8 +58,7 @@ xwing_encaps(uint8_t ct[XWING_CT_LEN], uint8_t ss[XWING_SS_LEN],
     pk_x = pk + MLKEM768_EK_LEN;
     if (mlkem768_encaps_internal(ct_m, ss_m, pk, MLKEM768_EK_LEN, eseed) != 0)
         return -1;
-    (void)x25519_base(ct_x, eseed + 32);
-    (void)x25519(ss_x, eseed + 32, pk_x);
+    (void)x25519_pub_and_shared(ct_x, ss_x, eseed + 32, pk_x);
     /* pk and ct may not alias, but write ct only once everything is computed */
     combiner(ss, ss_m, ss_x, ct_x, pk_x);
     memcpy(ct, ct_m, MLKEM768_CT_LEN);
@@ -83,8 +82,7 @@ xwing_decaps(uint8_t ss[XWING_SS_LEN], const uint8_t *ct, size_t ct_len,
     shake256(expanded, sizeof expanded, seed, XWING_SEED_LEN);
     /* expanded[0..64) is exactly the ML-KEM seed d || z */
     (void)mlkem768_decaps_seed(ss_m, expanded, MLKEM768_SEED_LEN, ct, MLKEM768_CT_LEN);
-    (void)x25519_base(pk_x, expanded + 64);
-    (void)x25519(ss_x, expanded + 64, ct_x);
+    (void)x25519_pub_and_shared(pk_x, ss_x, expanded + 64, ct_x);
     combiner(ss, ss_m, ss_x, ct_x, pk_x);
 
     crypto_wipe(expanded, sizeof expanded);

@@ -64,6 +64,7 @@ echo "== X25519 ops/s (one thread): ours vs BearSSL br_ec_c25519_m31, same run"
 printf '%-28s %12s %8s\n' path "ops/s" "vs m31"
 printf '%-28s %12s %8s\n' "ours, ladder (any u)" "$(fig x25519_ladder)" "$(ratio "$(fig x25519_ladder)" "$m31")"
 printf '%-28s %12s %8s\n' "ours, fixed base (u = 9)" "$(fig x25519_base)" "$(ratio "$(fig x25519_base)" "$m31")"
+printf '%-28s %12s %8s\n' "ours, both (X-Wing's call)" "$(fig x25519_pub_and_shared)" "$(ratio "$(fig x25519_pub_and_shared)" "$m31")"
 printf '%-28s %12s %8s\n' "BearSSL m31" "$m31" "1.00x"
 
 encaps=$(fig xwing_encaps)

@@ -146,6 +146,15 @@ op_x25519_base(void *a)
 }
 
 static void
+op_x25519_pair(void *a)
+{
+	struct xd *d = a;
+
+	(void)x25519_pub_and_shared(d->out, d->u, d->k, d->u);
+	d->k[0] ^= d->out[0];
+}
+
+static void
 op_x25519_bearssl(void *a)
 {
 	struct xd *d = a;
@@ -460,6 +469,7 @@ main(int argc, char **argv)
 	rand_bytes(xd.u, sizeof xd.u);
 	print_ops("x25519_ladder", run(op_x25519_ladder, &xd, 16));
 	print_ops("x25519_base", run(op_x25519_base, &xd, 16));
+	print_ops("x25519_pub_and_shared", run(op_x25519_pair, &xd, 16));
 	print_ops("x25519_bearssl_m31", run(op_x25519_bearssl, &xd, 16));
 
 	struct pe *pe = calloc(1, sizeof *pe);

@@ -2,6 +2,7 @@
  * test_x25519.c - our X25519 (src/crypto/x25519.c) against every case of
  * x25519.json (Wycheproof and RFC 7748, incl. the 1,000-iteration value), the
  * RFC 7748 §6.1 exchange, the fixed-base path against the ladder on u = 9,
+ * x25519_pub_and_shared against both,
  * input handling (top bit, non-canonical u, aliasing), and 100,000 random
  * (scalar, u) pairs against BearSSL's br_ec_c25519_m31.
  */
@@ -58,7 +59,7 @@ Test(x25519, vectors)
         const char *result = vec_str(tc, "result");
         uint8_t *k = vec_hex_n(tc, "private", 32), *u = vec_hex_n(tc, "public", 32);
         uint8_t *want = vec_hex_n(tc, "shared", 32);
-        uint8_t out[32], k_copy[32], u_copy[32], viaB[32], via9[32];
+        uint8_t out[32], k_copy[32], u_copy[32], viaB[32], via9[32], pub[32], sh[32];
         int rc;
 
         memcpy(k_copy, k, 32);
@@ -89,6 +90,10 @@ Test(x25519, vectors)
         x25519(via9, k, nine);
         cr_assert_eq(x25519_base(viaB, k), 0);
         cr_assert_arr_eq(viaB, via9, 32, "tcId %d: fixed base differs from the ladder", id);
+        /* and both at once: the same two values, the same flag */
+        cr_assert_eq(x25519_pub_and_shared(pub, sh, k, u), rc, "tcId %d: pair flag", id);
+        cr_assert_arr_eq(pub, via9, 32, "tcId %d: pair pub", id);
+        cr_assert_arr_eq(sh, out, 32, "tcId %d: pair shared", id);
         base_checked++;
         free(k); free(u); free(want);
         ran++;
@@ -182,13 +187,20 @@ Test(x25519, base_edge_scalars)
 
 Test(x25519, base_random)
 {
-    uint8_t k[32], a[32], b[32];
+    uint8_t k[32], u[32], a[32], b[32], pub[32], sh[32];
 
     for (int i = 0; i < 10000; i++) {
         rand_bytes(k, sizeof k);
         x25519(a, k, nine);
         x25519_base(b, k);
         cr_assert_arr_eq(a, b, 32, "random scalar %d", i);
+        if (i % 10 == 0) {
+            rand_bytes(u, sizeof u);
+            cr_assert_eq(x25519_pub_and_shared(pub, sh, k, u), 0);
+            cr_assert_arr_eq(pub, b, 32, "pair pub %d", i);
+            x25519(a, k, u);
+            cr_assert_arr_eq(sh, a, 32, "pair shared %d", i);
+        }
     }
 }
 
@@ -238,6 +250,16 @@ Test(x25519, input_handling)
     memcpy(b, k, 32);
     x25519_base(b, b);
     cr_assert_arr_eq(a, b, 32, "fixed base: out aliasing scalar");
+    {
+        uint8_t pub[32], sh[32], pub2[32], sh2[32];
+
+        x25519_pub_and_shared(pub, sh, k, u);
+        memcpy(pub2, k, 32);
+        memcpy(sh2, u, 32);
+        x25519_pub_and_shared(pub2, sh2, pub2, sh2);
+        cr_assert_arr_eq(pub, pub2, 32, "pair: pub aliasing scalar");
+        cr_assert_arr_eq(sh, sh2, 32, "pair: shared aliasing u");
+    }
 }
 
 /* 100,000 random (scalar, u), split in four tests so criterion can run them in parallel. */
