@@ -197,26 +197,30 @@ keccak_absorb(struct keccak_ctx *c, const void *in, size_t len)
 
     if (c->squeezing)
         return;
-    /* finish a partial block byte by byte */
-    while (len > 0 && c->pos != 0) {
-        xor_byte(c->s, c->pos, *p++);
-        len--;
-        if (++c->pos == c->rate) {
+    /* lanes whenever the position is lane-aligned (every rate here is a
+     * multiple of 8), bytes only around a misaligned start or a short tail */
+    while (len > 0) {
+        if (c->pos == 0 && len >= c->rate) {
+            for (unsigned i = 0; i < c->rate / 8; i++)
+                c->s[i] ^= load64_le(p + 8 * i);
+            keccak_f1600(c->s);
+            p += c->rate;
+            len -= c->rate;
+            continue;
+        }
+        if (c->pos % 8 == 0 && len >= 8) {
+            c->s[c->pos / 8] ^= load64_le(p);
+            p += 8;
+            len -= 8;
+            c->pos += 8;
+        } else {
+            xor_byte(c->s, c->pos++, *p++);
+            len--;
+        }
+        if (c->pos == c->rate) {
             keccak_f1600(c->s);
             c->pos = 0;
         }
-    }
-    /* whole blocks a lane at a time (every rate here is a multiple of 8) */
-    while (len >= c->rate) {
-        for (unsigned i = 0; i < c->rate / 8; i++)
-            c->s[i] ^= load64_le(p + 8 * i);
-        keccak_f1600(c->s);
-        p += c->rate;
-        len -= c->rate;
-    }
-    while (len > 0) {
-        xor_byte(c->s, c->pos++, *p++);
-        len--;
     }
 }
 
@@ -251,11 +255,16 @@ keccak_squeeze(struct keccak_ctx *c, void *out, size_t len)
             o += c->rate;
             len -= c->rate;
             c->pos = c->rate;
-            continue;
+        } else if (c->pos % 8 == 0 && len >= 8) {
+            store64_le(o, c->s[c->pos / 8]);
+            o += 8;
+            len -= 8;
+            c->pos += 8;
+        } else {
+            *o++ = (uint8_t)(c->s[c->pos / 8] >> (8 * (c->pos % 8)));
+            c->pos++;
+            len--;
         }
-        *o++ = (uint8_t)(c->s[c->pos / 8] >> (8 * (c->pos % 8)));
-        c->pos++;
-        len--;
     }
 }
 
