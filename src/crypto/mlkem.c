@@ -80,11 +80,21 @@ mont_reduce(int32_t a)
     return (int16_t)((a - (int32_t)t * Q) >> 16);
 }
 
-/* a * b * 2^-16 mod q, in (-q, q), for |a * b| < q * 2^15. */
+/*
+ * a * b * 2^-16 mod q, in (-q, q), for |a * b| < q * 2^15: mont_reduce(a b)
+ * computed from the two 16-bit halves of the product.  a b - t q is a
+ * multiple of 2^16 (t = low(a b) q^-1), so (a b - t q) >> 16 is exactly
+ * high(a b) - high(t q); in this form the compiler maps the NTT loops onto
+ * 16-bit multiply-low / multiply-high vector instructions.
+ */
 static int16_t
 fqmul(int16_t a, int16_t b)
 {
-    return mont_reduce((int32_t)a * b);
+    int32_t p = (int32_t)a * b;
+    int16_t lo = (int16_t)(uint16_t)(uint32_t)p;
+    int16_t t = (int16_t)(uint16_t)((uint32_t)(int32_t)lo * (uint32_t)QINV);
+
+    return (int16_t)((int16_t)(p >> 16) - (int16_t)(((int32_t)t * Q) >> 16));
 }
 
 /* The representative of a mod q in [-(q-1)/2, (q-1)/2] (any int16 a). */
@@ -124,17 +134,19 @@ decompress(uint32_t y, unsigned d)
 /*
  * One Cooley-Tukey layer of the forward NTT; k indexes zetas.  Called with a
  * constant len so each inlined copy has fixed trip counts the compiler can
- * vectorise.
+ * vectorise (the inner loop runs over x[0..len) and y[0..len), which it sees
+ * do not overlap).
  */
 static inline void
 ntt_layer(int16_t r[N], unsigned len, unsigned k)
 {
     for (unsigned start = 0; start < N; start += 2 * len) {
         int16_t zeta = zetas[k++];
-        for (unsigned j = start; j < start + len; j++) {
-            int16_t t = fqmul(zeta, r[j + len]);
-            r[j + len] = (int16_t)(r[j] - t);
-            r[j] = (int16_t)(r[j] + t);
+        int16_t *x = r + start, *y = r + start + len;
+        for (unsigned j = 0; j < len; j++) {
+            int16_t t = fqmul(zeta, y[j]);
+            y[j] = (int16_t)(x[j] - t);
+            x[j] = (int16_t)(x[j] + t);
         }
     }
 }
@@ -155,31 +167,43 @@ poly_ntt(poly *p)
         p->c[j] = barrett_reduce(p->c[j]);
 }
 
-/* One Gentleman-Sande layer of the inverse NTT; zetas are used from index k down. */
+/*
+ * One Gentleman-Sande layer of the inverse NTT; zetas are used from index k
+ * down.  The sums are Barrett-reduced only when reduce is set (constant per
+ * call, so each inlined copy has no branch).
+ */
 static inline void
-invntt_layer(int16_t r[N], unsigned len, unsigned k)
+invntt_layer(int16_t r[N], unsigned len, unsigned k, int reduce)
 {
     for (unsigned start = 0; start < N; start += 2 * len) {
         int16_t zeta = zetas[k--];
-        for (unsigned j = start; j < start + len; j++) {
-            int16_t t = r[j];
-            r[j] = barrett_reduce((int16_t)(t + r[j + len]));
-            r[j + len] = fqmul(zeta, (int16_t)(r[j + len] - t));
+        int16_t *x = r + start, *y = r + start + len;
+        for (unsigned j = 0; j < len; j++) {
+            int16_t t = x[j];
+            int16_t sum = (int16_t)(t + y[j]);
+            x[j] = reduce ? barrett_reduce(sum) : sum;
+            y[j] = fqmul(zeta, (int16_t)(y[j] - t));
         }
     }
 }
 
-/* Inverse NTT in place (FIPS 203 Algorithm 10) times 2^16; input |x| < q, output |x| < q. */
+/*
+ * Inverse NTT in place (FIPS 203 Algorithm 10) times 2^16; input |x| < q,
+ * output |x| < q.  A layer at most doubles the sums and the products stay
+ * below q, so from |x| < q three layers give |x| < 8q < 2^15: reducing the
+ * sums in the third and sixth layers only is enough (the last leaves < 2q,
+ * which the final product by INTT_F takes: 2q * q/2 < q 2^15).
+ */
 static void
 poly_invntt_tomont(poly *p)
 {
-    invntt_layer(p->c, 2, 127);
-    invntt_layer(p->c, 4, 63);
-    invntt_layer(p->c, 8, 31);
-    invntt_layer(p->c, 16, 15);
-    invntt_layer(p->c, 32, 7);
-    invntt_layer(p->c, 64, 3);
-    invntt_layer(p->c, 128, 1);
+    invntt_layer(p->c, 2, 127, 0);
+    invntt_layer(p->c, 4, 63, 0);
+    invntt_layer(p->c, 8, 31, 1);
+    invntt_layer(p->c, 16, 15, 0);
+    invntt_layer(p->c, 32, 7, 0);
+    invntt_layer(p->c, 64, 3, 1);
+    invntt_layer(p->c, 128, 1, 0);
     for (unsigned j = 0; j < N; j++)
         p->c[j] = fqmul(p->c[j], INTT_F);
 }
@@ -336,20 +360,20 @@ poly_tomsg(uint8_t m[32], const poly *a)
     }
 }
 
-/* SamplePolyCBD_2 (FIPS 203 Algorithm 8) from 128 bytes: coefficients in [-2, 2]. */
+/*
+ * SamplePolyCBD_2 (FIPS 203 Algorithm 8) from 128 bytes: coefficients in
+ * [-2, 2].  Byte i yields coefficients 2i and 2i+1; each 2-bit field of d
+ * holds the sum of two adjacent bits.  Written byte-wise with no carried
+ * state so the compiler can vectorise it.
+ */
 static void
 poly_cbd2(poly *r, const uint8_t buf[64 * ETA])
 {
-    for (unsigned i = 0; i < N / 8; i++) {
-        const uint8_t *b = buf + 4 * i;
-        uint32_t t = b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-        /* each 2-bit field of d holds the sum of two adjacent bits */
-        uint32_t d = (t & 0x55555555u) + ((t >> 1) & 0x55555555u);
-        for (unsigned j = 0; j < 8; j++) {
-            int16_t x = (int16_t)((d >> (4 * j)) & 3);
-            int16_t y = (int16_t)((d >> (4 * j + 2)) & 3);
-            r->c[8 * i + j] = (int16_t)(x - y);
-        }
+    for (unsigned i = 0; i < N / 2; i++) {
+        unsigned b = buf[i];
+        unsigned d = (b & 0x55) + ((b >> 1) & 0x55);
+        r->c[2 * i] = (int16_t)((int)(d & 3) - (int)((d >> 2) & 3));
+        r->c[2 * i + 1] = (int16_t)((int)((d >> 4) & 3) - (int)(d >> 6));
     }
 }
 
@@ -368,6 +392,36 @@ poly_getnoise(poly *r, const uint8_t sigma[32], uint8_t nonce)
 }
 
 /*
+ * Rejection sampling of 12-bit values below q from buf[0..len) into r[n..N);
+ * returns the new n.  While two more values surely fit, each candidate is
+ * stored unconditionally and counted only if accepted: no branch to
+ * mispredict on the (public) random data.
+ */
+static unsigned
+rej_uniform(int16_t r[N], unsigned n, const uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+
+    for (; n + 2 <= N && pos + 3 <= len; pos += 3) {
+        unsigned d1 = buf[pos] | ((unsigned)(buf[pos + 1] & 0x0f) << 8);
+        unsigned d2 = (buf[pos + 1] >> 4) | ((unsigned)buf[pos + 2] << 4);
+        r[n] = (int16_t)d1;
+        n += d1 < Q;
+        r[n] = (int16_t)d2;
+        n += d2 < Q;
+    }
+    for (; n < N && pos + 3 <= len; pos += 3) {
+        unsigned d1 = buf[pos] | ((unsigned)(buf[pos + 1] & 0x0f) << 8);
+        unsigned d2 = (buf[pos + 1] >> 4) | ((unsigned)buf[pos + 2] << 4);
+        if (d1 < Q)
+            r[n++] = (int16_t)d1;
+        if (d2 < Q && n < N)
+            r[n++] = (int16_t)d2;
+    }
+    return n;
+}
+
+/*
  * SampleNTT (FIPS 203 Algorithm 7) from XOF(rho || j || i): rejection
  * sampling of 12-bit values below q.  rho is public, so the data-dependent
  * loop is fine.  Output in [0, q).
@@ -377,8 +431,7 @@ poly_sample_ntt(poly *r, const uint8_t rho[32], uint8_t j, uint8_t i)
 {
     uint8_t seed[34], buf[3 * SHAKE128_RATE];
     struct keccak_ctx xof;
-    unsigned n = 0;
-    size_t len = sizeof buf;
+    unsigned n;
 
     memcpy(seed, rho, 32);
     seed[32] = j;
@@ -388,19 +441,10 @@ poly_sample_ntt(poly *r, const uint8_t rho[32], uint8_t j, uint8_t i)
     keccak_finalize(&xof);
     /* three blocks (336 candidates) almost always suffice; then one block at a time */
     keccak_squeeze_blocks(&xof, buf, 3);
-    for (;;) {
-        for (size_t pos = 0; pos + 3 <= len && n < N; pos += 3) {
-            uint16_t d1 = (uint16_t)(buf[pos] | ((buf[pos + 1] & 0x0f) << 8));
-            uint16_t d2 = (uint16_t)((buf[pos + 1] >> 4) | (buf[pos + 2] << 4));
-            if (d1 < Q)
-                r->c[n++] = (int16_t)d1;
-            if (d2 < Q && n < N)
-                r->c[n++] = (int16_t)d2;
-        }
-        if (n == N)
-            break;
+    n = rej_uniform(r->c, 0, buf, sizeof buf);
+    while (n < N) {
         keccak_squeeze_blocks(&xof, buf, 1);
-        len = SHAKE128_RATE;
+        n = rej_uniform(r->c, n, buf, SHAKE128_RATE);
     }
 }
 
