@@ -209,27 +209,43 @@ poly_invntt_tomont(poly *p)
 }
 
 /*
- * r = sum_j a[j] o b[j] * 2^-16 (MultiplyNTTs summed over the vector), output |x| < q.
- * Inputs: |a| < q, |b| <= q/2, so each 32-bit accumulator stays below q * 2^15.
+ * The multiplication cache of b (an NTT-domain vector): for each pair of
+ * coefficients (b0, b1) with its root gamma = +-zeta^(2 BitRev7(i) + 1), the
+ * product b1 gamma 2^-16 that MultiplyNTTs needs.  Computed once per vector
+ * however many products use it (four in encryption); output |x| < q.
+ */
+typedef struct { int16_t c[K][N / 2]; } polyvec_mulcache;
+
+static void
+polyvec_mulcache_compute(polyvec_mulcache *m, const polyvec *b)
+{
+    for (unsigned j = 0; j < K; j++)
+        for (unsigned i = 0; i < N / 4; i++) {
+            m->c[j][2 * i] = fqmul(b->v[j].c[4 * i + 1], zetas[64 + i]);
+            m->c[j][2 * i + 1] = fqmul(b->v[j].c[4 * i + 3], (int16_t)-zetas[64 + i]);
+        }
+}
+
+/*
+ * r = sum_j a[j] o b[j] * 2^-16 (MultiplyNTTs summed over the vector), output
+ * |x| < q; bz is b's multiplication cache.  Per pair, (a0 + a1 X)(b0 + b1 X)
+ * mod X^2 - gamma = (a0 b0 + a1 (b1 gamma)) + (a0 b1 + a1 b0) X: four plain
+ * products accumulated in 32 bits and one reduction per coefficient.
+ * Inputs |a| < q, |b| <= q/2, |bz| < q: each sum stays below 4.5 q^2 < q 2^15.
  */
 static void
-poly_basemul_acc(poly *r, const poly *const a[K], const polyvec *b)
+poly_basemul_acc(poly *r, const poly *const a[K], const polyvec *b,
+                 const polyvec_mulcache *bz)
 {
-    for (unsigned i = 0; i < N / 4; i++) {
-        int16_t zeta = zetas[64 + i];
-        int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+    for (unsigned p = 0; p < N / 2; p++) {
+        int32_t c0 = 0, c1 = 0;
         for (unsigned j = 0; j < K; j++) {
-            const int16_t *x = &a[j]->c[4 * i], *y = &b->v[j].c[4 * i];
-            /* (x0 + x1 X)(y0 + y1 X) mod X^2 - zeta, then mod X^2 + zeta */
-            c0 += (int32_t)x[0] * y[0] + (int32_t)fqmul(x[1], y[1]) * zeta;
+            const int16_t *x = &a[j]->c[2 * p], *y = &b->v[j].c[2 * p];
+            c0 += (int32_t)x[0] * y[0] + (int32_t)x[1] * bz->c[j][p];
             c1 += (int32_t)x[0] * y[1] + (int32_t)x[1] * y[0];
-            c2 += (int32_t)x[2] * y[2] - (int32_t)fqmul(x[3], y[3]) * zeta;
-            c3 += (int32_t)x[2] * y[3] + (int32_t)x[3] * y[2];
         }
-        r->c[4 * i + 0] = mont_reduce(c0);
-        r->c[4 * i + 1] = mont_reduce(c1);
-        r->c[4 * i + 2] = mont_reduce(c2);
-        r->c[4 * i + 3] = mont_reduce(c3);
+        r->c[2 * p] = mont_reduce(c0);
+        r->c[2 * p + 1] = mont_reduce(c1);
     }
 }
 
@@ -476,6 +492,7 @@ pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_LEN],
 {
     uint8_t in[33], g[64];  /* g = rho || sigma */
     polyvec e;
+    polyvec_mulcache sz;
 
     memcpy(in, d, 32);
     in[32] = K;             /* domain separation added in final FIPS 203 */
@@ -491,9 +508,10 @@ pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_LEN],
         poly_ntt(&s->v[i]);
         poly_ntt(&e.v[i]);
     }
+    polyvec_mulcache_compute(&sz, s);
     for (unsigned i = 0; i < K; i++) {
         const poly *row[K] = { &pub->a[i][0], &pub->a[i][1], &pub->a[i][2] };
-        poly_basemul_acc(&pub->t.v[i], row, s);
+        poly_basemul_acc(&pub->t.v[i], row, s, &sz);
         poly_tomont(&pub->t.v[i]);
         poly_add(&pub->t.v[i], &e.v[i]);
         poly_freeze(&pub->t.v[i]);
@@ -506,6 +524,7 @@ pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_LEN],
     crypto_wipe(in, sizeof in);
     crypto_wipe(g, sizeof g);
     crypto_wipe(&e, sizeof e);
+    crypto_wipe(&sz, sizeof sz);
 }
 
 /* Decodes a checked-or-trusted ek into pub (t_hat mod q, matrix from rho). */
@@ -523,6 +542,7 @@ pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
                         const uint8_t m[32], const uint8_t r[32])
 {
     polyvec y, e1, u;
+    polyvec_mulcache yz;
     poly e2, v, mu;
 
     for (unsigned i = 0; i < K; i++)
@@ -532,11 +552,12 @@ pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
     poly_getnoise(&e2, r, 2 * K);
     for (unsigned i = 0; i < K; i++)
         poly_ntt(&y.v[i]);
+    polyvec_mulcache_compute(&yz, &y);
 
     /* u = NTT^-1(A_hat^T o y_hat) + e1 */
     for (unsigned i = 0; i < K; i++) {
         const poly *col[K] = { &pub->a[0][i], &pub->a[1][i], &pub->a[2][i] };
-        poly_basemul_acc(&u.v[i], col, &y);
+        poly_basemul_acc(&u.v[i], col, &y, &yz);
         poly_invntt_tomont(&u.v[i]);
         poly_add(&u.v[i], &e1.v[i]);
         poly_freeze(&u.v[i]);
@@ -545,7 +566,7 @@ pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
 
     /* v = NTT^-1(t_hat^T o y_hat) + e2 + Decompress1(m) */
     const poly *trow[K] = { &pub->t.v[0], &pub->t.v[1], &pub->t.v[2] };
-    poly_basemul_acc(&v, trow, &y);
+    poly_basemul_acc(&v, trow, &y, &yz);
     poly_invntt_tomont(&v);
     poly_frommsg(&mu, m);
     poly_add(&v, &e2);
@@ -554,6 +575,7 @@ pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
     poly_compress_dv(c + CT_U_BYTES, &v);
 
     crypto_wipe(&y, sizeof y);
+    crypto_wipe(&yz, sizeof yz);
     crypto_wipe(&e1, sizeof e1);
     crypto_wipe(&u, sizeof u);
     crypto_wipe(&e2, sizeof e2);
@@ -566,6 +588,7 @@ static void
 pke_decrypt(uint8_t m[32], const polyvec *s, const uint8_t c[MLKEM768_CT_LEN])
 {
     polyvec u;
+    polyvec_mulcache uz;
     poly v, w;
 
     for (unsigned i = 0; i < K; i++) {
@@ -575,13 +598,15 @@ pke_decrypt(uint8_t m[32], const polyvec *s, const uint8_t c[MLKEM768_CT_LEN])
     poly_decompress_dv(&v, c + CT_U_BYTES);
     const poly *srow[K] = { &s->v[0], &s->v[1], &s->v[2] };
     /* basemul wants the second operand Barrett-reduced: the NTT output u is */
-    poly_basemul_acc(&w, srow, &u);
+    polyvec_mulcache_compute(&uz, &u);
+    poly_basemul_acc(&w, srow, &u, &uz);
     poly_invntt_tomont(&w);
     poly_sub(&v, &w);
     poly_freeze(&v);
     poly_tomsg(m, &v);
 
     crypto_wipe(&u, sizeof u);
+    crypto_wipe(&uz, sizeof uz);
     crypto_wipe(&v, sizeof v);
     crypto_wipe(&w, sizeof w);
 }
