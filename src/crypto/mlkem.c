@@ -409,22 +409,31 @@ poly_getnoise(poly *r, const uint8_t sigma[32], uint8_t nonce)
 
 /*
  * Rejection sampling of 12-bit values below q from buf[0..len) into r[n..N);
- * returns the new n.  While two more values surely fit, each candidate is
+ * returns the new n.  While four more values surely fit, each candidate is
  * stored unconditionally and counted only if accepted: no branch to
- * mispredict on the (public) random data.
+ * mispredict on the (public) random data.  The tail goes value by value.
  */
 static unsigned
 rej_uniform(int16_t r[N], unsigned n, const uint8_t *buf, size_t len)
 {
     size_t pos = 0;
 
-    for (; n + 2 <= N && pos + 3 <= len; pos += 3) {
-        unsigned d1 = buf[pos] | ((unsigned)(buf[pos + 1] & 0x0f) << 8);
-        unsigned d2 = (buf[pos + 1] >> 4) | ((unsigned)buf[pos + 2] << 4);
+    /* six bytes = four candidates per step, read as one little-endian word */
+    for (; n + 4 <= N && pos + 6 <= len; pos += 6) {
+        uint64_t w = (uint64_t)buf[pos] | (uint64_t)buf[pos + 1] << 8 |
+                     (uint64_t)buf[pos + 2] << 16 | (uint64_t)buf[pos + 3] << 24 |
+                     (uint64_t)buf[pos + 4] << 32 | (uint64_t)buf[pos + 5] << 40;
+        unsigned d0 = (unsigned)w & 0xfff, d1 = (unsigned)(w >> 12) & 0xfff;
+        unsigned d2 = (unsigned)(w >> 24) & 0xfff, d3 = (unsigned)(w >> 36) & 0xfff;
+
+        r[n] = (int16_t)d0;
+        n += d0 < Q;
         r[n] = (int16_t)d1;
         n += d1 < Q;
         r[n] = (int16_t)d2;
         n += d2 < Q;
+        r[n] = (int16_t)d3;
+        n += d3 < Q;
     }
     for (; n < N && pos + 3 <= len; pos += 3) {
         unsigned d1 = buf[pos] | ((unsigned)(buf[pos + 1] & 0x0f) << 8);
