@@ -2,7 +2,7 @@
  * x25519.h - X25519 (RFC 7748 §5), ours: portable C11 with 64-bit limbs and
  * unsigned __int128 products (radix 2^51).
  *
- * Contract common to both functions:
+ * Contract common to the three functions:
  *   - scalar is 32 bytes, little-endian, clamped here as RFC 7748 says
  *     (bits 0, 1, 2 and 255 cleared, bit 254 set); the caller's copy is
  *     never modified.
@@ -35,9 +35,10 @@ int x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
 
 /*
  * out = X25519(scalar, 9): the public key of scalar (or an ephemeral public
- * key), the same value x25519(out, scalar, nine) gives, computed about four
+ * key), the same value x25519(out, scalar, nine) gives, computed about three
  * times faster: a fixed-window multiple of the Edwards25519 base point from
  * a precomputed table, mapped to Montgomery form by u = (1 + y) / (1 - y).
+ * Always returns 0 (a clamped scalar never gives the neutral point).
  */
 int x25519_base(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN]);
 
