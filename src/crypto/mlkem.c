@@ -80,11 +80,21 @@ mont_reduce(int32_t a)
     return (int16_t)((a - (int32_t)t * Q) >> 16);
 }
 
-/* a * b * 2^-16 mod q, in (-q, q), for |a * b| < q * 2^15. */
+/*
+ * a * b * 2^-16 mod q, in (-q, q), for |a * b| < q * 2^15: mont_reduce(a b)
+ * computed from the two 16-bit halves of the product.  a b - t q is a
+ * multiple of 2^16 (t = low(a b) q^-1), so (a b - t q) >> 16 is exactly
+ * high(a b) - high(t q); in this form the compiler maps the NTT loops onto
+ * 16-bit multiply-low / multiply-high vector instructions.
+ */
 static int16_t
 fqmul(int16_t a, int16_t b)
 {
-    return mont_reduce((int32_t)a * b);
+    int32_t p = (int32_t)a * b;
+    int16_t lo = (int16_t)(uint16_t)(uint32_t)p;
+    int16_t t = (int16_t)(uint16_t)((uint32_t)(int32_t)lo * (uint32_t)QINV);
+
+    return (int16_t)((int16_t)(p >> 16) - (int16_t)(((int32_t)t * Q) >> 16));
 }
 
 /* The representative of a mod q in [-(q-1)/2, (q-1)/2] (any int16 a). */
@@ -124,17 +134,19 @@ decompress(uint32_t y, unsigned d)
 /*
  * One Cooley-Tukey layer of the forward NTT; k indexes zetas.  Called with a
  * constant len so each inlined copy has fixed trip counts the compiler can
- * vectorise.
+ * vectorise (the inner loop runs over x[0..len) and y[0..len), which it sees
+ * do not overlap).
  */
 static inline void
 ntt_layer(int16_t r[N], unsigned len, unsigned k)
 {
     for (unsigned start = 0; start < N; start += 2 * len) {
         int16_t zeta = zetas[k++];
-        for (unsigned j = start; j < start + len; j++) {
-            int16_t t = fqmul(zeta, r[j + len]);
-            r[j + len] = (int16_t)(r[j] - t);
-            r[j] = (int16_t)(r[j] + t);
+        int16_t *x = r + start, *y = r + start + len;
+        for (unsigned j = 0; j < len; j++) {
+            int16_t t = fqmul(zeta, y[j]);
+            y[j] = (int16_t)(x[j] - t);
+            x[j] = (int16_t)(x[j] + t);
         }
     }
 }
@@ -155,57 +167,85 @@ poly_ntt(poly *p)
         p->c[j] = barrett_reduce(p->c[j]);
 }
 
-/* One Gentleman-Sande layer of the inverse NTT; zetas are used from index k down. */
+/*
+ * One Gentleman-Sande layer of the inverse NTT; zetas are used from index k
+ * down.  The sums are Barrett-reduced only when reduce is set (constant per
+ * call, so each inlined copy has no branch).
+ */
 static inline void
-invntt_layer(int16_t r[N], unsigned len, unsigned k)
+invntt_layer(int16_t r[N], unsigned len, unsigned k, int reduce)
 {
     for (unsigned start = 0; start < N; start += 2 * len) {
         int16_t zeta = zetas[k--];
-        for (unsigned j = start; j < start + len; j++) {
-            int16_t t = r[j];
-            r[j] = barrett_reduce((int16_t)(t + r[j + len]));
-            r[j + len] = fqmul(zeta, (int16_t)(r[j + len] - t));
+        int16_t *x = r + start, *y = r + start + len;
+        for (unsigned j = 0; j < len; j++) {
+            int16_t t = x[j];
+            int16_t sum = (int16_t)(t + y[j]);
+            x[j] = reduce ? barrett_reduce(sum) : sum;
+            y[j] = fqmul(zeta, (int16_t)(y[j] - t));
         }
     }
 }
 
-/* Inverse NTT in place (FIPS 203 Algorithm 10) times 2^16; input |x| < q, output |x| < q. */
+/*
+ * Inverse NTT in place (FIPS 203 Algorithm 10) times 2^16; input |x| < q,
+ * output |x| < q.  A layer at most doubles the sums and the products stay
+ * below q, so from |x| < q three layers give |x| < 8q < 2^15: reducing the
+ * sums in the third and sixth layers only is enough (the last leaves < 2q,
+ * which the final product by INTT_F takes: 2q * q/2 < q 2^15).
+ */
 static void
 poly_invntt_tomont(poly *p)
 {
-    invntt_layer(p->c, 2, 127);
-    invntt_layer(p->c, 4, 63);
-    invntt_layer(p->c, 8, 31);
-    invntt_layer(p->c, 16, 15);
-    invntt_layer(p->c, 32, 7);
-    invntt_layer(p->c, 64, 3);
-    invntt_layer(p->c, 128, 1);
+    invntt_layer(p->c, 2, 127, 0);
+    invntt_layer(p->c, 4, 63, 0);
+    invntt_layer(p->c, 8, 31, 1);
+    invntt_layer(p->c, 16, 15, 0);
+    invntt_layer(p->c, 32, 7, 0);
+    invntt_layer(p->c, 64, 3, 1);
+    invntt_layer(p->c, 128, 1, 0);
     for (unsigned j = 0; j < N; j++)
         p->c[j] = fqmul(p->c[j], INTT_F);
 }
 
 /*
- * r = sum_j a[j] o b[j] * 2^-16 (MultiplyNTTs summed over the vector), output |x| < q.
- * Inputs: |a| < q, |b| <= q/2, so each 32-bit accumulator stays below q * 2^15.
+ * The multiplication cache of b (an NTT-domain vector): for each pair of
+ * coefficients (b0, b1) with its root gamma = +-zeta^(2 BitRev7(i) + 1), the
+ * product b1 gamma 2^-16 that MultiplyNTTs needs.  Computed once per vector
+ * however many products use it (four in encryption); output |x| < q.
+ */
+typedef struct { int16_t c[K][N / 2]; } polyvec_mulcache;
+
+static void
+polyvec_mulcache_compute(polyvec_mulcache *m, const polyvec *b)
+{
+    for (unsigned j = 0; j < K; j++)
+        for (unsigned i = 0; i < N / 4; i++) {
+            m->c[j][2 * i] = fqmul(b->v[j].c[4 * i + 1], zetas[64 + i]);
+            m->c[j][2 * i + 1] = fqmul(b->v[j].c[4 * i + 3], (int16_t)-zetas[64 + i]);
+        }
+}
+
+/*
+ * r = sum_j a[j] o b[j] * 2^-16 (MultiplyNTTs summed over the vector), output
+ * |x| < q; bz is b's multiplication cache.  Per pair, (a0 + a1 X)(b0 + b1 X)
+ * mod X^2 - gamma = (a0 b0 + a1 (b1 gamma)) + (a0 b1 + a1 b0) X: four plain
+ * products accumulated in 32 bits and one reduction per coefficient.
+ * Inputs |a| < q, |b| <= q/2, |bz| < q: each sum stays below 4.5 q^2 < q 2^15.
  */
 static void
-poly_basemul_acc(poly *r, const poly *const a[K], const polyvec *b)
+poly_basemul_acc(poly *r, const poly *const a[K], const polyvec *b,
+                 const polyvec_mulcache *bz)
 {
-    for (unsigned i = 0; i < N / 4; i++) {
-        int16_t zeta = zetas[64 + i];
-        int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+    for (unsigned p = 0; p < N / 2; p++) {
+        int32_t c0 = 0, c1 = 0;
         for (unsigned j = 0; j < K; j++) {
-            const int16_t *x = &a[j]->c[4 * i], *y = &b->v[j].c[4 * i];
-            /* (x0 + x1 X)(y0 + y1 X) mod X^2 - zeta, then mod X^2 + zeta */
-            c0 += (int32_t)x[0] * y[0] + (int32_t)fqmul(x[1], y[1]) * zeta;
+            const int16_t *x = &a[j]->c[2 * p], *y = &b->v[j].c[2 * p];
+            c0 += (int32_t)x[0] * y[0] + (int32_t)x[1] * bz->c[j][p];
             c1 += (int32_t)x[0] * y[1] + (int32_t)x[1] * y[0];
-            c2 += (int32_t)x[2] * y[2] - (int32_t)fqmul(x[3], y[3]) * zeta;
-            c3 += (int32_t)x[2] * y[3] + (int32_t)x[3] * y[2];
         }
-        r->c[4 * i + 0] = mont_reduce(c0);
-        r->c[4 * i + 1] = mont_reduce(c1);
-        r->c[4 * i + 2] = mont_reduce(c2);
-        r->c[4 * i + 3] = mont_reduce(c3);
+        r->c[2 * p] = mont_reduce(c0);
+        r->c[2 * p + 1] = mont_reduce(c1);
     }
 }
 
@@ -336,20 +376,20 @@ poly_tomsg(uint8_t m[32], const poly *a)
     }
 }
 
-/* SamplePolyCBD_2 (FIPS 203 Algorithm 8) from 128 bytes: coefficients in [-2, 2]. */
+/*
+ * SamplePolyCBD_2 (FIPS 203 Algorithm 8) from 128 bytes: coefficients in
+ * [-2, 2].  Byte i yields coefficients 2i and 2i+1; each 2-bit field of d
+ * holds the sum of two adjacent bits.  Written byte-wise with no carried
+ * state so the compiler can vectorise it.
+ */
 static void
 poly_cbd2(poly *r, const uint8_t buf[64 * ETA])
 {
-    for (unsigned i = 0; i < N / 8; i++) {
-        const uint8_t *b = buf + 4 * i;
-        uint32_t t = b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-        /* each 2-bit field of d holds the sum of two adjacent bits */
-        uint32_t d = (t & 0x55555555u) + ((t >> 1) & 0x55555555u);
-        for (unsigned j = 0; j < 8; j++) {
-            int16_t x = (int16_t)((d >> (4 * j)) & 3);
-            int16_t y = (int16_t)((d >> (4 * j + 2)) & 3);
-            r->c[8 * i + j] = (int16_t)(x - y);
-        }
+    for (unsigned i = 0; i < N / 2; i++) {
+        unsigned b = buf[i];
+        unsigned d = (b & 0x55) + ((b >> 1) & 0x55);
+        r->c[2 * i] = (int16_t)((int)(d & 3) - (int)((d >> 2) & 3));
+        r->c[2 * i + 1] = (int16_t)((int)((d >> 4) & 3) - (int)(d >> 6));
     }
 }
 
@@ -368,6 +408,45 @@ poly_getnoise(poly *r, const uint8_t sigma[32], uint8_t nonce)
 }
 
 /*
+ * Rejection sampling of 12-bit values below q from buf[0..len) into r[n..N);
+ * returns the new n.  While four more values surely fit, each candidate is
+ * stored unconditionally and counted only if accepted: no branch to
+ * mispredict on the (public) random data.  The tail goes value by value.
+ */
+static unsigned
+rej_uniform(int16_t r[N], unsigned n, const uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+
+    /* six bytes = four candidates per step, read as one little-endian word */
+    for (; n + 4 <= N && pos + 6 <= len; pos += 6) {
+        uint64_t w = (uint64_t)buf[pos] | (uint64_t)buf[pos + 1] << 8 |
+                     (uint64_t)buf[pos + 2] << 16 | (uint64_t)buf[pos + 3] << 24 |
+                     (uint64_t)buf[pos + 4] << 32 | (uint64_t)buf[pos + 5] << 40;
+        unsigned d0 = (unsigned)w & 0xfff, d1 = (unsigned)(w >> 12) & 0xfff;
+        unsigned d2 = (unsigned)(w >> 24) & 0xfff, d3 = (unsigned)(w >> 36) & 0xfff;
+
+        r[n] = (int16_t)d0;
+        n += d0 < Q;
+        r[n] = (int16_t)d1;
+        n += d1 < Q;
+        r[n] = (int16_t)d2;
+        n += d2 < Q;
+        r[n] = (int16_t)d3;
+        n += d3 < Q;
+    }
+    for (; n < N && pos + 3 <= len; pos += 3) {
+        unsigned d1 = buf[pos] | ((unsigned)(buf[pos + 1] & 0x0f) << 8);
+        unsigned d2 = (buf[pos + 1] >> 4) | ((unsigned)buf[pos + 2] << 4);
+        if (d1 < Q)
+            r[n++] = (int16_t)d1;
+        if (d2 < Q && n < N)
+            r[n++] = (int16_t)d2;
+    }
+    return n;
+}
+
+/*
  * SampleNTT (FIPS 203 Algorithm 7) from XOF(rho || j || i): rejection
  * sampling of 12-bit values below q.  rho is public, so the data-dependent
  * loop is fine.  Output in [0, q).
@@ -377,8 +456,7 @@ poly_sample_ntt(poly *r, const uint8_t rho[32], uint8_t j, uint8_t i)
 {
     uint8_t seed[34], buf[3 * SHAKE128_RATE];
     struct keccak_ctx xof;
-    unsigned n = 0;
-    size_t len = sizeof buf;
+    unsigned n;
 
     memcpy(seed, rho, 32);
     seed[32] = j;
@@ -388,19 +466,10 @@ poly_sample_ntt(poly *r, const uint8_t rho[32], uint8_t j, uint8_t i)
     keccak_finalize(&xof);
     /* three blocks (336 candidates) almost always suffice; then one block at a time */
     keccak_squeeze_blocks(&xof, buf, 3);
-    for (;;) {
-        for (size_t pos = 0; pos + 3 <= len && n < N; pos += 3) {
-            uint16_t d1 = (uint16_t)(buf[pos] | ((buf[pos + 1] & 0x0f) << 8));
-            uint16_t d2 = (uint16_t)((buf[pos + 1] >> 4) | (buf[pos + 2] << 4));
-            if (d1 < Q)
-                r->c[n++] = (int16_t)d1;
-            if (d2 < Q && n < N)
-                r->c[n++] = (int16_t)d2;
-        }
-        if (n == N)
-            break;
+    n = rej_uniform(r->c, 0, buf, sizeof buf);
+    while (n < N) {
         keccak_squeeze_blocks(&xof, buf, 1);
-        len = SHAKE128_RATE;
+        n = rej_uniform(r->c, n, buf, SHAKE128_RATE);
     }
 }
 
@@ -432,6 +501,7 @@ pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_LEN],
 {
     uint8_t in[33], g[64];  /* g = rho || sigma */
     polyvec e;
+    polyvec_mulcache sz;
 
     memcpy(in, d, 32);
     in[32] = K;             /* domain separation added in final FIPS 203 */
@@ -447,9 +517,10 @@ pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_LEN],
         poly_ntt(&s->v[i]);
         poly_ntt(&e.v[i]);
     }
+    polyvec_mulcache_compute(&sz, s);
     for (unsigned i = 0; i < K; i++) {
         const poly *row[K] = { &pub->a[i][0], &pub->a[i][1], &pub->a[i][2] };
-        poly_basemul_acc(&pub->t.v[i], row, s);
+        poly_basemul_acc(&pub->t.v[i], row, s, &sz);
         poly_tomont(&pub->t.v[i]);
         poly_add(&pub->t.v[i], &e.v[i]);
         poly_freeze(&pub->t.v[i]);
@@ -462,6 +533,7 @@ pke_keygen(struct pke_pub *pub, polyvec *s, uint8_t ek[MLKEM768_EK_LEN],
     crypto_wipe(in, sizeof in);
     crypto_wipe(g, sizeof g);
     crypto_wipe(&e, sizeof e);
+    crypto_wipe(&sz, sizeof sz);
 }
 
 /* Decodes a checked-or-trusted ek into pub (t_hat mod q, matrix from rho). */
@@ -479,6 +551,7 @@ pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
                         const uint8_t m[32], const uint8_t r[32])
 {
     polyvec y, e1, u;
+    polyvec_mulcache yz;
     poly e2, v, mu;
 
     for (unsigned i = 0; i < K; i++)
@@ -488,11 +561,12 @@ pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
     poly_getnoise(&e2, r, 2 * K);
     for (unsigned i = 0; i < K; i++)
         poly_ntt(&y.v[i]);
+    polyvec_mulcache_compute(&yz, &y);
 
     /* u = NTT^-1(A_hat^T o y_hat) + e1 */
     for (unsigned i = 0; i < K; i++) {
         const poly *col[K] = { &pub->a[0][i], &pub->a[1][i], &pub->a[2][i] };
-        poly_basemul_acc(&u.v[i], col, &y);
+        poly_basemul_acc(&u.v[i], col, &y, &yz);
         poly_invntt_tomont(&u.v[i]);
         poly_add(&u.v[i], &e1.v[i]);
         poly_freeze(&u.v[i]);
@@ -501,7 +575,7 @@ pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
 
     /* v = NTT^-1(t_hat^T o y_hat) + e2 + Decompress1(m) */
     const poly *trow[K] = { &pub->t.v[0], &pub->t.v[1], &pub->t.v[2] };
-    poly_basemul_acc(&v, trow, &y);
+    poly_basemul_acc(&v, trow, &y, &yz);
     poly_invntt_tomont(&v);
     poly_frommsg(&mu, m);
     poly_add(&v, &e2);
@@ -510,6 +584,7 @@ pke_encrypt(uint8_t c[MLKEM768_CT_LEN], const struct pke_pub *pub,
     poly_compress_dv(c + CT_U_BYTES, &v);
 
     crypto_wipe(&y, sizeof y);
+    crypto_wipe(&yz, sizeof yz);
     crypto_wipe(&e1, sizeof e1);
     crypto_wipe(&u, sizeof u);
     crypto_wipe(&e2, sizeof e2);
@@ -522,6 +597,7 @@ static void
 pke_decrypt(uint8_t m[32], const polyvec *s, const uint8_t c[MLKEM768_CT_LEN])
 {
     polyvec u;
+    polyvec_mulcache uz;
     poly v, w;
 
     for (unsigned i = 0; i < K; i++) {
@@ -531,13 +607,15 @@ pke_decrypt(uint8_t m[32], const polyvec *s, const uint8_t c[MLKEM768_CT_LEN])
     poly_decompress_dv(&v, c + CT_U_BYTES);
     const poly *srow[K] = { &s->v[0], &s->v[1], &s->v[2] };
     /* basemul wants the second operand Barrett-reduced: the NTT output u is */
-    poly_basemul_acc(&w, srow, &u);
+    polyvec_mulcache_compute(&uz, &u);
+    poly_basemul_acc(&w, srow, &u, &uz);
     poly_invntt_tomont(&w);
     poly_sub(&v, &w);
     poly_freeze(&v);
     poly_tomsg(m, &v);
 
     crypto_wipe(&u, sizeof u);
+    crypto_wipe(&uz, sizeof uz);
     crypto_wipe(&v, sizeof v);
     crypto_wipe(&w, sizeof w);
 }

@@ -1,48 +1,21 @@
 /*
- * xwing.c - X-Wing KEM over our ML-KEM-768 and BearSSL's X25519.
+ * xwing.c - X-Wing KEM over our ML-KEM-768 and our X25519.
+ *
+ * The all-zero X25519 result of a low-order u (x25519's -1) is not refused:
+ * X-Wing needs no such check (draft-connolly-cfrg-xwing-kem: the combiner
+ * binds ct_X and pk_X, and ML-KEM carries the security on its own).
  */
 #include "crypto/xwing.h"
 
-#include <bearssl.h>
 #include <string.h>
 
 #include "crypto/mlkem.h"
 #include "crypto/sha3.h"
 #include "crypto/wipe.h"
-
-#define X25519_LEN 32
+#include "crypto/x25519.h"
 
 /* "\.//^\" */
 static const uint8_t xwing_label[6] = { 0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c };
-
-static const uint8_t x25519_base[X25519_LEN] = { 9 };
-
-/* BearSSL's preferred Curve25519 code (the constant-time m31 ladder here). */
-static const br_ec_impl
-*x25519_impl(void)
-{
-    const br_ec_impl *impl = br_ec_get_default();
-
-    if (!(impl->supported_curves >> BR_EC_curve25519 & 1))
-        impl = &br_ec_c25519_m31;
-    return impl;
-}
-
-/*
- * out = X25519(scalar, u) per RFC 7748.  BearSSL's Curve25519 code takes the
- * scalar in RFC 7748 form (32 bytes, little-endian, clamped by it), despite the
- * generic br_ec_impl comment about big-endian multipliers (checked against
- * the RFC 7748 §5.2 vector; the X-Wing vectors in test_xwing.c pin it too).  The all-zero result of a low-order u is
- * not rejected: X-Wing does not need that check.  out may alias u.
- */
-static void
-x25519(uint8_t out[X25519_LEN], const uint8_t scalar[X25519_LEN],
-                   const uint8_t u[X25519_LEN])
-{
-    memmove(out, u, X25519_LEN);
-    /* fails only for lengths other than 32, which cannot happen here */
-    (void)x25519_impl()->mul(out, X25519_LEN, scalar, X25519_LEN, BR_EC_curve25519);
-}
 
 /* SHA3-256(ss_M || ss_X || ct_X || pk_X || label). */
 static void
@@ -68,7 +41,7 @@ xwing_keygen(uint8_t pk[XWING_PK_LEN], const uint8_t seed[XWING_SEED_LEN])
 
     shake256(expanded, sizeof expanded, seed, XWING_SEED_LEN);
     mlkem768_keygen_internal(pk, dk_m, expanded, expanded + 32);
-    x25519(pk + MLKEM768_EK_LEN, expanded + 64, x25519_base);
+    (void)x25519_base(pk + MLKEM768_EK_LEN, expanded + 64);
     crypto_wipe(expanded, sizeof expanded);
     crypto_wipe(dk_m, sizeof dk_m);
 }
@@ -85,8 +58,7 @@ xwing_encaps(uint8_t ct[XWING_CT_LEN], uint8_t ss[XWING_SS_LEN],
     pk_x = pk + MLKEM768_EK_LEN;
     if (mlkem768_encaps_internal(ct_m, ss_m, pk, MLKEM768_EK_LEN, eseed) != 0)
         return -1;
-    x25519(ct_x, eseed + 32, x25519_base);
-    x25519(ss_x, eseed + 32, pk_x);
+    (void)x25519_pub_and_shared(ct_x, ss_x, eseed + 32, pk_x);
     /* pk and ct may not alias, but write ct only once everything is computed */
     combiner(ss, ss_m, ss_x, ct_x, pk_x);
     memcpy(ct, ct_m, MLKEM768_CT_LEN);
@@ -110,8 +82,7 @@ xwing_decaps(uint8_t ss[XWING_SS_LEN], const uint8_t *ct, size_t ct_len,
     shake256(expanded, sizeof expanded, seed, XWING_SEED_LEN);
     /* expanded[0..64) is exactly the ML-KEM seed d || z */
     (void)mlkem768_decaps_seed(ss_m, expanded, MLKEM768_SEED_LEN, ct, MLKEM768_CT_LEN);
-    x25519(pk_x, expanded + 64, x25519_base);
-    x25519(ss_x, expanded + 64, ct_x);
+    (void)x25519_pub_and_shared(pk_x, ss_x, expanded + 64, ct_x);
     combiner(ss, ss_m, ss_x, ct_x, pk_x);
 
     crypto_wipe(expanded, sizeof expanded);

@@ -12,8 +12,9 @@
  *
  * The decapsulation key is the 32-byte seed itself.  No allocation; the caller
  * owns every buffer.  Secrets (seed, eseed, ss) never steer a branch or a
- * memory index; ML-KEM is ours (mlkem.h), X25519 is BearSSL's constant-time
- * Montgomery ladder.  Secret intermediates are wiped before returning.
+ * memory index; ML-KEM is ours (mlkem.h) and so is X25519 (x25519.h: the
+ * constant-time Montgomery ladder for ss_X and its fixed-base path for pk_X
+ * and ct_X, sharing one inversion).  Secret intermediates are wiped before returning.
  */
 #ifndef MTE_XWING_H
 #define MTE_XWING_H

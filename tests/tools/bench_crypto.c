@@ -10,7 +10,11 @@
  *        bench_crypto seal BYTES [seconds]   one figure: sealing chunks of
  *                                            BYTES (1..65536), for the script
  *                                            to interleave with openssl speed
+ *        bench_crypto kem [seconds]          the X-Wing, ML-KEM and X25519
+ *                                            figures only, for the script to
+ *                                            repeat and keep the best of
  */
+#include <bearssl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +23,10 @@
 
 #include "answer.h"
 #include "crypto/kdf.h"
+#include "crypto/mlkem.h"
 #include "crypto/rand.h"
 #include "crypto/seal.h"
+#include "crypto/x25519.h"
 #include "crypto/xwing.h"
 
 static double seconds_per_figure = 0.5;
@@ -105,6 +111,61 @@ op_decaps(void *a)
 	if (xwing_decaps(x->ss, x->ct, sizeof x->ct, x->seed) != 0)
 		abort();
 	sink_byte ^= x->ss[0];
+}
+
+/* ML-KEM-768 alone: the other half of an X-Wing encapsulation. */
+static void
+op_mlkem_encaps(void *a)
+{
+	struct xw *x = a;
+
+	if (mlkem768_encaps_internal(x->ct, x->ss, x->pk, MLKEM768_EK_LEN, x->eseed) != 0)
+		abort();
+	x->eseed[0] ^= x->ss[0];
+}
+
+/* ---- X25519: ours (ladder, fixed base) and BearSSL's m31 in the same run ---- */
+
+struct xd {
+	uint8_t k[32], u[32], out[32];
+};
+
+static void
+op_x25519_ladder(void *a)
+{
+	struct xd *d = a;
+
+	(void)x25519(d->out, d->k, d->u);
+	d->k[0] ^= d->out[0];
+}
+
+static void
+op_x25519_base(void *a)
+{
+	struct xd *d = a;
+
+	(void)x25519_base(d->out, d->k);
+	d->k[0] ^= d->out[0];
+}
+
+static void
+op_x25519_pair(void *a)
+{
+	struct xd *d = a;
+
+	(void)x25519_pub_and_shared(d->out, d->u, d->k, d->u);
+	d->k[0] ^= d->out[0];
+}
+
+static void
+op_x25519_bearssl(void *a)
+{
+	struct xd *d = a;
+
+	memcpy(d->out, d->u, 32);
+	if (br_ec_c25519_m31.mul(d->out, 32, d->k, 32, BR_EC_curve25519) != 1)
+		abort();
+	d->k[0] ^= d->out[0];
 }
 
 /* One pairing entry on the relay, without and with a pinned relay key
@@ -365,11 +426,42 @@ seal_only(size_t len)
 	return 0;
 }
 
+/* The KEM figures: X-Wing, ML-KEM alone, X25519 ours and BearSSL's. */
+static int
+bench_kem(int with_keygen)
+{
+	struct xw *x = calloc(1, sizeof *x);
+	struct xd xd;
+
+	if (x == NULL)
+		return 1;
+	rand_bytes(x->seed, sizeof x->seed);
+	rand_bytes(x->eseed, sizeof x->eseed);
+	if (with_keygen)
+		print_ops("xwing_keygen", run(op_keygen, x, 16));
+	xwing_keygen(x->pk, x->seed);
+	print_ops("xwing_encaps", run(op_encaps, x, 16));
+	if (xwing_encaps(x->ct, x->ss, x->pk, sizeof x->pk, x->eseed) != 0)
+		return 1;
+	print_ops("xwing_decaps", run(op_decaps, x, 16));
+	print_ops("mlkem768_encaps", run(op_mlkem_encaps, x, 16));
+	free(x);
+
+	rand_bytes(xd.k, sizeof xd.k);
+	rand_bytes(xd.u, sizeof xd.u);
+	print_ops("x25519_ladder", run(op_x25519_ladder, &xd, 16));
+	print_ops("x25519_base", run(op_x25519_base, &xd, 16));
+	print_ops("x25519_pub_and_shared", run(op_x25519_pair, &xd, 16));
+	print_ops("x25519_bearssl_m31", run(op_x25519_bearssl, &xd, 16));
+	return 0;
+}
+
 static int
 usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [seconds per figure]\n"
-	                "       %s seal BYTES [seconds]\n", argv0, argv0);
+	                "       %s seal BYTES [seconds]\n"
+	                "       %s kem [seconds]\n", argv0, argv0, argv0);
 	return 2;
 }
 
@@ -388,22 +480,17 @@ main(int argc, char **argv)
 			return usage(argv[0]);
 		return seal_only((size_t)strtoul(argv[2], NULL, 10));
 	}
+	if (argc > 1 && strcmp(argv[1], "kem") == 0) {
+		if (argc > 3 || (argc == 3 && !parse_seconds(argv[2])))
+			return usage(argv[0]);
+		return bench_kem(0);
+	}
 	if (argc > 2 || (argc == 2 && !parse_seconds(argv[1])))
 		return usage(argv[0]);
 	printf("%-24s %s\n", "seal_impl", seal_impl_name());
 
-	struct xw *x = calloc(1, sizeof *x);
-	if (x == NULL)
+	if (bench_kem(1) != 0)
 		return 1;
-	rand_bytes(x->seed, sizeof x->seed);
-	rand_bytes(x->eseed, sizeof x->eseed);
-	print_ops("xwing_keygen", run(op_keygen, x, 16));
-	xwing_keygen(x->pk, x->seed);
-	print_ops("xwing_encaps", run(op_encaps, x, 16));
-	if (xwing_encaps(x->ct, x->ss, x->pk, sizeof x->pk, x->eseed) != 0)
-		return 1;
-	print_ops("xwing_decaps", run(op_decaps, x, 16));
-	free(x);
 
 	struct pe *pe = calloc(1, sizeof *pe);
 	if (pe == NULL)
