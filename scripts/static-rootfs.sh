@@ -7,12 +7,10 @@
 #   etc/ssl/certs/ca-certificates.crt     Debian's CA bundle (ca-certificates):
 #                                         the default UPSTREAM_CA_FILE / REDIS_CA_FILE
 #   usr/local/share/man/man1/mte-relay.1  the manual (podman/docker cp it out)
-#   etc/nsswitch.conf                     "hosts: files dns", as on Debian:
-#                                         without it glibc asks DNS first and
-#                                         takes its "not found" for names the
-#                                         runtime writes into /etc/hosts
-#                                         (--add-host, ECS extraHosts)
 #
+# No /etc/nsswitch.conf: the executable resolves names through /etc/hosts
+# (the runtime's, with --add-host or ECS extraHosts entries) then DNS
+# whatever it says (src/static/nss_builtin.c).
 # Used by the Dockerfile's build stage (DIR=build/container) and by
 # tests/container for the image built from a host-built binary.
 set -eu
@@ -26,6 +24,4 @@ rm -rf "$root"
 install -D -m 0755 "$bin" "$root/usr/local/bin/mte-relay"
 install -D -m 0644 "$ca" "$root/etc/ssl/certs/ca-certificates.crt"
 install -D -m 0644 man/mte-relay.1 "$root/usr/local/share/man/man1/mte-relay.1"
-printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
-chmod 0644 "$root/etc/nsswitch.conf"
 echo "static-rootfs: $root: $(find "$root" -type f | sed "s|^$root/||" | sort | tr '\n' ' ')"

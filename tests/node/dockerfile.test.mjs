@@ -167,7 +167,6 @@ test('the runtime stage holds the static executable, the CA bundle and the manua
     'usr/local/bin/mte-relay': '755',
     'etc/ssl/certs/ca-certificates.crt': '644',
     'usr/local/share/man/man1/mte-relay.1': '644',
-    'etc/nsswitch.conf': '644',
   });
 });
 
