@@ -177,3 +177,15 @@ test('rediss:// is verified against REDIS_CA_FILE: pairs land in the TLS Redis',
     await redis.stop();
   }
 });
+
+test('UPSTREAM_CA_FILE with an http:// UPSTREAM is accepted with a warning; a missing file is a configuration error', async () => {
+  const relay = await startRelay({ UPSTREAM_CA_FILE: join(dir, 'ca.crt') });
+  try {
+    await relay.waitLog((l) => l.level === 'warn' && l.setting === 'UPSTREAM_CA_FILE' && /no effect/.test(l.msg));
+  } finally {
+    await relay.stop();
+  }
+  const bad = await startRelay({ UPSTREAM: 'https://localhost:1', UPSTREAM_CA_FILE: join(dir, 'missing.pem') }, { expectFail: true });
+  assert.equal(bad.result.code, 78);
+  assert.match(bad.stderr, /UPSTREAM_CA_FILE must be a readable file \(flag --upstream-ca-file\)/);
+});
