@@ -49,6 +49,7 @@ done
 if [ -n "$missing" ]; then
     say "installing:$missing"
     $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    # shellcheck disable=SC2086  # one word per package
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 \
         install -y -qq --no-install-recommends $missing >&2
 fi
@@ -120,7 +121,10 @@ fetch() {   # package version workdir
     if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$3"; fi
     (cd "$3" && apt-get source -q "$1=$2") >&2 || { echo "apt-get source $1=$2 failed" >&2; return 1; }
     tree=$(find "$3" -mindepth 1 -maxdepth 1 -type d | head -n 1)
-    [ -n "$tree" ] && [ -d "$tree/debian" ] || { echo "apt-get source $1=$2 unpacked nothing" >&2; return 1; }
+    if [ -z "$tree" ] || [ ! -d "$tree/debian" ]; then
+        echo "apt-get source $1=$2 unpacked nothing" >&2
+        return 1
+    fi
     echo "$tree"
 }
 
@@ -183,11 +187,11 @@ build_curl() {   # version outdir
     series="$tree/debian/patches/series"
     [ "$(grep -v '^[[:space:]]*#' "$series" | grep . | tail -n 2 | tr '\n' ' ')" = "90_gnutls.patch 99_nss.patch " ] ||
         { fail "curl $1: the last patches are not 90_gnutls 99_nss; check debian/rules"; return 1; }
+    # shellcheck disable=SC2086  # the option list is split on purpose
     (cd "$tree" &&
      patch -R -s -p1 <debian/patches/99_nss.patch &&
      patch -R -s -p1 <debian/patches/90_gnutls.patch &&
      autoreconf -fi &&
-     # shellcheck disable=SC2086  # the option list is split on purpose
      ./configure --prefix="$2" $CURL_CONFIGURE CC="$CC" \
          CPPFLAGS="$(deb_flags CPPFLAGS)" CFLAGS="$(deb_flags CFLAGS)" &&
      make -j"$JOBS" -C lib &&

@@ -27,7 +27,10 @@ done
 
 CJSON_DIR="" CURL_DIR=""
 eval "$(BUILD=$BUILD CC=$CC sh scripts/static-deps.sh)"
-[ -n "$CJSON_DIR" ] && [ -n "$CURL_DIR" ] || { echo "static: static-deps.sh gave no libraries" >&2; exit 1; }
+if [ -z "$CJSON_DIR" ] || [ -z "$CURL_DIR" ]; then
+    echo "static: static-deps.sh gave no libraries" >&2
+    exit 1
+fi
 
 # The static binary's own NSS setting (src/static/nss_builtin.c): only the
 # sources inside libc.a, never a dlopen()ed libnss_*.so of the host.
