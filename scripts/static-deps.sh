@@ -96,8 +96,13 @@ add_deb_src() {
 # Debian point release or security update replaced it) -- the version of the
 # installed -dev package, which is then what the objects were compiled against.
 pick_version() {   # source-package pin dev-package
-    if ! has_source "$1" "$2" && [ ! -f "$SRC_LIST" ]; then
-        add_deb_src
+    if ! has_source "$1" "$2"; then
+        if [ -f "$SRC_LIST" ] || [ -f "${SRC_LIST%.sources}.list" ]; then
+            say "apt-get update (the source index lacks $1 $2)"
+            $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+        else
+            add_deb_src
+        fi
     fi
     if has_source "$1" "$2"; then
         echo "$2"
