@@ -48,7 +48,7 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
     say "installing:$missing"
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
     # shellcheck disable=SC2086  # one word per package
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 \
         install -y -qq --no-install-recommends $missing >&2
@@ -89,7 +89,7 @@ add_deb_src() {
       cat "$tmp"; } | $SUDO tee "$SRC_LIST" >/dev/null
     rm -f "$tmp"
     say "added $SRC_LIST; apt-get update"
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
 }
 
 # The version to build: the pin, or -- when the archive has moved past it (a
@@ -99,7 +99,7 @@ pick_version() {   # source-package pin dev-package
     if ! has_source "$1" "$2"; then
         if [ -f "$SRC_LIST" ] || [ -f "${SRC_LIST%.sources}.list" ]; then
             say "apt-get update (the source index lacks $1 $2)"
-            $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+            $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
         else
             add_deb_src
         fi
