@@ -1,13 +1,27 @@
-# mte-relay container image (ECS / any OCI runtime).
+# mte-relay container image (ECS / any OCI runtime): FROM scratch, one static
+# executable, Debian's CA bundle and the manual; nothing else (no shell, no
+# package manager, no libraries).
 #
 #   docker build -t mte-relay .
 #   export CLIENT_ID_SECRET=...   # from your secret store, not the command line
-#   docker run --rm --stop-timeout 30 -p 8080:8080 -e UPSTREAM=http://api.internal:3000 \
-#       -e CORS_ORIGINS=https://app.example.com -e CLIENT_ID_SECRET mte-relay
+#   docker run --rm --read-only --stop-timeout 30 -p 8080:8080 \
+#       -e UPSTREAM=http://api.internal:3000 -e CORS_ORIGINS=https://app.example.com \
+#       -e CLIENT_ID_SECRET mte-relay
 #
+# From a static binary built on the host (`make static`, Debian 12), without
+# the Debian build stage -- what `make container` and tests/container do:
+#
+#   sh scripts/static-rootfs.sh build/container
+#   docker build --build-arg RUNTIME_FILES=host -f Dockerfile -t mte-relay build/container
+#
+# (the build stage is not used then: BuildKit and podman/buildah skip it).
 # Configuration comes from the environment only (see deploy/mte-relay.env.example
 # and docs/OPERATIONS.md); secrets may be files via NAME_FILE.
-# tests/node/dockerfile.test.mjs checks this file (no Docker engine runs in CI).
+# tests/node/dockerfile.test.mjs checks this file; tests/container builds and
+# runs the image with podman.
+
+# Where the runtime stage takes its files from: "build" (below) or "host".
+ARG RUNTIME_FILES=build
 
 # ---- build: the same steps as CI (.ci/run -> make test -> setup, all) ----
 FROM debian:12 AS build
@@ -23,33 +37,30 @@ COPY static/ static/
 COPY man/ man/
 # setup.sh installs the Debian build packages and the npm packages (esbuild
 # bundles the browser client that `make` embeds into the binary).  Tests are
-# not run here: CI runs them.
+# not run here: CI runs them.  `make static` fetches Debian's curl and cJSON
+# source packages (apt-get source: a deb-src entry is added) and builds the
+# fully static build/static/mte-relay.
 RUN sh scripts/setup.sh
-RUN make
-RUN ./build/mte-relay --version
+RUN make static
+RUN sh scripts/static-rootfs.sh build/container
 
-# ---- runtime: the binary and the shared libraries it links, nothing else ----
-FROM debian:12-slim
-# libbearssl0, libhiredis0.14, libcurl4, libcjson1: what build/mte-relay links
-# (libcurl4 brings its own TLS, HTTP/2 and the rest as dependencies).
-# ca-certificates: trust anchors for https:// upstreams and rediss://.
-# curl: the HEALTHCHECK below.  It reuses libcurl4, which is here anyway, so it
-# costs a few hundred KiB, and it reads the status line properly; a bash
-# /dev/tcp probe would need no package but would parse HTTP by hand.
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libbearssl0 libhiredis0.14 libcurl4 libcjson1 ca-certificates curl \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 mte-relay \
- && useradd --system --uid 10001 --gid 10001 --no-create-home \
-        --home-dir /nonexistent --shell /usr/sbin/nologin mte-relay
-COPY --from=build /src/build/mte-relay /usr/local/bin/mte-relay
-# Numeric, so that runtimes can verify "non-root" without reading /etc/passwd.
+# ---- host: the same files, laid out on the host (context: build/container) ----
+FROM scratch AS host
+COPY rootfs/ /src/build/container/rootfs/
+
+FROM ${RUNTIME_FILES} AS files
+
+# ---- runtime: the executable, the CA bundle, the manual ----
+FROM scratch
+COPY --from=files /src/build/container/rootfs/ /
+# Numeric, so that runtimes can verify "non-root" without reading /etc/passwd
+# (there is none).  The relay writes no file: run it with a read-only root.
 USER 10001:10001
 EXPOSE 8080
 # The parent drains in-flight requests for DRAIN_TIMEOUT (default 20 s) on
 # SIGTERM; give the container a longer stop timeout (ECS stopTimeout 30).
 STOPSIGNAL SIGTERM
+# The binary probes itself: GET /api/mte-echo on its PORT/BIND, exit 0 on 200.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
-    CMD curl -fsS -m 4 -o /dev/null "http://127.0.0.1:${PORT:-8080}/api/mte-echo/health" || exit 1
+    CMD ["/usr/local/bin/mte-relay", "--healthcheck"]
 ENTRYPOINT ["/usr/local/bin/mte-relay"]

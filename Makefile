@@ -7,6 +7,10 @@
 #   make bench-stream   streamed responses: per-event delay, bulk download
 #   make bench-capacity
 #   make client-pack    the browser client as an npm package: build/npm/mte-relay-client-<version>.tgz
+#   make static        build/static/mte-relay: one fully static executable
+#   make test-static   the integration suite against it
+#   make container     the container image from it (CONTAINER_TOOL, default podman)
+#   make test-container that image built and run with podman (tests/container)
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -38,7 +42,7 @@ CLIENT_SRC    := $(sort $(wildcard client/*.js client/*.mjs client/*.ts client/s
 CLIENT_ASSETS := $(if $(wildcard client/build.mjs),static/mte-relay-client.js static/mte-relay-client.mjs static/mte-relay-client.d.ts)
 ASSETS        := $(sort $(filter-out $(CLIENT_ASSETS),$(wildcard static/*)) $(CLIENT_ASSETS))
 
-.PHONY: all loadgen setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay bench-stream bench-capacity install static clean client-pack
+.PHONY: all loadgen setup test test-unit test-san test-ct test-node test-browser demo fuzz bench-crypto bench-relay bench-stream bench-capacity install static test-static container test-container clean client-pack
 all: $(BIN)
 
 setup:
@@ -130,6 +134,8 @@ test: setup
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory test-ct
 	@$(MAKE) --no-print-directory test-node
+	@$(MAKE) --no-print-directory test-static
+	@$(MAKE) --no-print-directory test-container
 	@$(MAKE) --no-print-directory test-browser
 
 # Unit tests: every tests/unit/test_*.c is one criterion binary.
@@ -184,10 +190,28 @@ install: $(BIN)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mte-relay
 	install -m 0644 man/mte-relay.1 $(DESTDIR)$(PREFIX)/share/man/man1/mte-relay.1
 
-# Tries a fully static link and reports what could not be linked statically
-# (scripts/static.sh; a report, exits 0 either way).
+# One fully static, stripped executable (scripts/static.sh): libcurl and cJSON
+# built from Debian's source packages (scripts/static-deps.sh, cached in
+# $(BUILD)/static-deps/), the other libraries from Debian's static archives.
+STATIC_BIN := $(BUILD)/static/mte-relay
 static: $(BUILD)/main.o $(LIB)
 	@BUILD=$(BUILD) CC=$(CC) sh scripts/static.sh
+
+# The integration suite (tests/node) against the static executable.
+test-static: static $(TOOL_BIN)
+	@MTE_RELAY_BIN=$(abspath $(STATIC_BIN)) sh scripts/run-node-tests.sh
+
+# The image from the static executable: the Dockerfile's runtime stage only
+# (RUNTIME_FILES=host; `docker build .` runs the whole Debian build instead).
+CONTAINER_TOOL ?= podman
+container: static
+	@sh scripts/static-rootfs.sh $(BUILD)/container
+	$(CONTAINER_TOOL) build --format docker --build-arg RUNTIME_FILES=host -f Dockerfile \
+	    -t mte-relay:$(VERSION) $(BUILD)/container
+
+# That image built and run with podman in a throwaway store (tests/container).
+test-container: static
+	node --test --test-concurrency=1 tests/container/
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "healthcheck.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -82,6 +83,11 @@ main(int argc, char **argv)
 		return 0;          /* --help, --version */
 	if (rc != 0)
 		return rc;         /* every problem was printed; 78 */
+	if (cfg.healthcheck) {
+		rc = healthcheck_run(cfg.bind_addr, cfg.port, stderr);
+		config_free(&cfg);
+		return rc;
+	}
 	log_init(cfg.debug);
 	/* Loaded here, before the fork: workers inherit the keys. */
 	if (relay_key_load(cfg.relay_key_file, cfg.relay_key_file_previous, err, sizeof err) != 0) {

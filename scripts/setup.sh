@@ -8,12 +8,16 @@ set -eu
 # (driven by playwright-core; never a downloaded browser), fonts for screenshots.
 # Deployment tests: systemd (systemd-analyze verify of deploy/mte-relay.service;
 # installing the package starts nothing in a container).
+# Static build (make static, scripts/static-deps.sh): apt-get source, autoreconf,
+# OpenSSL's static archives.  Container test (make test-container): podman, runc.
 PKGS="build-essential pkg-config ca-certificates openssl
 libbearssl-dev libhiredis-dev libcurl4-openssl-dev libcjson-dev
 libcriterion-dev redis-server valgrind groff-base man-db
 clang libclang-rt-14-dev procps curl
 chromium fonts-liberation
-systemd"
+systemd
+dpkg-dev autoconf automake libtool file libssl-dev
+podman runc"
 
 missing=""
 for p in $PKGS; do

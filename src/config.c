@@ -89,6 +89,9 @@ static const struct setting settings[] = {
 	{ "UPSTREAM", "upstream", NULL, NULL, K_UPSTREAM, A_REQUIRED, NULL, 0, 0,
 	  OFF(upstream),
 	  "the URL that decoded requests are proxied to" },
+	{ "UPSTREAM_CA_FILE", "upstream-ca-file", NULL, NULL, K_FILE, 0, NULL, 0, 0,
+	  OFF(upstream_ca_file),
+	  "PEM CA bundle that verifies an https:// UPSTREAM; unset: the system CAs" },
 	{ "CORS_ORIGINS", "cors-origins", NULL, NULL, K_ORIGINS, A_REQUIRED, NULL, 0, 0,
 	  OFF(cors_origins),
 	  "the browser origins allowed to call the relay, comma-separated scheme://host[:port] (\"*\" is not allowed)" },
@@ -1193,7 +1196,7 @@ print_help(FILE *out)
 	size_t i;
 
 	fprintf(out,
-	    "Usage: mte-relay [--setting=VALUE ...] [--check-config]\n"
+	    "Usage: mte-relay [--setting=VALUE ...] [--check-config | --healthcheck]\n"
 	    "       mte-relay --generate-relay-key FILE\n"
 	    "       mte-relay --help | --version\n"
 	    "\n"
@@ -1235,11 +1238,12 @@ print_help(FILE *out)
 	fprintf(out,
 	    "\nActions:\n"
 	    "  %-36s validate the configuration, then exit (0, or 78 on errors)\n"
+	    "  %-36s probe the relay on PORT/BIND (GET /api/mte-echo): exit 0 on 200, else 1\n"
 	    "  %-36s write a new relay key to FILE (mode 0600), print its public key and id\n"
 	    "  %-36s print this help and exit\n"
 	    "  %-36s print the version and exit\n"
 	    "\nExit status: 0 success, 78 configuration error, 1 other start-up failure.\n",
-	    "--check-config", "--generate-relay-key=FILE", "--help", "--version");
+	    "--check-config", "--healthcheck", "--generate-relay-key=FILE", "--help", "--version");
 }
 
 /* ---- warnings ---- */
@@ -1281,6 +1285,9 @@ warnings(const struct config *cfg, int server_id_default)
 	}
 	if (cfg->metrics_token != NULL && !cfg->metrics)
 		warn_setting("METRICS_TOKEN", "METRICS_TOKEN is set but METRICS is false");
+	if (cfg->upstream_ca_file != NULL && strncasecmp(cfg->upstream, "https://", 8) != 0)
+		warn_setting("UPSTREAM_CA_FILE",
+		    "UPSTREAM_CA_FILE has no effect: UPSTREAM does not use https://");
 }
 
 /* ---- entry points ---- */
@@ -1379,6 +1386,14 @@ read_action_flag(struct ctx *c, const char *a, const char *eq, size_t klen)
 			c->errors++;
 		}
 		c->cfg->check_only = 1;
+		return 1;
+	}
+	if (klen == 11 && memcmp(a + 2, "healthcheck", 11) == 0) {
+		if (eq != NULL) {
+			fputs("config error: --healthcheck takes no value\n", c->err);
+			c->errors++;
+		}
+		c->cfg->healthcheck = 1;
 		return 1;
 	}
 	return 0;
@@ -1526,8 +1541,11 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 		config_free(cfg);
 		return CONFIG_EXIT_USAGE;
 	}
-	warnings(cfg, res.server_id_default);
-	warn_secret_flags(&res);
+	/* A health check runs every few seconds: its output is the probe's alone. */
+	if (!cfg->healthcheck) {
+		warnings(cfg, res.server_id_default);
+		warn_secret_flags(&res);
+	}
 	return 0;
 }
 
@@ -1545,7 +1563,7 @@ void
 config_free(struct config *cfg)
 {
 	size_t i, k;
-	int check_only = cfg->check_only;
+	int check_only = cfg->check_only, healthcheck = cfg->healthcheck;
 
 	for (k = 0; k < NSETTINGS; k++) {
 		const struct setting *s = &settings[k];
@@ -1580,4 +1598,5 @@ config_free(struct config *cfg)
 	}
 	memset(cfg, 0, sizeof *cfg);
 	cfg->check_only = check_only;
+	cfg->healthcheck = healthcheck;
 }

@@ -42,6 +42,7 @@ struct header_kv {
 struct config {
 	/* required */
 	char           *upstream;               /* http(s)://host[:port][/base], no trailing '/' */
+	char           *upstream_ca_file;       /* https:// upstream trust; NULL: system CA bundle */
 	char           *relay_key_file;         /* RELAY_KEY_FILE, or NULL */
 	char           *relay_key_file_previous;
 	struct str_list cors_origins;           /* exact origins, no trailing '/' */
@@ -82,6 +83,7 @@ struct config {
 	char           *bind_addr;              /* BIND, default "::" (IPv4 and IPv6 any) */
 	/* actions */
 	int             check_only;             /* --check-config */
+	int             healthcheck;            /* --healthcheck: probe the running relay */
 };
 
 /*

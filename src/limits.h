@@ -58,6 +58,9 @@
 #define LOG_LINE_MAX            4096    /* bytes of one log line; longer strings are cut */
 /* end server */
 
+/* ---- health check (src/healthcheck.c) ---- */
+#define HEALTHCHECK_TIMEOUT_S   4       /* seconds --healthcheck waits for the answer -> 1 */
+
 /* ---- protocol (src/crypto/seal.c, src/relay.c, src/pair.c) ---- */
 #define SEAL_CHUNK_MAX          65536   /* plaintext bytes in one chunk (protocol.md) */
 #define SEAL_TAG_LEN            16

@@ -278,7 +278,7 @@ server_worker_main(int listen_fd, void *arg)
 	sigset_t term;
 
 	srv.cfg = cfg;
-	if (upstream_init() != 0) {
+	if (upstream_init(cfg->upstream_ca_file) != 0) {
 		log_msg(LOG_ERROR, "worker: cannot initialise libcurl");
 		_exit(1);
 	}

@@ -18,6 +18,7 @@
 #include "metrics.h"
 
 static CURL *easy;
+static const char *trust_file = UPSTREAM_SYSTEM_CA_FILE;
 
 /* State of one transfer; lives on upstream_perform's stack. */
 static int upstream_fd = -1;    /* the socket of the kept-alive connection */
@@ -44,8 +45,10 @@ static char              head_buf[UPSTREAM_HEAD_MAX];
 static struct http_field head_fields[UPSTREAM_FIELDS_MAX];
 
 int
-upstream_init(void)
+upstream_init(const char *ca_file)
 {
+	if (ca_file != NULL)
+		trust_file = ca_file;
 	/* The easy handle (and its kept-alive connection) comes with the first
 	 * request: a spare worker that never serves one holds none. */
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
@@ -367,6 +370,10 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	/* The one bundle, whichever libcurl this is (Debian's also reads a CA
+	 * directory by default; the static build has none). */
+	curl_easy_setopt(easy, CURLOPT_CAINFO, trust_file);
+	curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);

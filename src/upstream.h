@@ -60,8 +60,14 @@ struct upstream_sink {
  * answer's records).  A poll(2): only sinks that gather call it. */
 int  upstream_more_ready(void);
 
-/* In each worker, once (no handle, no connection yet).  Returns 0 or -1. */
-int  upstream_init(void);
+/* The CAs that verify an https:// UPSTREAM unless UPSTREAM_CA_FILE is set. */
+#define UPSTREAM_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
+/* In each worker, once (no handle, no connection yet).  ca_file (kept, not
+ * copied: the caller's for the process's life) names the PEM bundle that
+ * alone verifies https:// upstreams; NULL: UPSTREAM_SYSTEM_CA_FILE.
+ * Returns 0 or -1. */
+int  upstream_init(const char *ca_file);
 void upstream_close(void);
 
 /*

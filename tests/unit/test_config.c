@@ -456,6 +456,11 @@ Test(config, paths_users_addresses)
 	    "PUBLIC_DIR must be an existing directory (flag --public-dir), got \"/nonexistent-dir\"");
 	expect_error(NONE, L("PUBLIC_DIR=/etc/passwd", BASE), "PUBLIC_DIR must be an existing directory");
 	expect_error(NONE, L("REDIS_CA_FILE=/tmp", BASE), "REDIS_CA_FILE must be a readable file");
+	expect_ok(&r, L("--upstream-ca-file=/etc/passwd"), L(BASE));
+	cr_expect_str_eq(r.cfg.upstream_ca_file, "/etc/passwd");
+	done(&r);
+	expect_error(NONE, L("UPSTREAM_CA_FILE=/nonexistent-ca.pem", BASE),
+	    "UPSTREAM_CA_FILE must be a readable file (flag --upstream-ca-file)");
 	expect_error(NONE, L("RUN_AS=no-such-user-mte", BASE), "RUN_AS must name an existing user");
 	expect_error(NONE, L("BIND=localhost", BASE), "BIND must be an IPv4 or IPv6 address");
 	expect_error(NONE, L("SERVER_ID=a b", BASE), "SERVER_ID must be 1 to 128");
@@ -626,6 +631,7 @@ Test(config, help_lists_every_flag)
 		"max-pairs-per-client", "store-capacity", "metrics", "metrics-token", "run-as",
 		"client-id-secret-file", "client-id-secret-previous-file", "redis-url-file",
 		"metrics-token-file", "check-config", "help", "version",
+		"upstream-ca-file", "healthcheck",
 	};
 	size_t i;
 	struct run r;
@@ -644,7 +650,7 @@ Test(config, help_lists_every_flag)
 		env[k] = '\0';
 		q = strstr(r.out, want);
 		if (q != NULL && strcmp(flags[i], "help") != 0 && strcmp(flags[i], "version") != 0 &&
-		    strcmp(flags[i], "check-config") != 0) {
+		    strcmp(flags[i], "check-config") != 0 && strcmp(flags[i], "healthcheck") != 0) {
 			char *eol = strchr(q + 1, '\n');
 			char *hit = strstr(q, env);
 			cr_expect(hit != NULL && hit < eol, "%s line lacks %s", flags[i], env);
@@ -680,6 +686,24 @@ Test(config, check_config)
 	done(&r);
 }
 
+Test(config, healthcheck)
+{
+	struct run r;
+
+	expect_ok(&r, L("--healthcheck"), L("PORT=9000", BASE));
+	cr_expect_eq(r.cfg.healthcheck, 1);
+	cr_expect_eq(r.cfg.check_only, 0);
+	cr_expect_eq(r.cfg.port, 9000);
+	done(&r);
+	run(&r, L("--healthcheck=yes"), L(BASE));
+	cr_expect_eq(r.rc, 78);
+	cr_expect_not_null(strstr(r.err, "--healthcheck takes no value"), "%s", r.err);
+	done(&r);
+	run(&r, L("--healthcheck"), L("PORT=0", BASE));
+	cr_expect_eq(r.rc, 78);
+	done(&r);
+}
+
 /* ---- defaults ---- */
 
 Test(config, defaults)
@@ -691,6 +715,7 @@ Test(config, defaults)
 	cr_expect_str_eq(r.cfg.server_id, "mte-relay");
 	cr_expect_null(r.cfg.redis_url);
 	cr_expect_null(r.cfg.redis_ca_file);
+	cr_expect_null(r.cfg.upstream_ca_file);
 	cr_expect_null(r.cfg.client_id_secret_previous);
 	cr_expect_eq(r.cfg.port, 8080);
 	cr_expect_str_eq(r.cfg.bind_addr, "::");
@@ -720,6 +745,7 @@ Test(config, defaults)
 	cr_expect_null(r.cfg.metrics_token);
 	cr_expect_null(r.cfg.run_as);
 	cr_expect_eq(r.cfg.check_only, 0);
+	cr_expect_eq(r.cfg.healthcheck, 0);
 	done(&r);
 }
 
