@@ -822,7 +822,9 @@ protected_handle(struct server *s, struct conn *c, const struct http_request *re
 		}
 		if (f == F_COUNT)
 			f = accept_seq(&m);
-		if (f == F_PAIR_NOT_FOUND && m.pair_stale && m.pair_cached) {
+		/* stale, or gone since it was cached: read again, so that a gone
+		 * pair is answered as without a cache (before the meta is opened) */
+		if (f == F_PAIR_NOT_FOUND && m.pair_cached) {
 			m.meta_opened = 0;
 			f = F_COUNT;
 			continue;
