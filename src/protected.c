@@ -57,7 +57,6 @@ struct protected_msg {
 	size_t      aad_len;                    /* of aad (below), written by open_meta */
 	int         meta_opened;                /* the request meta authenticated */
 	int         pair_cached;                /* the keys came from the worker's cache */
-	int         pair_stale;                 /* the store holds another generation */
 	uint64_t    generation;                 /* of the pair whose keys opened the meta */
 	int         accepted;                   /* seq accepted: every answer is sealed */
 	int         relay_answer;               /* the answer being sealed is the relay's own */
@@ -266,7 +265,6 @@ accept_seq(struct protected_msg *m)
 	st = store_window_accept_gen(m->cid, m->pid, m->generation, m->seq);
 	if (st == STORE_REPLAY)
 		return F_REPLAYED;
-	m->pair_stale = st == STORE_STALE;
 	if (st == STORE_NOT_FOUND || st == STORE_STALE)
 		return F_PAIR_NOT_FOUND;
 	if (st != STORE_OK)
