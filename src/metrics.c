@@ -388,14 +388,13 @@ metrics_count_slow_peer_closed(void)
 static void
 render_pairing_limits(struct out *o, const struct shared *m)
 {
-	static const char *const budget[PAIR_BUDGETS] = { "instance", "address", "client" };
 	static const char *const evicted[METRICS_EVICTION_KINDS] = { "fresh", "used" };
 
 	family(o, "mte_relay_pairings_refused_total", "counter",
 	    "Pairing requests refused with 429, by the budget that refused them.");
 	for (int i = 0; i < PAIR_BUDGETS; i++)
-		put(o, "mte_relay_pairings_refused_total{limit=\"%s\"} %llu\n", budget[i],
-		    get(&m->pairings_refused[i]));
+		put(o, "mte_relay_pairings_refused_total{limit=\"%s\"} %llu\n",
+		    ratelimit_budget_name((enum pair_budget)i), get(&m->pairings_refused[i]));
 	counter(o, "mte_relay_store_cache_hits_total",
 	    "Protected requests whose pair keys came from the worker's cache (one store round trip).",
 	    &m->store_cache_hits);

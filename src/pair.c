@@ -111,7 +111,6 @@ check_budgets(struct pairing *p)
 		[PAIR_BUDGET_ADDRESS] = F_PAIR_RATE_ADDRESS,
 		[PAIR_BUDGET_CLIENT] = F_PAIR_RATE_CLIENT,
 	};
-	static const char *const label[PAIR_BUDGETS] = { "instance", "address", "client" };
 	enum pair_budget budget = PAIR_BUDGET_INSTANCE;
 	unsigned retry = 1;
 	char addr_key[CLIENT_ADDR_KEY_MAX], seconds[16], members[CONN_ERROR_MEMBERS_MAX];
@@ -130,7 +129,7 @@ check_budgets(struct pairing *p)
 		break;
 	}
 	snprintf(seconds, sizeof seconds, "%u", retry);
-	snprintf(members, sizeof members, "\"limit\":\"%s\",\"retryAfter\":%u", label[budget], retry);
+	snprintf(members, sizeof members, "\"limit\":\"%s\",\"retryAfter\":%u", ratelimit_budget_name(budget), retry);
 	server_fail(p->s, p->c, refused[budget], &ctx);
 	return -1;
 }

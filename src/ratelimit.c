@@ -29,7 +29,7 @@ ratelimit_init(void)
 	p = mmap(NULL, sizeof *instance_window, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
-		LOG_EVENT(LOG_ERROR, "pairing limits: cannot map shared memory; PAIR_RATE_PER_INSTANCE not enforced");
+		LOG_EVENT(LOG_ERROR, "pairing limits: cannot map shared memory");
 		return -1;
 	}
 	instance_window = p;    /* zero-filled: window 0, nothing taken */

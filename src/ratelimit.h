@@ -20,9 +20,19 @@ struct ratelimit_config {
 };
 
 /* Maps the instance counter.  Once in the parent, before fork (again:
- * replaces it, for tests).  0, or -1 when the mapping failed (then the
- * instance budget is not enforced, and that is logged). */
+ * replaces it, for tests).  0, or -1 (logged) when the mapping failed:
+ * the relay does not start then. */
 int ratelimit_init(void);
+
+/* "instance", "address" or "client": the label of metrics and 429 bodies
+ * (inline: metrics.c names budgets without linking the store). */
+static inline const char *
+ratelimit_budget_name(enum pair_budget b)
+{
+	static const char *const name[PAIR_BUDGETS] = { "instance", "address", "client" };
+
+	return (unsigned)b < PAIR_BUDGETS ? name[b] : "?";
+}
 
 enum ratelimit_result {
 	RATELIMIT_OK = 0,               /* every budget had room: the entries are taken */
