@@ -182,7 +182,7 @@ bench-relay: $(BIN) $(LOADGEN)
 
 # Capacity at 20 ms API latency, 64 and 256 connections, next to nginx in the
 # same run (tests/bench/bench-capacity.sh installs nginx and wrk from Debian).
-bench-capacity: $(BIN)
+bench-capacity: $(BIN) $(LOADGEN)
 	@MTE_RELAY_BIN=$(abspath $(BIN)) sh tests/bench/bench-capacity.sh
 
 install: $(BIN)

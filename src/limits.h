@@ -43,6 +43,9 @@
 #define UPSTREAM_CONNECT_TIMEOUT_S 10   /* TCP/TLS connect to the upstream -> 502 */
 #define UPSTREAM_HEAD_MAX       65536   /* bytes of the upstream's response head -> 502 */
 #define UPSTREAM_FIELDS_MAX     100     /* fields of the upstream's response head -> 502 */
+#define UPSTREAM_INLINE_BODY_MAX 16384  /* a request body of known length up to this is read
+                                         * whole before the upstream is contacted and sent
+                                         * with the head in one write; larger ones stream */
 #define PREFORK_BACKLOG         511     /* pending connections the kernel queues */
 #define PREFORK_BACKOFF_MIN_MS  100     /* first respawn delay after a quick worker death */
 #define PREFORK_BACKOFF_MAX_MS  5000    /* respawn delay cap (doubles up to this) */

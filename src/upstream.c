@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "crypto/wipe.h"
 #include "decimal.h"
 #include "forward.h"
 #include "log.h"
@@ -39,6 +40,11 @@ struct xfer {
 	double     started;             /* for the time to the response head */
 	char       conn_tokens[512];    /* names listed in the upstream's Connection field */
 };
+
+/* A small request body, read whole before the transfer (see
+ * upstream_perform); it may be a protected request's plaintext, so the bytes
+ * used are wiped after each transfer. */
+static unsigned char inline_body[UPSTREAM_INLINE_BODY_MAX];
 
 /* The response head of the transfer in progress, NUL-separated strings. */
 static char              head_buf[UPSTREAM_HEAD_MAX];
@@ -274,6 +280,47 @@ on_read(char *buf, size_t size, size_t nitems, void *arg)
 	return (size_t)got;
 }
 
+/* 1 when the request forwards a field of this (lower-case) name. */
+static int
+has_field(const struct upstream_request *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->nfields; i++)
+		if (http_name_eq(req->fields[i].name, strlen(req->fields[i].name), name))
+			return 1;
+	return 0;
+}
+
+/*
+ * Reads the whole body (req->body_len bytes, at most UPSTREAM_INLINE_BODY_MAX)
+ * into inline_body, then reads once more, which must give the end: a source
+ * checks its last bytes there (a protected body's final chunk).  A body that
+ * fails is known before the upstream is contacted, so none of it reaches the
+ * upstream.  Returns its length, or -1 (the source failed or gave more or
+ * fewer bytes than announced; what was read is wiped).
+ */
+static ssize_t
+read_inline_body(const struct upstream_request *req)
+{
+	size_t want = (size_t)req->body_len, have = 0;
+	unsigned char extra;
+	ssize_t got;
+
+	while (have < want) {
+		got = req->body_read(req->body_arg, inline_body + have, want - have);
+		if (got <= 0)
+			goto failed;
+		have += (size_t)got;
+	}
+	if (req->body_read(req->body_arg, &extra, 1) != 0)
+		goto failed;
+	return (ssize_t)have;
+failed:
+	crypto_wipe(inline_body, have);
+	return -1;
+}
+
 /*
  * The request's header lines, built without an allocation: curl only reads
  * the list it is given, so its nodes and text live in this worker's static
@@ -333,6 +380,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	struct xfer x;
 	char url[8192 + HTTP_REQUEST_LINE_MAX];
 	int has_accept = 0, n;
+	ssize_t inline_len;
 	size_t i;
 	CURLcode rc;
 
@@ -361,8 +409,20 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 		add_line(&lines, "Accept:", NULL);
 	if (req->has_body && req->body_len < 0)
 		add_line(&lines, "Transfer-Encoding", "chunked");
-	if (lines.failed)
+	inline_len = -1;
+	if (req->has_body && req->body_len > 0 && req->body_len <= UPSTREAM_INLINE_BODY_MAX) {
+		/* Without a Content-Type of the client's, curl would add its form
+		 * type to a body it is handed whole. */
+		if (!has_field(req, "content-type"))
+			add_line(&lines, "Content-Type:", NULL);
+		inline_len = read_inline_body(req);
+		if (inline_len < 0)
+			return UPSTREAM_BODY_FAILED;
+	}
+	if (lines.failed) {
+		crypto_wipe(inline_body, inline_len > 0 ? (size_t)inline_len : 0);
 		return UPSTREAM_UNREACHABLE;
+	}
 
 	/* No curl_easy_reset: every option is set for each request (those that
 	 * differ between requests both ways), and a reset would free and make
@@ -394,17 +454,32 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_socket_close);
 	curl_easy_setopt(easy, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
 	curl_easy_setopt(easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-	/* UPLOAD before NOBODY: UPLOAD 0 makes the method GET, NOBODY 1 HEAD,
-	 * NOBODY 0 turns a HEAD back into GET; CUSTOMREQUEST names the method. */
-	curl_easy_setopt(easy, CURLOPT_UPLOAD, req->has_body ? 1L : 0L);
+	/* The method options in this order: POSTFIELDS makes the method POST,
+	 * UPLOAD 0 GET and 1 PUT, NOBODY 1 HEAD and 0 a HEAD back into GET;
+	 * CUSTOMREQUEST names the method sent whichever they chose. */
+	if (inline_len > 0) {
+		/* A body handed whole goes out with the head in one write (one
+		 * wake-up of the upstream, not two). */
+		curl_easy_setopt(easy, CURLOPT_UPLOAD, 0L);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)inline_len);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, inline_body);
+	} else {
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+		curl_easy_setopt(easy, CURLOPT_UPLOAD, req->has_body ? 1L : 0L);
+	}
 	curl_easy_setopt(easy, CURLOPT_NOBODY, strcmp(req->method, "HEAD") == 0 ? 1L : 0L);
 	curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(easy, CURLOPT_READDATA, &x);
 	curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
-	    (curl_off_t)(req->has_body && req->body_len >= 0 ? req->body_len : -1));
+	    (curl_off_t)(req->has_body && req->body_len >= 0 && inline_len < 0 ? req->body_len : -1));
 
 	x.started = clock_s();
 	rc = curl_easy_perform(easy);
+	if (inline_len > 0) {
+		crypto_wipe(inline_body, (size_t)inline_len);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+	}
 	if (!x.head_done)
 		metrics_observe_upstream_latency(clock_s() - x.started);
 	*head_delivered = x.head_done;

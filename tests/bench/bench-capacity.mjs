@@ -8,8 +8,11 @@
 //                  pass-through (/api/*) and protected (mteFetch)
 // Load: 1 KiB POSTs on keep-alive connections, 64 and 256 of them.  wrk
 // drives nginx and the pass-through route; protected requests need sealing
-// per request, so the project's own generator (node, mteFetch) drives them,
-// and drives nginx the same way (plain fetch) for the ratio.  Each relay row
+// per request, so the project's own generator (build/tests/bench/loadgen, C,
+// the relay's sealing code; it opens and checks every answer) drives them,
+// and drives nginx the same way (plain mode) for the ratio.  Both servers log
+// every request to a file (nginx's access_log, the relay's JSON lines), as a
+// service would, so neither pays for a log the other skips.  Each relay row
 // starts a fresh relay and reports how long its pool took to reach the
 // connection count, and the relay's memory per worker after the run.
 // Ratios are to nginx in the same run, with the same load generator; the
@@ -19,12 +22,13 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 const SELF = fileURLToPath(import.meta.url);
 const DELAY_MS = 20;
+const LOADGEN = process.env.LOADGEN_BIN || join(dirname(SELF), '..', '..', 'build', 'tests', 'bench', 'loadgen');
 
 if (process.argv[2] === 'upstream') {
   const server = createServer((req, res) => {
@@ -71,26 +75,14 @@ async function wrk(url, conns, seconds, script) {
   return { rate, p50: pct(50), p99: pct(99), errors };
 }
 
-// The project's generator: conns loops of one() for seconds, after a 1 s
-// warm-up.
-async function gen(one, conns, seconds) {
-  const lat = [];
-  let errors = 0;
-  const warmEnd = performance.now() + 1000;
-  const w = async () => { while (performance.now() < warmEnd) { try { await one(); } catch { /* warm-up */ } } };
-  await Promise.all(Array.from({ length: conns }, w));
-  const t0 = performance.now(), end = t0 + seconds * 1000;
-  const loop = async (i) => {
-    while (performance.now() < end) {
-      const s = performance.now();
-      try { await one(i); lat.push(performance.now() - s); } catch { errors++; }
-    }
-  };
-  await Promise.all(Array.from({ length: conns }, (_, i) => loop(i)));
-  const wall = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  return { rate: lat.length / wall, p50: pct(0.5), p99: pct(0.99), errors };
+// The C load generator: 1 KiB POSTs on conns connections (two threads, as
+// wrk), a 2 s warm-up, then seconds of measurement; every answer checked
+// (protected: opened and authenticated).
+async function loadgen(url, mode, conns, seconds, extra = []) {
+  const out = await run(LOADGEN, ['-u', url, '-m', mode, '-c', String(conns), '-t', '2',
+    '-w', '2', '-d', String(seconds), '-b', '1k', '-X', 'POST', '--timeout', '30000', ...extra]);
+  const j = JSON.parse(out.trim().split('\n').find((l) => l.startsWith('{')));
+  return { rate: j.rps, p50: j.latency_ms.p50, p99: j.latency_ms.p99, errors: j.errors };
 }
 
 function kids(pid) {
@@ -135,7 +127,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log ${dir}/access.log;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
   keepalive_requests 1000000;
@@ -152,11 +144,10 @@ http {
 
 async function main() {
   const { startRelay, freePort, RELAY_BIN } = await import('../node/lib/harness.mjs');
-  const { newClient } = await import('../node/lib/e2e.mjs');
   const SECONDS = Number(process.env.BENCH_SECONDS || 8);
   const SECRET = 'bench-capacity-secret-0123456789abcdef0';
-  const body = Buffer.alloc(1024, 0x78);
   if (!existsSync(RELAY_BIN)) throw new Error(`${RELAY_BIN} is missing: run make first`);
+  if (!existsSync(LOADGEN)) throw new Error(`${LOADGEN} is missing: run make loadgen first`);
   const dir = mkdtempSync(join(tmpdir(), 'bench-capacity-'));
   writeFileSync(join(dir, 'post.lua'),
     'wrk.method = "POST"\nwrk.body = string.rep("x", 1024)\nwrk.headers["Content-Type"] = "application/octet-stream"\n');
@@ -188,7 +179,7 @@ async function main() {
   const print = (r) => console.log(`${r.what.padEnd(34)} ${String(r.conns).padStart(4)}  ${r.rate.toFixed(0).padStart(7)} rps  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  err ${String(r.errors).padStart(4)}${r.extra ?? ''}`);
 
   const relayRow = async (what, conns, run) => {
-    const relay = await startRelay(relayEnv);
+    const relay = await startRelay(relayEnv, { logFile: join(dir, `relay-${rows.length}.log`) });
     try {
       const grown = watchGrowth(relay.child.pid, conns);
       const r = await run(relay);
@@ -201,11 +192,6 @@ async function main() {
       await relay.stop();
     }
   };
-  const post = (f, url) => async () => {
-    const res = await f(url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
-    if (res.status !== 200) throw new Error(`status ${res.status}`);
-    await res.arrayBuffer();
-  };
 
   try {
     for (const conns of [64, 256]) {
@@ -215,14 +201,11 @@ async function main() {
       const r1 = await relayRow('relay pass-through, wrk', conns,
         async (relay) => wrk(`${relay.url}/api/x`, conns, secs, join(dir, 'post.lua')));
       print(r1); rows.push(r1);
-      const n2 = { what: 'nginx, node generator', conns, ...await gen(post(fetch, `${NGINX}/api/x`), conns, SECONDS) };
+      const n2 = { what: 'nginx, loadgen', conns, ...await loadgen(`${NGINX}/api/x`, 'plain', conns, SECONDS) };
       print(n2); rows.push(n2);
-      const r2 = await relayRow('relay protected, node generator', conns, async (relay) => {
-        const clients = [];
-        for (let i = 0; i < 16; i++) { const c = newClient(); await c.init({ relayUrl: relay.url }); clients.push(c.f); }
-        const ones = clients.map((f) => post(f, `${relay.url}/api/x`));
-        return gen((i) => ones[(i ?? 0) % ones.length](), conns, SECONDS);
-      });
+      // 16 client ids of 4 pairs each, as many browsers would hold.
+      const r2 = await relayRow('relay protected, loadgen', conns,
+        async (relay) => loadgen(`${relay.url}/api/x`, 'protected', conns, SECONDS, ['--clients', '16', '--pairs', '4']));
       print(r2); rows.push(r2);
       console.log(`   ratios at ${conns}: pass-through ${(r1.rate / n1.rate).toFixed(2)}x nginx rps, p99 ${(r1.p99 / n1.p99).toFixed(2)}x;` +
         ` protected ${(r2.rate / n2.rate).toFixed(2)}x nginx rps, p99 ${(r2.p99 / n2.p99).toFixed(2)}x (same generator)`);

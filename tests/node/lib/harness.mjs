@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { createHash } from 'node:crypto';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,8 +65,10 @@ export async function startUpstream(routes) {
 // Starts build/mte-relay with env (merged over a minimal valid config).
 // Resolves once "Server listening at" is logged.  Logs are kept in .logs.
 // Options: args (flags), expectFail (resolve when it exits), bin (another
-// binary, e.g. an installed copy), cwd (its working directory).
-export async function startRelay(env = {}, { args = [], expectFail = false, bin = RELAY_BIN, cwd } = {}) {
+// binary, e.g. an installed copy), cwd (its working directory), logFile
+// (the relay writes its log to this file instead of a pipe, as a service
+// would: benchmarks use it so that keeping the log costs the harness nothing).
+export async function startRelay(env = {}, { args = [], expectFail = false, bin = RELAY_BIN, cwd, logFile } = {}) {
   const port = env.PORT ?? await freePort();
   const fullEnv = {
     PATH: process.env.PATH,
@@ -78,7 +80,10 @@ export async function startRelay(env = {}, { args = [], expectFail = false, bin 
     PORT: String(port),
   };
   for (const k of Object.keys(fullEnv)) if (fullEnv[k] === undefined) delete fullEnv[k];
-  const child = spawn(bin, args, { env: fullEnv, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logFd = logFile ? openSync(logFile, 'a') : null;
+  const child = spawn(bin, args, { env: fullEnv, cwd,
+    stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'] });
+  if (logFd !== null) closeSync(logFd);
   const relay = {
     child, port, url: `http://127.0.0.1:${port}`, logs: [], stderr: '', exited: null,
     lines() { return this.logs.map((l) => { try { return JSON.parse(l); } catch { return { raw: l }; } }); },
@@ -105,13 +110,18 @@ export async function startRelay(env = {}, { args = [], expectFail = false, bin 
     },
     workers() { return childPids(child.pid); },
   };
+  if (logFile) {
+    Object.defineProperty(relay, 'logs', {
+      get() { try { return readFileSync(logFile, 'utf8').split('\n').filter(Boolean); } catch { return []; } },
+    });
+  }
   let buf = '';
-  child.stdout.on('data', (d) => {
+  if (!logFile) child.stdout.on('data', (d) => {
     buf += d.toString();
     let i;
     while ((i = buf.indexOf('\n')) >= 0) { relay.logs.push(buf.slice(0, i)); buf = buf.slice(i + 1); }
   });
-  child.stderr.on('data', (d) => { relay.stderr += d.toString(); });
+  if (!logFile) child.stderr.on('data', (d) => { relay.stderr += d.toString(); });
   child.once('exit', (code, signal) => { relay.exited = { code, signal }; });
   if (expectFail) {
     relay.result = await relay.waitExit();

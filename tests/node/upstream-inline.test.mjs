@@ -1,0 +1,99 @@
+// A request body of known length up to UPSTREAM_INLINE_BODY_MAX (16384) is
+// read whole before the upstream is contacted and handed to libcurl in one
+// piece; one byte more streams as before.  Both must reach the upstream as the
+// client sent them, on one reused worker (the curl handle switches between
+// the two ways and back to bodiless methods), and a small body the client
+// never finishes must not reach the upstream at all.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { startRelay, startUpstream, sha256, sleep } from './lib/harness.mjs';
+
+const INLINE_MAX = 16384;
+
+function request(port, agent, method, path, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const h = { ...headers };
+    if (body) h['content-length'] = String(body.length);
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: h }, (res) => {
+      const parts = [];
+      res.on('data', (d) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(parts) }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+test('bodies at the inline limit and one byte over reach the upstream intact, methods and content types unchanged', async () => {
+  const upstream = await startUpstream();
+  const relay = await startRelay({ UPSTREAM: upstream.url, PASS_THROUGH_ROUTES: '/api/*' });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const cases = [
+      ['POST', INLINE_MAX, {}],
+      ['POST', INLINE_MAX + 1, {}],
+      ['GET', 0, {}],
+      ['PUT', 1, { 'content-type': 'text/plain' }],
+      ['HEAD', 0, {}],
+      ['PATCH', INLINE_MAX, { 'content-type': 'application/json' }],
+      ['DELETE', 0, {}],
+      ['DELETE', 10, {}],
+      ['POST', INLINE_MAX + 1, { 'content-type': 'application/octet-stream' }],
+      ['GET', 0, {}],
+    ];
+    for (const [i, [method, size, headers]] of cases.entries()) {
+      const body = size ? Buffer.alloc(size, 0x61 + (i % 26)) : null;
+      const r = await request(relay.port, agent, method, `/api/c${i}`, body, headers);
+      assert.equal(r.status, 200, `${method} ${size}`);
+      const rec = upstream.received.at(-1);
+      assert.equal(rec.url, `/api/c${i}`);
+      assert.equal(rec.method, method, `case ${i}`);
+      assert.equal(rec.length, size, `case ${i}: length`);
+      assert.equal(rec.complete, true);
+      if (body) assert.equal(rec.sha256, sha256(body), `case ${i}: body`);
+      // curl adds no type of its own to a body it is handed whole.
+      assert.equal(rec.headers['content-type'], headers['content-type'], `case ${i}: content-type`);
+      assert.equal(rec.headers['content-length'], size ? String(size) : undefined, `case ${i}: content-length`);
+      assert.equal(rec.headers['transfer-encoding'], undefined);
+      assert.equal(rec.headers.expect, undefined);
+    }
+    assert.equal(upstream.received.length, cases.length);
+    // One kept-alive connection, so one worker and one curl handle served them all.
+    const isCase = (l) => typeof l.path === 'string' && l.path.startsWith('/api/c');
+    for (let i = 0; i < 100 && relay.lines().filter(isCase).length < cases.length; i++) await sleep(20);
+    const served = relay.lines().filter(isCase);
+    assert.equal(served.length, cases.length);
+    assert.ok(served.every((l) => Number.isInteger(l.pid)));
+    assert.equal(new Set(served.map((l) => l.pid)).size, 1);
+  } finally {
+    agent.destroy();
+    await relay.stop();
+    await upstream.stop();
+  }
+});
+
+test('a small body the client never finishes never reaches the upstream', async () => {
+  const upstream = await startUpstream();
+  const relay = await startRelay({ UPSTREAM: upstream.url, PASS_THROUGH_ROUTES: '/api/*', HEADER_TIMEOUT: '2',
+    IDLE_TIMEOUT: '2' });
+  try {
+    for (const announced of [100, INLINE_MAX]) {
+      const sock = net.connect(relay.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(`POST /api/cut HTTP/1.1\r\nHost: x\r\nContent-Length: ${announced}\r\n\r\n`);
+      sock.write(Buffer.alloc(announced - 1, 0x62));
+      await sleep(200);
+      sock.destroy();
+    }
+    // The relay has seen both connections go; a request after them is answered.
+    const r = await request(relay.port, undefined, 'POST', '/api/after', Buffer.from('ok'));
+    assert.equal(r.status, 200);
+    assert.deepEqual(upstream.received.map((x) => x.url), ['/api/after']);
+  } finally {
+    await relay.stop();
+    await upstream.stop();
+  }
+});
