@@ -1723,8 +1723,7 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 		read_flag(&c, argc, argv, &i, flg);
 	for (k = 0; k < NSETTINGS; k++)
 		resolve_setting(&c, k, env, flg, &res);
-	if (c.errors == 0)
-		check_roles(&c, &res);
+	check_roles(&c, &res);     /* with the others: every problem at once */
 	if (c.errors == 0)
 		check_pool(&c);
 	if (c.errors == 0)
