@@ -35,6 +35,7 @@
 #include "hex.h"
 #include "json.h"
 #include "log.h"
+#include "pair_answer.h"
 #include "metrics.h"
 #include "protocol.h"
 #include "store/store.h"
@@ -365,67 +366,42 @@ pair_to_value(const struct ob_pair *p, uint8_t out[OB_PAIR_VALUE_LEN])
 	return OB_PAIR_VALUE_LEN;
 }
 
-/* The b64url string member name of o, decoded into out (exactly want bytes,
- * or at most want with exact == 0).  The decoded length, or -1. */
-static ssize_t
-b64_member(const cJSON *o, const char *name, uint8_t *out, size_t want, int exact)
-{
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, name);
-	size_t len, dl;
-
-	if (!cJSON_IsString(s))
-		return -1;
-	len = strlen(s->valuestring);
-	dl = b64url_decoded_len(len);
-	if (exact ? dl != want : dl > want)
-		return -1;
-	return b64url_decode(out, want, s->valuestring, len);
-}
-
 /*
- * The pairing answer's one entry for p (in SM.buf): ciphertext, nonce and
- * answerKey; the keys derived into p with seed's secret half.  The answer
- * is the partner's, so everything is checked before use.  0 or -1.
+ * The pairing answer (in SM) for p: parsed (pair_answer.c), decapsulated
+ * with seed, the keys derived into p, and K_answer (extension a) opened
+ * from answerKey.  0 or -1.
  */
 static int
 pair_open(struct ob_pair *p, const uint8_t seed[XWING_SEED_LEN], const char *pers)
 {
-	uint8_t ct[XWING_CT_LEN], nonce[32], ss[XWING_SS_LEN], ak[KDF_HASH_LEN + SEAL_TAG_LEN];
-	uint8_t mk0[KDF_HASH_LEN];
+	static struct pair_answer pa;
+	uint8_t ss[XWING_SS_LEN], mk0[KDF_HASH_LEN];
 	char aad[96];
-	cJSON *root = json_has_nul_escape((const char *)SM.buf, SM.len) ? NULL :
-	    cJSON_ParseWithLength((const char *)SM.buf, SM.len);
-	const cJSON *e = cJSON_GetArrayItem(root, 0), *pid = cJSON_GetObjectItemCaseSensitive(e, "pairId");
-	ssize_t akl;
 	int rc = -1, al;
 
-	if (!cJSON_IsArray(root) || cJSON_GetArraySize(root) != 1 || !cJSON_IsObject(e) ||
-	    !cJSON_IsString(pid) || strcmp(pid->valuestring, p->pid) != 0 ||
-	    b64_member(e, "ciphertext", ct, sizeof ct, 1) != (ssize_t)sizeof ct ||
-	    b64_member(e, "nonce", nonce, sizeof nonce, 1) != (ssize_t)sizeof nonce)
-		goto out;
-	if (xwing_decaps(ss, ct, sizeof ct, seed) != 0 ||
-	    kdf_pair_keys(p->k_req, p->k_res, ss, nonce, p->cid, CLIENT_ID_HEX_LEN, p->pid,
+	if (pair_answer_parse(SM.buf, SM.len, p->pid, &pa) != 0)
+		return -1;
+	if (xwing_decaps(ss, pa.ciphertext, sizeof pa.ciphertext, seed) != 0 ||
+	    kdf_pair_keys(p->k_req, p->k_res, ss, pa.nonce, p->cid, CLIENT_ID_HEX_LEN, p->pid,
 	    OB_PID_LEN, pers, OB_PERS_LEN) != 0)
 		goto out;
 	/* extension a: K_answer sealed under mk_res of seq 0 (PROTOCOL.md 11) */
 	p->has_ans = 0;
-	akl = b64_member(e, "answerKey", ak, sizeof ak, 0);
-	if (akl == (ssize_t)sizeof ak) {
+	if (pa.has_answer_key) {
 		kdf_message_key(mk0, p->k_res, KDF_RES, 0);
 		al = snprintf(aad, sizeof aad, "mte-relay/1 answer-key %s %s", p->cid, p->pid);
-		if (seal_meta_open(ak, sizeof ak, mk0, aad, (size_t)al, ak, sizeof ak) ==
-		    KDF_HASH_LEN) {
-			memcpy(p->k_ans, ak, KDF_HASH_LEN);
+		if (seal_meta_open(pa.answer_key, sizeof pa.answer_key, mk0, aad, (size_t)al,
+		    pa.answer_key, sizeof pa.answer_key) == KDF_HASH_LEN) {
+			memcpy(p->k_ans, pa.answer_key, KDF_HASH_LEN);
 			p->has_ans = 1;
 		}
 		crypto_wipe(mk0, sizeof mk0);
 	}
-	rc = p->has_ans || cJSON_GetObjectItemCaseSensitive(e, "answerKey") == NULL ? 0 : -1;
+	/* an answerKey that does not open is a tampered answer */
+	rc = p->has_ans || !pa.has_answer_key ? 0 : -1;
 out:
-	cJSON_Delete(root);
 	crypto_wipe(ss, sizeof ss);
-	crypto_wipe(ak, sizeof ak);
+	crypto_wipe(&pa, sizeof pa);
 	return rc;
 }
 
