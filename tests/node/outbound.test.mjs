@@ -224,6 +224,19 @@ describe('failures between A and B', () => {
     assert.ok(A.lines().filter((l) => l.msg === 'outbound client id taken').length > ids0, 'a new client id');
   });
 
+  test('outbound only: --healthcheck probes the outbound listener, --check-config names the roles', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { RELAY_BIN } = await import('./lib/harness.mjs');
+    const env = { PATH: process.env.PATH, OUTBOUND_PORT: String(A.oport), OUTBOUND_RELAY: B.url };
+    let r = spawnSync(RELAY_BIN, ['--healthcheck'], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(hits(up, undefined).every((h) => h.url !== '/api/mte-echo'), 'answered by A itself');
+    r = spawnSync(RELAY_BIN, ['--check-config'], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /inbound role: off/);
+    assert.match(r.stdout, /outbound role: on \(OUTBOUND_BIND 127\.0\.0\.1/);
+  });
+
   test('B unreachable: 502 JSON; no partner for a path: 403', async () => {
     const C = await startA('http://127.0.0.1:9', {});
     try {
