@@ -958,7 +958,7 @@ serve(void)
 	enum upstream_result res = UPSTREAM_OK;
 	enum failure f;
 	unsigned index;
-	int attempt, renew_pair = 0;
+	int attempt, renew_pair = 0, stale_rounds = 0;
 	uint64_t clen = 0, w = 0;
 
 	if (R.req->method.len >= sizeof R.method) {
@@ -996,11 +996,14 @@ serve(void)
 		renew_pair = 0;
 		f = send_once(&res);
 		if (f == F_PAIR_NOT_FOUND && R.outcome == OC_NONE) {
-			attempt--;          /* the slot changed under us: nothing was sent */
+			/* the slot changed between its read and the seq: nothing was
+			 * sent, read it again (a bounded number of times) */
 			send_wipe();
-			if (++renew_pair > 2)
+			if (++stale_rounds > OUTBOUND_ATTEMPTS_MAX) {
+				f = F_OUTBOUND_PAIRING;
 				break;
-			renew_pair = 0;
+			}
+			attempt--;
 			continue;
 		}
 		send_wipe();

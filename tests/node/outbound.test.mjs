@@ -8,7 +8,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { startRelay, startRedis, freePort, sleep, sha256 } from './lib/harness.mjs';
-import { startAppUpstream, startProxy, peakRssKiB } from './lib/e2e.mjs';
+import { startAppUpstream, startProxy, peakRssKiB, newClient } from './lib/e2e.mjs';
 
 const TOKEN = 'outbound-token-0123456789abcdef';
 const SECRET_B = 'partner-b-secret-0123456789abcdef0123';
@@ -110,6 +110,20 @@ for (const store of ['embedded', 'redis']) {
         }
         assert.equal(hits(up, `m-${method}`).length, 1);
       }
+    });
+
+    test('the C client (A) and the JS client interoperate with the same relay B at once', async () => {
+      const { f } = newClient();
+      const [js, c] = await Promise.all([
+        f(`${B.url}/api/both?from=js`, { method: 'POST', body: 'js', headers: { 'x-req-id': `js-${store}` } }),
+        call(A.out, '/api/both?from=c', { method: 'POST', body: Buffer.from('c'), headers: { 'x-req-id': `c-${store}` } }),
+      ]);
+      assert.equal(js.status, 200);
+      assert.equal((await js.json()).url, '/api/both?from=js');
+      assert.equal(c.status, 200);
+      assert.equal(json(c).url, '/api/both?from=c');
+      assert.equal(hits(up, `js-${store}`).length, 1);
+      assert.equal(hits(up, `c-${store}`).length, 1);
     });
 
     test('200 concurrent requests over several workers: each reaches the upstream once, no seq replayed', async () => {
