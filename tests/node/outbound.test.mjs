@@ -159,8 +159,9 @@ for (const store of ['embedded', 'redis']) {
       assert.equal(down.length, size);
       assert.equal(Number(down.headers['content-length']), size, 'the plaintext length, computed from the wire');
       const peak = workersPeak(A);
+      // 6.7 MiB measured (16 MiB under ASan): far below one body, whatever its size
       t.diagnostic(`A's worker peak RSS (VmHWM) after 100 MiB each way: ${peak} KiB`);
-      assert.ok(peak < 16 * 1024, `A's worker peak RSS ${peak} KiB`);
+      assert.ok(peak < 32 * 1024, `A's worker peak RSS ${peak} KiB`);
     });
   });
 }
