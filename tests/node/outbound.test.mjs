@@ -208,8 +208,30 @@ describe('failures between A and B', () => {
       const r = await call(A.out, `/api/r/${i}`, { method: i % 2 ? 'POST' : 'GET', body: i % 2 ? Buffer.from(id) : undefined, headers: { ...auth, 'x-req-id': id } });
       assert.equal(r.status, 200);
     }
+    // requests keep coming while B restarts: each is answered once; one
+    // that met B down gets 502 and never reached the upstream
+    let stop = false;
+    const during = [];
+    const loop = (async () => {
+      for (let i = 0; !stop; i++) {
+        const id = `rd-${i}`;
+        const r = await call(A.out, `/api/rd/${i}`, { method: i % 2 ? 'POST' : 'GET', body: i % 2 ? Buffer.from(id) : undefined, headers: { ...auth, 'x-req-id': id } });
+        during.push({ id, status: r.status });
+      }
+    })();
+    await sleep(100);
     await B.stop();
     B = await startB(up, { PORT: String(B.port) });
+    await sleep(200);
+    stop = true;
+    await loop;
+    assert.ok(during.length >= 2);
+    for (const d of during) {
+      assert.ok(d.status === 200 || d.status === 502 || d.status === 504, `${d.id}: ${d.status}`);
+      assert.equal(hits(up, d.id).length, d.status === 200 ? 1 : hits(up, d.id).length, d.id);
+      assert.ok(hits(up, d.id).length <= 1, `${d.id} reached the upstream twice`);
+      if (d.status !== 200) assert.equal(hits(up, d.id).length, 0, `${d.id} failed but ran`);
+    }
     for (let i = 0; i < 12; i++) {
       const id = `r2-${i}`; ids.push(id);
       const r = await call(A.out, `/api/r2/${i}`, { method: i % 2 ? 'POST' : 'GET', body: i % 2 ? Buffer.from(id) : undefined, headers: { ...auth, 'x-req-id': id } });
