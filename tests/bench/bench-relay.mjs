@@ -16,7 +16,10 @@
 // Rows: 1 KiB POSTs at 4 and at 32 keep-alive connections (requests/s, ratio
 // to nginx at the same connection count, p50/p99/p99.9, errors); pairings/s
 // (POST /api/mte-pair of one fresh pair each); a 64 MiB upload and download
-// (MB/s, ratio to direct).  Each row has a warm-up first (the relay's pool
+// (MB/s, ratio to direct); server to server (PROTOCOL.md section 14): 1 KiB
+// POSTs to relay A's outbound listener, sealed by A to relay B, at 4 and 32
+// connections, beside the direct and single-relay rows (ratios printed under
+// the table).  Each row has a warm-up first (the relay's pool
 // grows then).  Figures only: nothing passes or fails on speed.
 // Left out from the earlier version that drove Node's fetch and mteFetch: GET
 // rows and concurrency 1 and 16 (the 1 KiB POST at 4 and 32 connections
