@@ -71,8 +71,8 @@ main(int argc, char **argv)
 	struct store_config scfg;
 	struct prefork_config pc;
 	char err[256];
-	unsigned port = 0;
-	int rc, fd;
+	unsigned port = 0, oport = 0;
+	int rc, fd, ofd;
 
 	log_init(0);
 	memset(&scfg, 0, sizeof scfg);
@@ -84,7 +84,10 @@ main(int argc, char **argv)
 	if (rc != 0)
 		return rc;         /* every problem was printed; 78 */
 	if (cfg.healthcheck) {
-		rc = healthcheck_run(cfg.bind_addr, cfg.port, stderr);
+		/* outbound only: GET /api/mte-echo on the outbound listener, which
+		 * answers it itself (outbound.c) */
+		rc = cfg.role_inbound ? healthcheck_run(cfg.bind_addr, cfg.port, stderr) :
+		    healthcheck_run(cfg.outbound_bind, cfg.outbound_port, stderr);
 		config_free(&cfg);
 		return rc;
 	}
@@ -97,14 +100,40 @@ main(int argc, char **argv)
 	}
 	if (cfg.check_only) {
 		printf("configuration ok\n");
+		/* which roles are on and what each listens on (PROTOCOL.md section 14) */
+		if (cfg.role_inbound)
+			printf("inbound role: on (PORT %u, UPSTREAM %s)\n", cfg.port, cfg.upstream);
+		else
+			printf("inbound role: off (UPSTREAM not set; CORS_ORIGINS and CLIENT_ID_SECRET not needed)\n");
+		if (cfg.outbound_port != 0) {
+			printf("outbound role: on (OUTBOUND_BIND %s, OUTBOUND_PORT %u, %zu partner%s, "
+			    "OUTBOUND_TOKEN %s)\n", cfg.outbound_bind, cfg.outbound_port,
+			    cfg.outbound_count, cfg.outbound_count == 1 ? "" : "s",
+			    cfg.outbound_token != NULL ? "required" : "not required");
+			for (size_t i = 0; i < cfg.outbound_count; i++)
+				printf("  %s -> %s\n", cfg.outbound[i].prefix, cfg.outbound[i].origin);
+		} else {
+			printf("outbound role: off (OUTBOUND_PORT not set)\n");
+		}
 		config_free(&cfg);
 		return 0;
 	}
 
-	fd = prefork_listen(cfg.bind_addr, cfg.port, &port, err, sizeof err);
-	if (fd < 0) {
-		LOG_EVENT(LOG_ERROR, "cannot start", LOG_S("reason", err));
-		return 1;
+	fd = ofd = -1;
+	if (cfg.role_inbound) {
+		fd = prefork_listen(cfg.bind_addr, cfg.port, &port, err, sizeof err);
+		if (fd < 0) {
+			LOG_EVENT(LOG_ERROR, "cannot start", LOG_S("reason", err));
+			return 1;
+		}
+	}
+	if (cfg.outbound_port != 0) {
+		ofd = prefork_listen(cfg.outbound_bind, cfg.outbound_port, &oport, err, sizeof err);
+		if (ofd < 0) {
+			LOG_EVENT(LOG_ERROR, "cannot start", LOG_S("reason", err),
+			    LOG_S("setting", "OUTBOUND_PORT"));
+			return 1;
+		}
 	}
 	scfg.redis_url = cfg.redis_url;
 	scfg.redis_ca_file = cfg.redis_ca_file;
@@ -131,7 +160,17 @@ main(int argc, char **argv)
 	if (drop_privileges(cfg.run_as) != 0)
 		return 1;
 	log_msg(LOG_INFO, "MTE instantiated successfully.");
-	log_msg(LOG_INFO, "Server listening at http://0.0.0.0:%u", port);
+	if (fd >= 0)
+		log_msg(LOG_INFO, "Server listening at http://0.0.0.0:%u", port);
+	if (ofd >= 0)
+		LOG_EVENT(LOG_INFO, "outbound listener", LOG_S("bind", cfg.outbound_bind),
+		    LOG_I("port", oport), LOG_I("partners", cfg.outbound_count));
+	/* outbound only: the outbound listener is the pool's one listener */
+	if (fd < 0) {
+		fd = ofd;
+		ofd = -1;
+	}
+	prefork_set_second_listener(ofd);
 	pc.max_workers = cfg.workers;
 	pc.min_spare = cfg.min_spare_workers;
 	pc.max_spare = cfg.max_spare_workers;

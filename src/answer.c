@@ -21,6 +21,18 @@ answer_key(uint8_t key[ANSWER_KEY_LEN], const char *secret, const char *client_i
 	kdf_hmac(key, secret, strlen(secret), label, (size_t)n);
 }
 
+/* The tag's input: "mte-relay/1 answer cid pid seq METHOD status".  Its
+ * length, or -1 when it does not fit. */
+static int
+tag_input(char msg[TAG_INPUT_MAX], const char *cid, const char *pid, const char *seq,
+    const char *method, int status)
+{
+	int n = snprintf(msg, TAG_INPUT_MAX, "mte-relay/1 answer %s %s %s %s %03d", cid, pid, seq,
+	    method, status);
+
+	return n < 0 || n >= TAG_INPUT_MAX ? -1 : n;
+}
+
 /* Appends the hex tag under secret to out at *len. */
 static void
 append_tag(char *out, size_t *len, const char *secret, const char *cid, const char *msg,
@@ -36,6 +48,30 @@ append_tag(char *out, size_t *len, const char *secret, const char *cid, const ch
 }
 
 int
+answer_tag_ok(const uint8_t key[ANSWER_KEY_LEN], const char *v, size_t len,
+    const char *client_id, const char *pair_id, const char *seq, const char *method, int status)
+{
+	char msg[TAG_INPUT_MAX], want[ANSWER_TAG_HEX_LEN + 1];
+	uint8_t tag[32];
+	int n = tag_input(msg, client_id, pair_id, seq, method, status), ok = 0;
+
+	if (n < 0 || (len != ANSWER_TAG_HEX_LEN && len != 2 * ANSWER_TAG_HEX_LEN + 1))
+		return 0;
+	if (len > ANSWER_TAG_HEX_LEN && v[ANSWER_TAG_HEX_LEN] != ',')
+		return 0;
+	kdf_hmac(tag, key, ANSWER_KEY_LEN, msg, (size_t)n);
+	hex_encode(want, tag, sizeof tag);
+	for (size_t off = 0; off < len; off += ANSWER_TAG_HEX_LEN + 1) {
+		unsigned diff = 0;
+		for (size_t i = 0; i < ANSWER_TAG_HEX_LEN; i++)
+			diff |= (unsigned)(want[i] ^ v[off + i]);
+		ok |= diff == 0;
+	}
+	crypto_wipe(tag, sizeof tag);
+	return ok;
+}
+
+int
 answer_header(char out[ANSWER_HEADER_MAX], const char *secret, const char *previous,
     const char *client_id, const char *pair_id, const char *seq, const char *method, int status)
 {
@@ -43,9 +79,8 @@ answer_header(char out[ANSWER_HEADER_MAX], const char *secret, const char *previ
 	size_t len = 0;
 	int n;
 
-	n = snprintf(msg, sizeof msg, "mte-relay/1 answer %s %s %s %s %03d", client_id, pair_id,
-	    seq, method, status);
-	if (n < 0 || (size_t)n >= sizeof msg)
+	n = tag_input(msg, client_id, pair_id, seq, method, status);
+	if (n < 0)
 		return -1;
 	append_tag(out, &len, secret, client_id, msg, (size_t)n);
 	if (previous != NULL) {

@@ -28,4 +28,14 @@ void answer_key(uint8_t key[ANSWER_KEY_LEN], const char *secret, const char *cli
 int answer_header(char out[ANSWER_HEADER_MAX], const char *secret, const char *previous,
     const char *client_id, const char *pair_id, const char *seq, const char *method, int status);
 
+/*
+ * The client's side (the outbound mode, PROTOCOL.md sections 11 and 14):
+ * 1 when the x-mte-relay-auth value v[0..len) ("tag" or "tag,tag") holds a
+ * tag under key (the K_answer the client received at pairing) for status
+ * answering the request (client_id, pair_id, seq, method); compared in
+ * constant time.  0 otherwise (also for a value of any other shape).
+ */
+int answer_tag_ok(const uint8_t key[ANSWER_KEY_LEN], const char *v, size_t len,
+    const char *client_id, const char *pair_id, const char *seq, const char *method, int status);
+
 #endif

@@ -64,11 +64,15 @@ enum kind {
 	K_METHODS,      /* struct str_list of methods */
 	K_HEADERS,      /* JSON object -> headers[] */
 	K_CIDRS,        /* list of CIDR blocks -> struct cidr_set */
+	K_PARTNER,      /* one origin -> outbound[0] with prefix "/" */
+	K_PARTNERS,     /* list of prefix=origin -> outbound[] */
 };
 
 /* Setting attributes. */
 #define A_REQUIRED   1u     /* no default; must be set */
 #define A_SECRET     2u     /* never echoed; also NAME_FILE / --name-file */
+#define A_INBOUND    4u     /* required when the inbound role is on (UPSTREAM set,
+                             * or no outbound role) */
 
 struct setting {
 	const char        *name;       /* environment variable */
@@ -86,16 +90,16 @@ struct setting {
 #define OFF(field) offsetof(struct config, field)
 
 static const struct setting settings[] = {
-	{ "UPSTREAM", "upstream", NULL, NULL, K_UPSTREAM, A_REQUIRED, NULL, 0, 0,
+	{ "UPSTREAM", "upstream", NULL, NULL, K_UPSTREAM, A_INBOUND, NULL, 0, 0,
 	  OFF(upstream),
 	  "the URL that decoded requests are proxied to" },
 	{ "UPSTREAM_CA_FILE", "upstream-ca-file", NULL, NULL, K_FILE, 0, NULL, 0, 0,
 	  OFF(upstream_ca_file),
 	  "PEM CA bundle that verifies an https:// UPSTREAM; unset: the system CAs" },
-	{ "CORS_ORIGINS", "cors-origins", NULL, NULL, K_ORIGINS, A_REQUIRED, NULL, 0, 0,
+	{ "CORS_ORIGINS", "cors-origins", NULL, NULL, K_ORIGINS, A_INBOUND, NULL, 0, 0,
 	  OFF(cors_origins),
 	  "the browser origins allowed to call the relay, comma-separated scheme://host[:port] (\"*\" is not allowed)" },
-	{ "CLIENT_ID_SECRET", "client-id-secret", NULL, NULL, K_SECRET, A_REQUIRED | A_SECRET, NULL, 0, 0,
+	{ "CLIENT_ID_SECRET", "client-id-secret", NULL, NULL, K_SECRET, A_INBOUND | A_SECRET, NULL, 0, 0,
 	  OFF(client_id_secret),
 	  "the key that signs client ids (x-mte-relay header); 32 or more random characters" },
 	{ "CLIENT_ID_SECRET_PREVIOUS", "client-id-secret-previous", NULL, NULL, K_SECRET, A_SECRET, NULL, 0, 0,
@@ -203,6 +207,24 @@ static const struct setting settings[] = {
 	{ "METRICS_TOKEN", "metrics-token", NULL, NULL, K_SECRET, A_SECRET, NULL, 0, 0,
 	  OFF(metrics_token),
 	  "bearer token that GET /metrics requires; unset: no token" },
+	{ "OUTBOUND_PORT", "outbound-port", NULL, NULL, K_UINT, 0, NULL, 1, 65535,
+	  OFF(outbound_port),
+	  "port of the outbound listener (server to server); unset: the outbound role is off" },
+	{ "OUTBOUND_BIND", "outbound-bind", NULL, NULL, K_ADDR, 0, "127.0.0.1", 0, 0,
+	  OFF(outbound_bind),
+	  "address of the outbound listener; keep it on loopback or a private network" },
+	{ "OUTBOUND_RELAY", "outbound-relay", NULL, NULL, K_PARTNER, 0, NULL, 0, 0,
+	  OFF(outbound_relay),
+	  "the partner relay every outbound request goes to, an origin scheme://host[:port]" },
+	{ "OUTBOUND_RELAYS", "outbound-relays", NULL, NULL, K_PARTNERS, 0, NULL, 0, 0,
+	  OFF(outbound_relays),
+	  "partner relays chosen by path prefix, like /pay=https://gw.example,/kyc=https://kyc.example" },
+	{ "OUTBOUND_TOKEN", "outbound-token", NULL, NULL, K_SECRET, A_SECRET, NULL, 0, 0,
+	  OFF(outbound_token),
+	  "bearer token callers of the outbound listener must send; unset: none" },
+	{ "OUTBOUND_PAIRS", "outbound-pairs", NULL, NULL, K_UINT, 0, "4", 1, OUTBOUND_PAIRS_MAX,
+	  OFF(outbound_pairs),
+	  "pairs kept with each partner relay, shared by all workers through the store" },
 	{ "RUN_AS", "run-as", NULL, NULL, K_USER, 0, NULL, 0, 0,
 	  OFF(run_as),
 	  "user to switch to after binding, when started as root" },
@@ -976,6 +998,125 @@ parse_addr(struct ctx *c, const struct setting *s, const struct value *v)
 	set_string(c, s, v->text, strlen(v->text));
 }
 
+/* A partner's origin in p[0..n): http(s)://host[:port], an optional
+ * trailing '/'.  Written lower case without a default port to out (cap
+ * CONFIG_VALUE_MAX + 32).  NULL or a reason. */
+static const char *
+partner_origin(const char *p, size_t n, char *out)
+{
+	char buf[CONFIG_VALUE_MAX + 32], scheme[16];
+	const char *rest;
+	size_t o, auth_len;
+
+	if (n > CONFIG_VALUE_MAX)
+		return "too long";
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	rest = split_scheme(buf, scheme, sizeof scheme);
+	if (rest == NULL || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+		return "the scheme must be http:// or https://";
+	auth_len = strlen(rest);
+	if (auth_len > 0 && rest[auth_len - 1] == '/')
+		auth_len--;
+	if (strcspn(rest, "/?#") < auth_len)
+		return "a partner is an origin: no path, query or fragment";
+	o = (size_t)sprintf(out, "%s://", scheme);
+	if ((rest = check_authority(rest, auth_len, strcmp(scheme, "https") == 0 ? 443 : 80,
+	    out + o, &auth_len)) != NULL)
+		return rest;
+	out[o + auth_len] = '\0';
+	return NULL;
+}
+
+/* Appends a partner (prefix, origin) to cfg->outbound; reports a full list. */
+static void
+partner_push(struct ctx *c, const struct setting *s, const struct value *v, const char *prefix,
+    size_t plen, const char *origin)
+{
+	struct config *cfg = c->cfg;
+	struct outbound_partner *e;
+
+	if (cfg->outbound_count >= OUTBOUND_RELAYS_MAX) {
+		report_n(c, s, v, NULL, 0, NULL, "must have at most %d entries", OUTBOUND_RELAYS_MAX);
+		return;
+	}
+	e = &cfg->outbound[cfg->outbound_count];
+	e->prefix = strndup(prefix, plen);
+	e->origin = strdup(origin);
+	if (e->prefix == NULL || e->origin == NULL) {
+		free(e->prefix);
+		free(e->origin);
+		e->prefix = e->origin = NULL;
+		REPORT(c, s, NULL, NULL, NULL, "could not be stored: out of memory");
+		return;
+	}
+	cfg->outbound_count++;
+}
+
+static void
+parse_partner(struct ctx *c, const struct setting *s, const struct value *v)
+{
+	char out[CONFIG_VALUE_MAX + 32];
+	const char *why = partner_origin(v->text, strlen(v->text), out);
+
+	if (why != NULL) {
+		REPORT(c, s, v, v->text, why, "must be a partner relay's origin, like https://gw.example");
+		return;
+	}
+	partner_push(c, s, v, "/", 1, out);
+	set_string(c, s, v->text, strlen(v->text));
+}
+
+static void
+partner_item(struct ctx *c, const struct setting *s, const struct value *v,
+    const char *p, size_t n, void *arg)
+{
+	static const char *what = "must list prefix=origin entries, like /pay=https://gw.example";
+	char out[CONFIG_VALUE_MAX + 32];
+	const char *eq = memchr(p, '=', n), *why = NULL;
+	size_t plen, i;
+
+	(void)arg;
+	if (eq == NULL || eq == p) {
+		report_n(c, s, v, p, n, "each entry is a path prefix, '=' and an origin", "%s", what);
+		return;
+	}
+	plen = (size_t)(eq - p);
+	while (plen > 1 && p[plen - 1] == '/')
+		plen--;         /* "/pay/" is the prefix /pay */
+	if (p[0] != '/')
+		why = "a prefix starts with '/'";
+	else if (plen > OUTBOUND_PREFIX_MAX)
+		why = "a prefix is too long (OUTBOUND_PREFIX_MAX bytes at most)";
+	else if (memchr(p, '?', plen) != NULL || memchr(p, '#', plen) != NULL)
+		why = "a prefix is a path: no query or fragment";
+	else
+		why = check_path_chars(p, plen);
+	if (why == NULL)
+		why = partner_origin(eq + 1, n - (size_t)(eq - p) - 1, out);
+	for (i = 0; why == NULL && i < c->cfg->outbound_count; i++)
+		if (strlen(c->cfg->outbound[i].prefix) == plen &&
+		    memcmp(c->cfg->outbound[i].prefix, p, plen) == 0)
+			why = "each prefix may appear once";
+	if (why != NULL) {
+		report_n(c, s, v, p, n, why, "%s", what);
+		return;
+	}
+	partner_push(c, s, v, p, plen, out);
+}
+
+static void
+parse_partners(struct ctx *c, const struct setting *s, const struct value *v)
+{
+	if (c->cfg->outbound_count > 0) {
+		REPORT(c, s, v, NULL, "OUTBOUND_RELAY names the one partner; OUTBOUND_RELAYS several",
+		    "must not be set together with OUTBOUND_RELAY");
+		return;
+	}
+	if (for_each_item(c, s, v, partner_item, NULL) >= 0)
+		set_string(c, s, v->text, strlen(v->text));
+}
+
 static void
 parse_value(struct ctx *c, const struct setting *s, const struct value *v)
 {
@@ -998,6 +1139,8 @@ parse_value(struct ctx *c, const struct setting *s, const struct value *v)
 	case K_METHODS:   parse_methods(c, s, v); break;
 	case K_HEADERS:   parse_headers(c, s, v); break;
 	case K_CIDRS:     parse_cidrs(c, s, v); break;
+	case K_PARTNER:   parse_partner(c, s, v); break;
+	case K_PARTNERS:  parse_partners(c, s, v); break;
 	}
 }
 
@@ -1186,6 +1329,8 @@ placeholder(enum kind k)
 	case K_METHODS:   return "METHODS";
 	case K_HEADERS:   return "JSON";
 	case K_CIDRS:     return "CIDRS";
+	case K_PARTNER:   return "ORIGIN";
+	case K_PARTNERS:  return "PREFIX=ORIGIN,...";
 	}
 	return "VALUE";
 }
@@ -1218,6 +1363,8 @@ print_help(FILE *out)
 		fprintf(out, "  %-36s %s", left, s->name);
 		if (s->attrs & A_REQUIRED)
 			fputs(", required", out);
+		else if (s->attrs & A_INBOUND)
+			fputs(", required for the inbound role", out);
 		else if (s->def != NULL)
 			fprintf(out, ", default %s", s->def);
 		else
@@ -1257,10 +1404,10 @@ warn_setting(const char *setting, const char *msg)
 static void
 warnings(const struct config *cfg, int server_id_default)
 {
-	if (strlen(cfg->client_id_secret) < SECRET_WARN_LEN)
+	if (cfg->client_id_secret != NULL && strlen(cfg->client_id_secret) < SECRET_WARN_LEN)
 		warn_setting("CLIENT_ID_SECRET",
 		    "CLIENT_ID_SECRET is shorter than 32 characters: use 32 or more random characters");
-	if (cfg->client_id_secret_previous != NULL) {
+	if (cfg->client_id_secret_previous != NULL && cfg->client_id_secret != NULL) {
 		if (strlen(cfg->client_id_secret_previous) < SECRET_WARN_LEN)
 			warn_setting("CLIENT_ID_SECRET_PREVIOUS",
 			    "CLIENT_ID_SECRET_PREVIOUS is shorter than 32 characters");
@@ -1285,7 +1432,8 @@ warnings(const struct config *cfg, int server_id_default)
 	}
 	if (cfg->metrics_token != NULL && !cfg->metrics)
 		warn_setting("METRICS_TOKEN", "METRICS_TOKEN is set but METRICS is false");
-	if (cfg->upstream_ca_file != NULL && strncasecmp(cfg->upstream, "https://", 8) != 0)
+	if (cfg->upstream_ca_file != NULL && cfg->upstream != NULL &&
+	    strncasecmp(cfg->upstream, "https://", 8) != 0)
 		warn_setting("UPSTREAM_CA_FILE",
 		    "UPSTREAM_CA_FILE has no effect: UPSTREAM does not use https://");
 }
@@ -1454,6 +1602,8 @@ struct resolved {
 	const struct setting *secret_flag[NSETTINGS];  /* secrets given as flags */
 	size_t                secret_flags;
 	int                   server_id_default;
+	const struct setting *missing[NSETTINGS];      /* A_INBOUND settings not given */
+	size_t                n_missing;
 };
 
 /* The value of setting k: the flag layer beats the environment; a file's
@@ -1487,6 +1637,10 @@ resolve_setting(struct ctx *c, size_t k, const struct given *env, const struct g
 			REPORT(c, s, NULL, NULL, s->help, "is required");
 			return;
 		}
+		if (s->attrs & A_INBOUND) {
+			res->missing[res->n_missing++] = s;    /* check_roles decides */
+			return;
+		}
 		if (s->def == NULL)
 			return;
 		v.text = s->def;
@@ -1514,6 +1668,42 @@ warn_secret_flags(const struct resolved *res)
 	}
 }
 
+/* The roles (PROTOCOL.md section 14): inbound when UPSTREAM is set or the
+ * outbound role is off, outbound when OUTBOUND_PORT is set; what each
+ * requires. */
+static void
+check_roles(struct ctx *c, const struct resolved *res)
+{
+	struct config *cfg = c->cfg;
+	const struct setting *s;
+	size_t k;
+	int kind;
+
+	cfg->role_inbound = cfg->upstream != NULL || cfg->outbound_port == 0;
+	for (k = 0; cfg->role_inbound && k < res->n_missing; k++) {
+		s = res->missing[k];
+		if (cfg->outbound_port == 0)
+			REPORT(c, s, NULL, NULL, s->help, "is required");
+		else
+			REPORT(c, s, NULL, NULL, s->help, "is required when UPSTREAM is set (the inbound role)");
+	}
+	if (cfg->outbound_port != 0 && cfg->outbound_count == 0) {
+		s = find_by_env("OUTBOUND_RELAY", strlen("OUTBOUND_RELAY"), &kind);
+		REPORT(c, s, NULL, NULL, "name the partner relay (or several with OUTBOUND_RELAYS)",
+		    "is required when OUTBOUND_PORT is set (the outbound role)");
+	}
+	if (cfg->outbound_port == 0 && cfg->outbound_count > 0) {
+		s = find_by_env("OUTBOUND_PORT", strlen("OUTBOUND_PORT"), &kind);
+		REPORT(c, s, NULL, NULL, "the outbound role needs a listener",
+		    "is required when OUTBOUND_RELAY or OUTBOUND_RELAYS is set");
+	}
+	if (cfg->outbound_token != NULL && strlen(cfg->outbound_token) < OUTBOUND_TOKEN_MIN) {
+		s = find_by_env("OUTBOUND_TOKEN", strlen("OUTBOUND_TOKEN"), &kind);
+		report_n(c, s, NULL, NULL, 0, "use 32 or more random characters",
+		    "must be at least %d characters", OUTBOUND_TOKEN_MIN);
+	}
+}
+
 int
 config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, FILE *err)
 {
@@ -1533,6 +1723,7 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 		read_flag(&c, argc, argv, &i, flg);
 	for (k = 0; k < NSETTINGS; k++)
 		resolve_setting(&c, k, env, flg, &res);
+	check_roles(&c, &res);     /* with the others: every problem at once */
 	if (c.errors == 0)
 		check_pool(&c);
 	if (c.errors == 0)
@@ -1571,7 +1762,7 @@ config_free(struct config *cfg)
 
 		switch (s->kind) {
 		case K_UPSTREAM: case K_REDIS_URL: case K_SECRET: case K_SERVER_ID:
-		case K_FILE: case K_DIR: case K_USER: case K_ADDR:
+		case K_FILE: case K_DIR: case K_USER: case K_ADDR: case K_PARTNER: case K_PARTNERS:
 			free_secret(f);     /* zeroing costs nothing for the others */
 			break;
 		case K_ORIGINS: case K_METHODS: {
@@ -1595,6 +1786,10 @@ config_free(struct config *cfg)
 		default:
 			break;
 		}
+	}
+	for (i = 0; i < cfg->outbound_count; i++) {
+		free(cfg->outbound[i].prefix);
+		free(cfg->outbound[i].origin);
 	}
 	memset(cfg, 0, sizeof *cfg);
 	cfg->check_only = check_only;

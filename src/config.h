@@ -39,6 +39,12 @@ struct header_kv {
 	char *value;
 };
 
+/* One partner relay of the outbound mode (PROTOCOL.md section 14). */
+struct outbound_partner {
+	char *prefix;   /* path prefix that chooses it: "/" (every path) or "/a[/b...]" */
+	char *origin;   /* scheme://host[:port], lower case, no default port, no '/' */
+};
+
 struct config {
 	/* required */
 	char           *upstream;               /* http(s)://host[:port][/base], no trailing '/' */
@@ -81,6 +87,16 @@ struct config {
 	char           *metrics_token;          /* NULL: open */
 	char           *run_as;                 /* user to switch to after bind, NULL */
 	char           *bind_addr;              /* BIND, default "::" (IPv4 and IPv6 any) */
+	/* outbound mode (PROTOCOL.md section 14) */
+	unsigned        outbound_port;          /* OUTBOUND_PORT; 0: the role is off */
+	char           *outbound_bind;          /* OUTBOUND_BIND, default 127.0.0.1 */
+	char           *outbound_relay;         /* OUTBOUND_RELAY as given (validated) */
+	char           *outbound_relays;        /* OUTBOUND_RELAYS as given (validated) */
+	struct outbound_partner outbound[OUTBOUND_RELAYS_MAX];  /* from either */
+	size_t          outbound_count;
+	char           *outbound_token;         /* OUTBOUND_TOKEN, NULL: none */
+	unsigned        outbound_pairs;         /* OUTBOUND_PAIRS, 4 */
+	int             role_inbound;           /* UPSTREAM set, or no outbound role */
 	/* actions */
 	int             check_only;             /* --check-config */
 	int             healthcheck;            /* --healthcheck: probe the running relay */

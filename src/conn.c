@@ -574,7 +574,13 @@ send_continue(struct conn *c)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	c->continue_pending = false;
-	if (c->status != 0)
+	/* A final head the handler accepted but conn still holds back (sent
+	 * with the first body bytes) is not on the wire yet: 100 may still go
+	 * first.  An upstream that answers before it reads the body (the
+	 * handler then pulls the body while the head waits) would otherwise
+	 * wait on a client that waits for the 100 (the outbound mode, which
+	 * always asks for it). */
+	if (c->status != 0 && c->info.bytes_out > 0)
 		return;
 	struct iovec iov = { (void *)cont, sizeof cont - 1 };
 	(void)send_iov(c, &iov, 1);

@@ -6,6 +6,7 @@
 
 #define DECODE  "decode failure"
 #define UPFAIL  "upstream request failed"
+#define OUTFAIL "outbound request failed"
 #define STATE_STORE_UNAVAILABLE "state store unavailable"
 
 /* A relay status (559-570) sends its text from the errors table (errors.c):
@@ -13,6 +14,7 @@
 #define RELAY(code, why, cnt, mdr, ev)      { code, NULL, why, cnt, mdr, ev, LOG_WARN, 0 }
 #define CLEAR(code, msg, why)               { code, msg, why, FC_NONE, 0, NULL, LOG_INFO, 0 }
 #define SEALED(code, msg, why, cnt, mdr, ev) { code, msg, why, cnt, mdr, ev, LOG_WARN, 1 }
+#define OUTBOUND(code, msg, why, ev)        { code, msg, why, FC_NONE, 0, ev, LOG_WARN, 0 }
 #define PAIRING(msg)                        { 400, msg, msg, FC_DECODE, MDR_PAIR_REQUEST, NULL, LOG_INFO, 0 }
 
 static const struct failure_kind table[F_COUNT] = {
@@ -119,6 +121,20 @@ static const struct failure_kind table[F_COUNT] = {
 	    FC_NONE, 0, UPFAIL),
 	[F_UPSTREAM_BAD_RESPONSE]  = SEALED(502, "upstream unreachable",
 	    "upstream sent an invalid response", FC_NONE, 0, UPFAIL),
+
+	[F_OUTBOUND_TOKEN]         = OUTBOUND(403, "outbound token required",
+	    "no or wrong outbound token", "outbound refused"),
+	[F_OUTBOUND_NO_PARTNER]    = OUTBOUND(403, "no partner relay for this path",
+	    "unknown partner", "outbound refused"),
+	[F_OUTBOUND_PAIRING]       = OUTBOUND(502, "pairing with the partner relay failed",
+	    "pairing with the partner relay failed", OUTFAIL),
+	[F_OUTBOUND_REFUSED]       = OUTBOUND(502, "the partner relay refused the request",
+	    "the partner relay refused the request", OUTFAIL),
+	[F_OUTBOUND_NOT_RESENT]    = OUTBOUND(502,
+	    "the partner relay may have received the request; not sent again",
+	    "not sent again: a non-idempotent request may have run", OUTFAIL),
+	[F_OUTBOUND_ANSWER_AUTH]   = OUTBOUND(502, "the partner relay's answer failed authentication",
+	    "answer failed authentication", OUTFAIL),
 };
 
 const struct failure_kind *

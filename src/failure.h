@@ -81,6 +81,13 @@ enum failure {
 	F_UPSTREAM_UNREACHABLE,
 	F_UPSTREAM_TIMEOUT,
 	F_UPSTREAM_BAD_RESPONSE,
+	/* the outbound listener (outbound.c, PROTOCOL.md section 14) */
+	F_OUTBOUND_TOKEN,           /* no or wrong OUTBOUND_TOKEN: 403 */
+	F_OUTBOUND_NO_PARTNER,      /* no partner for this path (or absolute form): 403 */
+	F_OUTBOUND_PAIRING,         /* client id or pairing with the partner failed: 502 */
+	F_OUTBOUND_REFUSED,         /* the partner refused, no retry left or allowed: 502 */
+	F_OUTBOUND_NOT_RESENT,      /* non-idempotent, the partner may have run it: 502 */
+	F_OUTBOUND_ANSWER_AUTH,     /* the partner's answer failed authentication: 502 / cut */
 	F_COUNT
 };
 

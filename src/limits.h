@@ -148,4 +148,18 @@
                                          * commands to further nodes count as node="other" */
 /* end metrics */
 
+
+/* ---- outbound mode (PROTOCOL.md section 14) ---- */
+#define OUTBOUND_RELAYS_MAX     16      /* partners in OUTBOUND_RELAYS -> exit 78 */
+#define OUTBOUND_PAIRS_MAX      64      /* OUTBOUND_PAIRS: pairs kept per partner -> exit 78 */
+#define OUTBOUND_PREFIX_MAX     256     /* bytes of one OUTBOUND_RELAYS path prefix -> exit 78 */
+#define OUTBOUND_TOKEN_MIN      16      /* bytes of OUTBOUND_TOKEN, at least -> exit 78 */
+#define OUTBOUND_ATTEMPTS_MAX   2       /* sends of one request: the first and one retry */
+#define STORE_SLOT_GROUP_MAX    32      /* bytes of a slot group name ([0-9a-z:]) */
+#define STORE_SLOT_INDEX_MAX    OUTBOUND_PAIRS_MAX  /* slot indexes 0..this in a group */
+#define STORE_SLOT_VALUE_MAX    256     /* bytes of one slot's value */
+#define STORE_SLOTS_MAX         (OUTBOUND_RELAYS_MAX * (OUTBOUND_PAIRS_MAX + 1))
+                                        /* embedded store: slots kept (every partner's id
+                                         * and pairs) */
+
 #endif /* MTE_LIMITS_H */

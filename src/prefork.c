@@ -27,6 +27,7 @@ static volatile sig_atomic_t worker_stop;
 /* In a worker: its copy of the listening socket, and /dev/null to put in
  * its place on SIGTERM (dup2 keeps the fd number from being reused). */
 static int worker_listen_fd = -1;
+static int second_fd = -1;              /* prefork_set_second_listener */
 static int worker_null_fd = -1;
 
 /* The scoreboard: one entry per slot of the pool, in memory shared by the
@@ -180,6 +181,8 @@ on_worker_term(int sig)
 	 * backlog.  dup2 is async-signal-safe. */
 	if (worker_listen_fd >= 0 && worker_null_fd >= 0)
 		(void)dup2(worker_null_fd, worker_listen_fd);
+	if (second_fd >= 0 && worker_null_fd >= 0)
+		(void)dup2(worker_null_fd, second_fd);
 	errno = saved;
 }
 
@@ -190,18 +193,25 @@ on_worker_term(int sig)
 static int
 wait_listen(int listen_fd, const sigset_t *open_mask)
 {
-	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = listen_fd, .events = POLLIN },
+	    { .fd = second_fd, .events = POLLIN } };
 	struct timespec ts = { PREFORK_ACCEPT_RECHECK_MS / 1000,
 	    (PREFORK_ACCEPT_RECHECK_MS % 1000) * 1000000L };
 	struct epoll_event ev;
 
 	if (worker_epfd >= 0)
 		return epoll_pwait(worker_epfd, &ev, 1, PREFORK_ACCEPT_RECHECK_MS, open_mask);
-	return ppoll(&pfd, 1, &ts, open_mask);
+	return ppoll(pfd, second_fd >= 0 ? 2 : 1, &ts, open_mask);
+}
+
+void
+prefork_set_second_listener(int fd)
+{
+	second_fd = fd;
 }
 
 int
-prefork_accept(int listen_fd, char *peer, size_t peer_cap)
+prefork_accept(int listen_fd, char *peer, size_t peer_cap, int *second)
 {
 	sigset_t open_mask;
 
@@ -223,7 +233,16 @@ prefork_accept(int listen_fd, char *peer, size_t peer_cap)
 			log_msg(LOG_ERROR, "worker poll failed: %s", strerror(errno));
 			return -1;
 		}
+		/* Both sockets are non-blocking: whichever has a connection. */
 		fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		if (second != NULL)
+			*second = 0;
+		if (fd < 0 && second_fd >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			sl = sizeof ss;
+			fd = accept4(second_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+			if (second != NULL)
+				*second = 1;
+		}
 		if (fd < 0) {
 			/* Another worker took it, or the peer gave up: wait again. */
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
@@ -343,7 +362,8 @@ spawn(struct pool *p, unsigned i)
 		worker_listen_fd = p->listen_fd;
 		worker_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		worker_epfd = epoll_create1(EPOLL_CLOEXEC);
-		if (worker_epfd >= 0 && epoll_ctl(worker_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) != 0) {
+		if (worker_epfd >= 0 && (epoll_ctl(worker_epfd, EPOLL_CTL_ADD, p->listen_fd, &ev) != 0 ||
+		    (second_fd >= 0 && epoll_ctl(worker_epfd, EPOLL_CTL_ADD, second_fd, &ev) != 0))) {
 			close(worker_epfd);     /* no EPOLLEXCLUSIVE: ppoll */
 			worker_epfd = -1;
 		}
@@ -548,9 +568,12 @@ tick(struct pool *p, long long now)
 	struct prefork_plan plan;
 	unsigned by_state[WS_COUNT];
 	long q = listen_queue(p->listen_fd);
+	long q2 = second_fd >= 0 ? listen_queue(second_fd) : 0;
 	int pressure;
 
 	scan(p, now, &v, by_state);
+	if (q >= 0 && q2 > 0)
+		q += q2;
 	if (q < 0) {
 		struct pollfd pfd = { .fd = p->listen_fd, .events = POLLIN };
 		v.queue = poll(&pfd, 1, 0) > 0;   /* at least one waits */
@@ -691,6 +714,8 @@ prefork_run(int listen_fd, const struct prefork_config *pc, prefork_worker_fn fn
 		if (sig == SIGTERM || sig == SIGINT) {
 			LOG_EVENT(LOG_INFO, "shutting down", LOG_S("signal", strsignal(sig)));
 			close(listen_fd);
+			if (second_fd >= 0)
+				close(second_fd);
 			drain(&p, &set);
 			free(p.slots);
 			munmap(board, board_size);

@@ -108,11 +108,20 @@ unsigned prefork_floor(unsigned floor, int pressure, long long now_ms, long long
 int  prefork_stopping(void);
 
 /*
- * In a worker: waits until listen_fd is readable or the worker is asked to
- * stop, then accepts.  Returns the connected fd, or -1 when the worker
- * should exit.  peer receives the peer's address as text.
+ * In the parent, before prefork_run: a second listening socket (the
+ * outbound listener, PROTOCOL.md section 14) that every worker accepts on
+ * beside listen_fd; -1: none.  Closed with listen_fd on shutdown.
  */
-int  prefork_accept(int listen_fd, char *peer, size_t peer_cap);
+void prefork_set_second_listener(int fd);
+
+/*
+ * In a worker: waits until listen_fd (or the second listener) is readable
+ * or the worker is asked to stop, then accepts.  Returns the connected fd,
+ * or -1 when the worker should exit.  peer receives the peer's address as
+ * text; *second (may be NULL) is 1 when the connection came from the
+ * second listener, else 0.
+ */
+int  prefork_accept(int listen_fd, char *peer, size_t peer_cap, int *second);
 
 
 #endif

@@ -232,10 +232,9 @@ open_meta(struct protected_msg *m, const struct store_pair *pair)
 
 	kdf_message_key(m->mk_req, pair->k_req, KDF_REQ, m->seq);
 	kdf_message_key(m->mk_res, pair->k_res, KDF_RES, m->seq);
-	w = snprintf(m->aad, sizeof m->aad, "mte-relay/1 req %s %s %s %s %s %.*s", m->cid,
-	    m->pid, m->seq_dec, m->flags, m->method, m->flag_u ? 0 : (int)req->target.len,
-	    req->target.ptr);
-	if (w < 0 || (size_t)w >= sizeof m->aad)
+	w = protocol_aad_request(m->aad, sizeof m->aad, m->cid, m->pid, m->seq_dec, m->flags,
+	    m->method, req->target.ptr, m->flag_u ? 0 : req->target.len);
+	if (w < 0)
 		return F_TARGET_TOO_LONG;
 	m->aad_len = (size_t)w;
 	if (eh == NULL)
@@ -595,9 +594,9 @@ sealed_head(struct protected_msg *m, int status, const struct http_field *f, siz
 	if (response_meta(m, f, n, out, &no) != 0)
 		return -1;
 	snprintf(m->flags, sizeof m->flags, "%s", m->framed ? "bs" : m->sealed_body ? "b" : "");
-	w = snprintf(m->aad, sizeof m->aad, "mte-relay/1 res %s %s %s %s %03d", m->cid, m->pid,
-	    m->seq_dec, m->flags, status);
-	if (w < 0 || (size_t)w >= sizeof m->aad)
+	w = protocol_aad_response(m->aad, sizeof m->aad, m->cid, m->pid, m->seq_dec, m->flags,
+	    status);
+	if (w < 0)
 		return -1;
 	m->aad_len = (size_t)w;
 	sl = seal_meta_seal(m->meta_buf, sizeof m->meta_buf, m->mk_res, m->aad, m->aad_len,

@@ -1,6 +1,8 @@
 /* protocol.c - syntax of the protocol's text fields (see protocol.h). */
 #include "protocol.h"
 
+#include <stdio.h>
+
 #include <string.h>
 
 #include "clientid.h"
@@ -104,4 +106,23 @@ protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out)
 	out->flag_a = memchr(part[3], 'a', plen[3]) != NULL;
 	out->flag_s = memchr(part[3], 's', plen[3]) != NULL;
 	return 0;
+}
+
+int
+protocol_aad_request(char *out, size_t cap, const char *cid, const char *pid, const char *seq,
+    const char *flags, const char *method, const char *target, size_t target_len)
+{
+	int w = snprintf(out, cap, "mte-relay/1 req %s %s %s %s %s %.*s", cid, pid, seq, flags,
+	    method, (int)target_len, target_len > 0 ? target : "");
+
+	return w < 0 || (size_t)w >= cap ? -1 : w;
+}
+
+int
+protocol_aad_response(char *out, size_t cap, const char *cid, const char *pid, const char *seq,
+    const char *flags, int status)
+{
+	int w = snprintf(out, cap, "mte-relay/1 res %s %s %s %s %03d", cid, pid, seq, flags, status);
+
+	return w < 0 || (size_t)w >= cap ? -1 : w;
 }

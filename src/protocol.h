@@ -48,4 +48,20 @@ struct relay_header {
  */
 int protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out);
 
+/*
+ * The AAD of every chunk of a message (protocol.md, "Items and chunks"),
+ * the one place its layout is written (the relay opens requests and seals
+ * answers with it, the outbound client and the load generator seal
+ * requests and open answers with it):
+ *   request:  "mte-relay/1 req " cid " " pid " " seq " " flags " " METHOD " " target
+ *   response: "mte-relay/1 res " cid " " pid " " seq " " flags " " status(3 digits)
+ * target[0..target_len) is the clear request-target (target_len 0 with u).
+ * Writes to out[0..cap) and returns the length, or -1 when it does not fit.
+ */
+int protocol_aad_request(char *out, size_t cap, const char *cid, const char *pid,
+    const char *seq, const char *flags, const char *method, const char *target,
+    size_t target_len);
+int protocol_aad_response(char *out, size_t cap, const char *cid, const char *pid,
+    const char *seq, const char *flags, int status);
+
 #endif

@@ -183,6 +183,7 @@ route_class_label(enum route_class rc)
 		[RC_MTE_RELAY] = "relay", [RC_PAIR] = "pair", [RC_ERRORS] = "errors",
 		[RC_PUBLIC] = "public", [RC_METRICS] = "metrics", [RC_PROTECTED] = "protected",
 		[RC_PASS_THROUGH] = "pass-through", [RC_UNROUTED] = "unrouted",
+		[RC_OUTBOUND] = "outbound",
 	};
 
 	return (unsigned)rc < RC_COUNT ? label[rc] : "none";

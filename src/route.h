@@ -50,7 +50,7 @@ enum route_builtin route_builtin(const char *path, size_t len,
  * RC_MTE_RELAY is GET/HEAD /api/mte-relay (a client id), labelled "relay". */
 enum route_class {
 	RC_NONE = 0, RC_PREFLIGHT, RC_ECHO, RC_MTE_RELAY, RC_PAIR, RC_ERRORS, RC_PUBLIC,
-	RC_METRICS, RC_PROTECTED, RC_PASS_THROUGH, RC_UNROUTED, RC_COUNT
+	RC_METRICS, RC_PROTECTED, RC_PASS_THROUGH, RC_UNROUTED, RC_OUTBOUND, RC_COUNT
 };
 
 /* The label of rc in logs and metrics ("pass-through", "protected", ...). */

@@ -274,7 +274,7 @@ server_worker_main(int listen_fd, void *arg)
 	static struct conn conn;       /* large buffers: static, not on the stack */
 	static struct server srv;
 	const struct config *cfg = arg;
-	struct conn_config cc;
+	struct conn_config cc, occ;
 	sigset_t term;
 
 	srv.cfg = cfg;
@@ -300,10 +300,24 @@ server_worker_main(int listen_fd, void *arg)
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 
+	/* The outbound listener's connections (PROTOCOL.md section 14): no
+	 * CORS, no HEADERS on answers; the same limits otherwise. */
+	occ = cc;
+	occ.response_fields = NULL;
 	for (;;) {
-		int fd = prefork_accept(listen_fd, srv.peer, sizeof srv.peer);
+		int second = 0;
+		int fd = prefork_accept(listen_fd, srv.peer, sizeof srv.peer, &second);
 		if (fd < 0)
 			break;
+		if (second || !cfg->role_inbound) {
+			memcpy(srv.client_addr, srv.peer, sizeof srv.client_addr - 1);
+			sigprocmask(SIG_UNBLOCK, &term, NULL);
+			conn_serve(&conn, fd, &occ, outbound_serve, &srv);
+			sigprocmask(SIG_BLOCK, &term, NULL);
+			if (prefork_stopping())
+				break;
+			continue;
+		}
 		memcpy(srv.client_addr, srv.peer, sizeof srv.client_addr - 1);
 		/* While serving, a stop request interrupts waits (no SA_RESTART)
 		 * and conn finishes the request in flight, then closes. */

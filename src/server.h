@@ -80,6 +80,10 @@ void   pair_handle(struct server *s, struct conn *c, const struct http_request *
 /* A protected request: one carrying a four-part x-mte-relay field (protected.c). */
 void   protected_handle(struct server *s, struct conn *c, const struct http_request *req);
 
+/* A request to the outbound listener (outbound.c, PROTOCOL.md section 14):
+ * conn's handler for those connections (arg is the struct server). */
+void   outbound_serve(struct conn *c, const struct http_request *req, void *arg);
+
 /* A pass-through route: request and response go through untouched (passthrough.c). */
 void   passthrough_handle(struct server *s, struct conn *c, const struct http_request *req);
 

@@ -404,7 +404,10 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 		add_line(&lines, req->fields[i].name, req->fields[i].value);
 	}
 	/* Remove what curl would add on its own: the upstream sees the client's request. */
-	add_line(&lines, "Expect:", NULL);
+	if (req->expect_continue && req->has_body)
+		add_line(&lines, "Expect", "100-continue");
+	else
+		add_line(&lines, "Expect:", NULL);
 	if (!has_accept)
 		add_line(&lines, "Accept:", NULL);
 	if (req->has_body && req->body_len < 0)
@@ -469,6 +472,9 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 		curl_easy_setopt(easy, CURLOPT_UPLOAD, req->has_body ? 1L : 0L);
 	}
 	curl_easy_setopt(easy, CURLOPT_NOBODY, strcmp(req->method, "HEAD") == 0 ? 1L : 0L);
+	/* Set for every request: the handle keeps options between them. */
+	curl_easy_setopt(easy, CURLOPT_EXPECT_100_TIMEOUT_MS,
+	    req->expect_continue ? (long)req->timeout_s * 1000L : 1000L);
 	curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(easy, CURLOPT_READDATA, &x);
 	curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,

@@ -1,6 +1,8 @@
 /*
  * upstream.h - requests to UPSTREAM through libcurl, streamed both ways.
  *
+ * The target is any origin given as base: UPSTREAM for the inbound role,
+ * a configured partner relay for the outbound one (outbound.c).
  * One easy handle per worker, made at its first request and reused, so
  * connections to the upstream are kept alive between requests; closed by
  * upstream_close when the worker exits or retires.  The request body is pulled from a callback
@@ -40,6 +42,10 @@ struct upstream_request {
 	ssize_t                (*body_read)(void *arg, void *buf, size_t cap);
 	void                    *body_arg;
 	unsigned                 timeout_s; /* UPSTREAM_TIMEOUT: stall limit */
+	/* 1: send "Expect: 100-continue" and pull no body byte before the
+	 * peer's 100 (or timeout_s): a refusal before acceptance then leaves
+	 * the body unread (the outbound mode's retries, PROTOCOL.md 14) */
+	int                      expect_continue;
 };
 
 /*

@@ -37,6 +37,12 @@ struct store_backend {
 	enum store_status (*rate)(const char *bucket, unsigned n, unsigned limit,
 	                          unsigned window_s, unsigned *retry_after_s);
 	enum store_status (*health)(void);
+	/* slots (store.h); arguments validated by store.c */
+	enum store_status (*slot_get)(const char *group, unsigned index, struct store_slot *out);
+	enum store_status (*slot_replace)(const char *group, unsigned index, uint64_t expect,
+	                                  uint64_t version, const uint8_t *value, size_t len);
+	enum store_status (*slot_next)(const char *group, unsigned index, uint64_t version,
+	                               uint64_t *n);
 };
 
 extern const struct store_backend store_backend_redis;

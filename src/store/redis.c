@@ -202,6 +202,27 @@ static const char SCRIPT_RATE[] =
 "if t<=0 then redis.call('PEXPIRE',KEYS[1],ARGV[3]) t=tonumber(ARGV[3]) end\n"
 "return t\n";
 
+/*
+ * store_slot_replace: KEYS[1] the slot hash; ARGV[1] the expected version
+ * ("0": absent), ARGV[2] the new version, ARGV[3] the value.  1 when
+ * written (counter reset), 0 when the version differed.
+ */
+static const char SCRIPT_SLOT_SET[] =
+"local v=redis.call('HGET',KEYS[1],'v')\n"
+"if (v or '0')~=ARGV[1] then return 0 end\n"
+"redis.call('HSET',KEYS[1],'v',ARGV[2],'d',ARGV[3],'n','0')\n"
+"return 1\n";
+
+/*
+ * store_slot_next: KEYS[1] the slot hash; ARGV[1] the version.  The new
+ * count (>= 1), -1 when there is no slot, -2 when it has another version.
+ */
+static const char SCRIPT_SLOT_NEXT[] =
+"local v=redis.call('HGET',KEYS[1],'v')\n"
+"if not v then return -1 end\n"
+"if v~=ARGV[1] then return -2 end\n"
+"return redis.call('HINCRBY',KEYS[1],'n',1)\n";
+
 /* ---- state ---- */
 
 struct shared_flags {
@@ -219,6 +240,7 @@ static struct {
 	char                 server_id[STORE_SERVER_ID_MAX + 1];
 	char                 window[12], ttl_ms[24], fresh_ttl_ms[24], cap[12];
 	char                 sha_accept[41], sha_put[41], sha_rate[41];
+	char                 sha_slot_set[41], sha_slot_next[41];
 	struct shared_flags *shared;
 } R;
 
@@ -1215,6 +1237,121 @@ redis_del(const char *cid, const char *pid)
 	return v == 1 ? STORE_OK : STORE_NOT_FOUND;
 }
 
+/* mte:{SID:s:GROUP}:INDEX: one partner's slots share a hash tag. */
+static void
+slot_key(char *buf, size_t n, const char *group, unsigned index)
+{
+	snprintf(buf, n, "mte:{%s:s:%s}:%u", R.server_id, group, index);
+}
+
+static enum store_status
+redis_slot_get(const char *group, unsigned index, struct store_slot *out)
+{
+	char key[KEY_MAX];
+	const char *argv[4] = { "HMGET", key, "v", "d" };
+	size_t lens[4];
+	struct rreply *r, *v, *d;
+	uint64_t ver = 0;
+	int node;
+
+	slot_key(key, sizeof key, group, index);
+	for (int i = 0; i < 4; i++)
+		lens[i] = strlen(argv[i]);
+	if (run(4, argv, lens, NULL, key, &node, &r) != 0)
+		return STORE_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		unexpected(r, "unexpected reply to HMGET");
+		return STORE_UNAVAILABLE;
+	}
+	v = r->element[0];
+	d = r->element[1];
+	if (v->type == REDIS_REPLY_NIL) {
+		rreply_free(r);
+		return STORE_NOT_FOUND;
+	}
+	if (v->type != REDIS_REPLY_STRING || decimal_parse(v->str, v->len, UINT64_MAX, &ver) != 0 ||
+	    ver == 0 || d->type != REDIS_REPLY_STRING || d->len > STORE_SLOT_VALUE_MAX) {
+		unexpected(r, "stored slot is not a version and a value");
+		return STORE_UNAVAILABLE;
+	}
+	out->version = ver;
+	out->len = d->len;
+	memcpy(out->value, d->str, d->len);
+	rreply_free(r);
+	return STORE_OK;
+}
+
+static enum store_status
+redis_slot_replace(const char *group, unsigned index, uint64_t expect, uint64_t version,
+    const uint8_t *value, size_t len)
+{
+	char key[KEY_MAX], exp[24], ver[24];
+	const char *argv[7];
+	size_t lens[7];
+	struct rreply *r;
+	int node;
+	long long v;
+
+	slot_key(key, sizeof key, group, index);
+	snprintf(exp, sizeof exp, "%" PRIu64, expect);
+	snprintf(ver, sizeof ver, "%" PRIu64, version);
+	argv[0] = "EVALSHA";
+	argv[1] = R.sha_slot_set;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = exp;
+	argv[5] = ver;
+	argv[6] = "";
+	for (int i = 0; i < 7; i++)
+		lens[i] = strlen(argv[i]);
+	argv[6] = (const char *)value;      /* binary */
+	lens[6] = len;
+	if (run(7, argv, lens, SCRIPT_SLOT_SET, key, &node, &r) != 0)
+		return STORE_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 1) {
+		unexpected(r, "unexpected reply to the slot script");
+		return STORE_UNAVAILABLE;
+	}
+	v = r->integer;
+	rreply_free(r);
+	return v == 1 ? STORE_OK : STORE_EXISTS;
+}
+
+static enum store_status
+redis_slot_next(const char *group, unsigned index, uint64_t version, uint64_t *n)
+{
+	char key[KEY_MAX], ver[24];
+	const char *argv[5];
+	size_t lens[5];
+	struct rreply *r;
+	int node;
+	long long v;
+
+	slot_key(key, sizeof key, group, index);
+	snprintf(ver, sizeof ver, "%" PRIu64, version);
+	argv[0] = "EVALSHA";
+	argv[1] = R.sha_slot_next;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = ver;
+	for (int i = 0; i < 5; i++)
+		lens[i] = strlen(argv[i]);
+	if (run(5, argv, lens, SCRIPT_SLOT_NEXT, key, &node, &r) != 0)
+		return STORE_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_INTEGER || r->integer < -2 || r->integer == 0) {
+		unexpected(r, "unexpected reply to the slot counter script");
+		return STORE_UNAVAILABLE;
+	}
+	v = r->integer;
+	rreply_free(r);
+	if (v == -1)
+		return STORE_NOT_FOUND;
+	if (v == -2)
+		return STORE_STALE;
+	*n = (uint64_t)v;
+	return STORE_OK;
+}
+
 static enum store_status
 redis_health(void)
 {
@@ -1327,6 +1464,8 @@ init_settings(const struct store_settings *s, const struct store_config *cfg)
 	sha1_hex(SCRIPT_ACCEPT, R.sha_accept);
 	sha1_hex(SCRIPT_PUT, R.sha_put);
 	sha1_hex(SCRIPT_RATE, R.sha_rate);
+	sha1_hex(SCRIPT_SLOT_SET, R.sha_slot_set);
+	sha1_hex(SCRIPT_SLOT_NEXT, R.sha_slot_next);
 	return STORE_INIT_OK;
 }
 
@@ -1408,5 +1547,8 @@ const struct store_backend store_backend_redis = {
 	.accept = redis_accept,
 	.del = redis_del,
 	.rate = redis_rate,
+	.slot_get = redis_slot_get,
+	.slot_replace = redis_slot_replace,
+	.slot_next = redis_slot_next,
 	.health = redis_health,
 };

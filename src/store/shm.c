@@ -17,6 +17,9 @@
  *   Room is made from the fresh list first (PROTOCOL.md, "Fresh pairs").
  * - rate counters (store_rate_take): STORE_RATE_SLOTS entries in sets of 4
  *   chosen by SipHash of the bucket name.
+ * - value slots (store_slot_*): STORE_SLOTS_MAX entries, found by a scan
+ *   (the outbound mode's few dozen); a write sets the version to 0 first
+ *   and the new one last, so a writer killed halfway leaves an absent slot.
  * - slots never used yet are taken from table.fresh; freed ones go to a list.
  *
  * Crash safety: a worker may die (SIGKILL, crash) while holding the lock.
@@ -37,6 +40,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -81,6 +85,16 @@ struct rate_slot {
 
 #define RATE_WAYS 4
 
+/* One value slot (store.h); version 0 is an empty entry. */
+struct value_slot {
+	uint64_t version;
+	uint64_t counter;
+	uint32_t index;
+	uint32_t len;
+	char     group[STORE_SLOT_GROUP_MAX + 1];
+	uint8_t  value[STORE_SLOT_VALUE_MAX];
+};
+
 /* Process-local view of the mapping; set before fork, inherited. */
 static struct {
 	void        *map;
@@ -88,6 +102,7 @@ static struct {
 	struct table *t;
 	uint32_t    *buckets, *cbuckets, *scratch;
 	struct rate_slot *rates;        /* [STORE_RATE_SLOTS] */
+	struct value_slot *vslots;      /* [STORE_SLOTS_MAX] */
 	struct slot *slots;             /* [0 .. cap], slot 0 unused */
 	uint8_t     *bitmaps;           /* bm_bytes per slot, same handles */
 	uint32_t     cap, mask, w, bm_bytes, max_per_client;
@@ -569,6 +584,93 @@ shm_rate(const char *bucket, unsigned n, unsigned limit, unsigned window_s,
 	return st;
 }
 
+/* The entry of (group, index), or NULL; with room != NULL, also the first
+ * empty entry in *room (NULL when full).  Under the lock. */
+static struct value_slot *
+vslot_find(const char *group, unsigned index, struct value_slot **room)
+{
+	if (room != NULL)
+		*room = NULL;
+	for (size_t i = 0; i < STORE_SLOTS_MAX; i++) {
+		struct value_slot *v = &S.vslots[i];
+		if (v->version == 0) {
+			if (room != NULL && *room == NULL)
+				*room = v;
+			continue;
+		}
+		if (v->index == index && strcmp(v->group, group) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+static enum store_status
+shm_slot_get(const char *group, unsigned index, struct store_slot *out)
+{
+	struct value_slot *v;
+
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	v = vslot_find(group, index, NULL);
+	if (v != NULL) {
+		out->version = v->version;
+		out->len = v->len;
+		memcpy(out->value, v->value, v->len);
+	}
+	table_unlock();
+	return v != NULL ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static enum store_status
+shm_slot_replace(const char *group, unsigned index, uint64_t expect, uint64_t version,
+    const uint8_t *value, size_t len)
+{
+	struct value_slot *v, *room;
+	enum store_status st = STORE_OK;
+
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	v = vslot_find(group, index, &room);
+	if ((v == NULL && expect != 0) || (v != NULL && v->version != expect))
+		st = STORE_EXISTS;
+	else if (v == NULL && room == NULL)
+		st = STORE_UNAVAILABLE;     /* never with the configured partners and pairs */
+	if (st == STORE_OK) {
+		if (v == NULL)
+			v = room;
+		v->version = 0;             /* absent until written whole */
+		v->index = index;
+		snprintf(v->group, sizeof v->group, "%s", group);
+		v->len = (uint32_t)len;
+		if (len > 0)
+			memcpy(v->value, value, len);
+		v->counter = 0;
+		atomic_thread_fence(memory_order_release);
+		v->version = version;
+	}
+	table_unlock();
+	return st;
+}
+
+static enum store_status
+shm_slot_next(const char *group, unsigned index, uint64_t version, uint64_t *n)
+{
+	struct value_slot *v;
+	enum store_status st = STORE_OK;
+
+	if (table_lock() != 0)
+		return STORE_UNAVAILABLE;
+	v = vslot_find(group, index, NULL);
+	if (v == NULL)
+		st = STORE_NOT_FOUND;
+	else if (v->version != version)
+		st = STORE_STALE;
+	else
+		*n = ++v->counter;
+	table_unlock();
+	return st;
+}
+
 static enum store_status
 shm_health(void)
 {
@@ -596,7 +698,7 @@ static int
 shm_init(const struct store_settings *set, const struct store_config *cfg)
 {
 	pthread_mutexattr_t attr;
-	size_t nb = 16, off_b, off_cb, off_scr, off_rate, off_sl, off_bm, len;
+	size_t nb = 16, off_b, off_cb, off_scr, off_rate, off_vs, off_sl, off_bm, len;
 	uint8_t *base;
 	int rc;
 
@@ -609,7 +711,8 @@ shm_init(const struct store_settings *set, const struct store_config *cfg)
 	off_cb = off_b + align64(nb * sizeof(uint32_t));
 	off_scr = off_cb + align64(nb * sizeof(uint32_t));
 	off_rate = off_scr + align64(((size_t)set->capacity + 1) * sizeof(uint32_t));
-	off_sl = off_rate + align64((size_t)STORE_RATE_SLOTS * sizeof(struct rate_slot));
+	off_vs = off_rate + align64((size_t)STORE_RATE_SLOTS * sizeof(struct rate_slot));
+	off_sl = off_vs + align64((size_t)STORE_SLOTS_MAX * sizeof(struct value_slot));
 	off_bm = off_sl + align64(((size_t)set->capacity + 1) * sizeof(struct slot));
 	len = off_bm + ((size_t)set->capacity + 1) * store_window_bytes(set->window);
 
@@ -627,6 +730,7 @@ shm_init(const struct store_settings *set, const struct store_config *cfg)
 	S.cbuckets = (uint32_t *)(base + off_cb);
 	S.scratch = (uint32_t *)(base + off_scr);
 	S.rates = (struct rate_slot *)(base + off_rate);
+	S.vslots = (struct value_slot *)(base + off_vs);
 	S.slots = (struct slot *)(base + off_sl);
 	S.bitmaps = base + off_bm;
 	S.cap = set->capacity;
@@ -692,4 +796,7 @@ const struct store_backend store_backend_shm = {
 	.del = shm_del,
 	.rate = shm_rate,
 	.health = shm_health,
+	.slot_get = shm_slot_get,
+	.slot_replace = shm_slot_replace,
+	.slot_next = shm_slot_next,
 };

@@ -403,6 +403,67 @@ store_rate_take(const char *bucket, unsigned n, unsigned limit, unsigned window_
 	return observed(t0, st);
 }
 
+/* 1 when g names a slot group (store.h) and index is in range. */
+static int
+slot_args_ok(const char *g, unsigned index)
+{
+	size_t n = g != NULL ? strnlen(g, STORE_SLOT_GROUP_MAX + 1) : 0;
+
+	if (n == 0 || n > STORE_SLOT_GROUP_MAX || index > STORE_SLOT_INDEX_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((g[i] >= '0' && g[i] <= '9') || (g[i] >= 'a' && g[i] <= 'z') || g[i] == ':'))
+			return 0;
+	return 1;
+}
+
+enum store_status
+store_slot_get(const char *group, unsigned index, struct store_slot *out)
+{
+	double t0 = clock_s();
+	enum store_status st;
+
+	if (backend == NULL)
+		st = STORE_UNAVAILABLE;
+	else if (!slot_args_ok(group, index))
+		st = STORE_NOT_FOUND;
+	else
+		st = backend->slot_get(group, index, out);
+	return observed(t0, st);
+}
+
+enum store_status
+store_slot_replace(const char *group, unsigned index, uint64_t expect, uint64_t version,
+    const uint8_t *value, size_t len)
+{
+	double t0 = clock_s();
+	enum store_status st;
+
+	if (backend == NULL)
+		st = STORE_UNAVAILABLE;
+	else if (!slot_args_ok(group, index) || version == 0 || len > STORE_SLOT_VALUE_MAX ||
+	    (value == NULL && len > 0))
+		st = STORE_NOT_FOUND;
+	else
+		st = backend->slot_replace(group, index, expect, version, value, len);
+	return observed(t0, st);
+}
+
+enum store_status
+store_slot_next(const char *group, unsigned index, uint64_t version, uint64_t *n)
+{
+	double t0 = clock_s();
+	enum store_status st;
+
+	if (backend == NULL)
+		st = STORE_UNAVAILABLE;
+	else if (!slot_args_ok(group, index) || version == 0)
+		st = STORE_NOT_FOUND;
+	else
+		st = backend->slot_next(group, index, version, n);
+	return observed(t0, st);
+}
+
 enum store_status
 store_health(void)
 {

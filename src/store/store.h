@@ -270,6 +270,46 @@ struct store_redis_url {
 int store_redis_url_parse(const char *url, struct store_redis_url *out,
                           char *err, size_t errlen);
 
+
+/*
+ * Slots: small shared values for the outbound mode's client state
+ * (PROTOCOL.md section 14): in a group (1..STORE_SLOT_GROUP_MAX bytes of
+ * [0-9a-z:], NUL-terminated), slots 0..STORE_SLOT_INDEX_MAX, each a value
+ * of at most STORE_SLOT_VALUE_MAX bytes with a version (never 0, chosen by
+ * the writer) and a counter.  Redis: the hash mte:{SID:s:GROUP}:INDEX
+ * (one key per operation; a group's keys share one hash tag); embedded:
+ * STORE_SLOTS_MAX entries in the shared table.  Slots do not expire.
+ * A bad group or index, a version 0, or a value too long: STORE_NOT_FOUND.
+ */
+struct store_slot {
+	uint64_t version;
+	size_t   len;
+	uint8_t  value[STORE_SLOT_VALUE_MAX];
+};
+
+/* Reads slot index of group into *out.  STORE_OK, STORE_NOT_FOUND (no
+ * such slot) or STORE_UNAVAILABLE. */
+enum store_status store_slot_get(const char *group, unsigned index, struct store_slot *out);
+
+/*
+ * Compare-and-set: writes value[0..len) with version and a counter of 0,
+ * only when the slot's version is expect (expect 0: only when there is no
+ * such slot).  STORE_OK; STORE_EXISTS when the slot has another version
+ * (or exists while expect is 0): nothing changed; STORE_UNAVAILABLE (also
+ * when the embedded table is full).  Atomic in both backends.
+ */
+enum store_status store_slot_replace(const char *group, unsigned index, uint64_t expect,
+                                     uint64_t version, const uint8_t *value, size_t len);
+
+/*
+ * Adds 1 to the counter of the slot, only while it has this version, and
+ * sets *n to the new count (1, 2, ...): no two callers anywhere get the
+ * same n for one version.  STORE_OK; STORE_STALE (another version: the
+ * slot was replaced); STORE_NOT_FOUND (no such slot); STORE_UNAVAILABLE.
+ */
+enum store_status store_slot_next(const char *group, unsigned index, uint64_t version,
+                                  uint64_t *n);
+
 /*
  * TEST ONLY (tests/unit/test_store*.c): in the embedded store, takes the lock,
  * leaves the table the way a worker killed halfway through a put would (one

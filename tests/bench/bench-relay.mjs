@@ -16,7 +16,10 @@
 // Rows: 1 KiB POSTs at 4 and at 32 keep-alive connections (requests/s, ratio
 // to nginx at the same connection count, p50/p99/p99.9, errors); pairings/s
 // (POST /api/mte-pair of one fresh pair each); a 64 MiB upload and download
-// (MB/s, ratio to direct).  Each row has a warm-up first (the relay's pool
+// (MB/s, ratio to direct); server to server (PROTOCOL.md section 14): 1 KiB
+// POSTs to relay A's outbound listener, sealed by A to relay B, at 4 and 32
+// connections, beside the direct and single-relay rows (ratios printed under
+// the table).  Each row has a warm-up first (the relay's pool
 // grows then).  Figures only: nothing passes or fails on speed.
 // Left out from the earlier version that drove Node's fetch and mteFetch: GET
 // rows and concurrency 1 and 16 (the 1 KiB POST at 4 and 32 connections
@@ -268,6 +271,24 @@ try {
   }
   if (cluster) await cluster.stop();
 
+  // Server to server (PROTOCOL.md section 14): relay A's outbound listener ->
+  // relay B (inbound, embedded store) -> the upstream, plain 1 KiB POSTs to A,
+  // beside the direct and single-relay rows above.  A is a second instance of
+  // the relay (its inbound role on too, unused), with the embedded store.
+  {
+    const B = await startRelayProc({});
+    const oport = await freePort();
+    const A = await startRelayProc({ OUTBOUND_PORT: String(oport), OUTBOUND_RELAY: B.url });
+    try {
+      for (const c of CONNS) {
+        await row(`outbound ${c}`, `A -> B -> upstream, c=${c}`, [...post(`http://127.0.0.1:${oport}/api/x`), '-c', String(c)], A.child.pid);
+      }
+    } finally {
+      await A.stop();
+      await B.stop();
+    }
+  }
+
   // A pairing flood at the default pairing limits, beside the same requests
   // without it (embedded store and Redis).
   for (const store of ['embedded', 'redis']) {
@@ -336,6 +357,13 @@ for (const { key, label, r } of rows) {
 }
 console.log();
 console.log('ratio: requests/s over nginx\'s at the same connection count (transfers: MB/s over direct).');
+console.log('A -> B -> upstream: plain POSTs to relay A\'s outbound listener, which seals them to relay B (pairs');
+console.log('shared in A\'s store, seqs from its counter); its relay CPU column is A\'s alone.');
+for (const c of CONNS) {
+  const ob = byKey.get(`outbound ${c}`); const pr = byKey.get(`prot embedded ${c}`); const di = byKey.get(`direct ${c}`);
+  if (ob && !ob.failed) console.log(`  c=${c}: A -> B -> upstream ${f(ob.rps, 0)} req/s, ${f(ob.rps / pr?.rps, 2)}x a single protected relay's, ` +
+    `${f(ob.rps / di?.rps, 2)}x direct; p50 ${f(ob.latency_ms.p50, 3)} ms vs ${f(pr?.latency_ms.p50, 3)} ms and ${f(di?.latency_ms.p50, 3)} ms`);
+}
 console.log('Requests: 1 KiB POSTs on keep-alive connections, one in flight each; protected ones sealed per request');
 console.log('(4 client ids x 4 pairs) and every answer opened and checked.  Pairings: one fresh pair per POST');
 console.log('/api/mte-pair, the answer checked.  Transfers: 5 in a row, one connection.  Latency: of the successful');

@@ -297,9 +297,9 @@ lg_seal_request(const struct lg_request_shape *s, struct lg_pair *p, char *head,
 	sent->pair = p;
 	sent->seq = ++p->seq;
 	snprintf(sent->seq_text, sizeof sent->seq_text, "%llu", (unsigned long long)sent->seq);
-	aad_len = snprintf(aad, sizeof aad, "mte-relay/1 req %s %s %s %s %s %s", p->client->id,
-	    p->pair_id, sent->seq_text, flags, s->method, s->seal_url ? "" : s->url);
-	if (aad_len < 0 || (size_t)aad_len >= sizeof aad || s->meta_len > META_PLAINTEXT_MAX)
+	aad_len = protocol_aad_request(aad, sizeof aad, p->client->id, p->pair_id, sent->seq_text,
+	    flags, s->method, s->url, s->seal_url ? 0 : strlen(s->url));
+	if (aad_len < 0 || s->meta_len > META_PLAINTEXT_MAX)
 		return -1;
 	kdf_message_key(mk_req, p->k_req, KDF_REQ, sent->seq);
 	kdf_message_key(sent->mk_res, p->k_res, KDF_RES, sent->seq);
@@ -394,10 +394,14 @@ lg_open_head(struct lg_open *o, const struct lg_sent *sent, const struct lg_resp
 	    h.pair_id_len != LG_PAIR_ID_LEN || memcmp(h.pair_id, p->pair_id, LG_PAIR_ID_LEN) != 0 ||
 	    h.seq != sent->seq || h.flag_u || h.flag_a || h.flag_s)
 		return -1;
-	aad_len = snprintf(aad, sizeof aad, "mte-relay/1 res %s %s %s %.*s %03d", p->client->id,
-	    p->pair_id, sent->seq_text, (int)h.flags_len, h.flags, r->status);
+	{
+		char fl[8];
+		snprintf(fl, sizeof fl, "%.*s", (int)h.flags_len, h.flags);
+		aad_len = protocol_aad_response(aad, sizeof aad, p->client->id, p->pair_id,
+		    sent->seq_text, fl, r->status);
+	}
 	*why = "answer's meta did not open";
-	if (aad_len < 0 || (size_t)aad_len >= sizeof aad ||
+	if (aad_len < 0 ||
 	    r->relay_eh.len > b64url_encoded_len(sizeof o->meta))
 		return -1;
 	w = b64url_decode(o->meta, sizeof o->meta, r->relay_eh.ptr, r->relay_eh.len);

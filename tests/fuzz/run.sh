@@ -8,6 +8,8 @@
 #   cluster   Redis Cluster replies: CLUSTER SLOTS, MOVED/ASK (src/store/cluster.c)
 #   addr      TRUSTED_PROXIES blocks and the X-Forwarded-For walk (src/client_addr.c)
 #   loadgen   the load generator's response-head parser (tests/bench/loadgen_http.c)
+#   outbound  the partner relay's pairing answer and answer tags, as the
+#             outbound mode reads them (src/pair_answer.c, src/answer.c)
 # Each target is built with libFuzzer, ASan and UBSan and run in turn:
 #   FUZZ_TARGETS  which ones (default all)
 #   FUZZ_SECONDS  run time of each (default 60)
@@ -16,7 +18,7 @@
 # invariant makes this script fail; turn the input into a unit test row.
 set -eu
 cd "$(dirname "$0")/../.."
-FUZZ_TARGETS=${FUZZ_TARGETS:-http protocol pair seal cluster addr loadgen}
+FUZZ_TARGETS=${FUZZ_TARGETS:-http protocol pair seal cluster addr loadgen outbound}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_RUNS=${FUZZ_RUNS:-}
 out=build-fuzz
@@ -34,6 +36,7 @@ for t in $FUZZ_TARGETS; do
     seal)     src="$CRYPTO src/log.c src/json.c src/hex.c"; dict=; max=200000 ;;
     cluster)  src="src/store/cluster.c src/store/reply.c src/store/redis_url.c src/percent.c src/hex.c src/decimal.c src/crypto/wipe.c -lhiredis"; dict=; max=300000 ;;
     addr)     src="src/client_addr.c src/hex.c"; dict=; max=4096 ;;
+    outbound) src="src/pair_answer.c src/answer.c $HELPERS $CRYPTO -lcjson"; dict=; max=20000 ;;
     loadgen)  src="tests/bench/loadgen_http.c src/http.c src/hex.c src/decimal.c"; dict=tests/fuzz/http.dict; max=16384 ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
     esac
@@ -43,6 +46,12 @@ for t in $FUZZ_TARGETS; do
     if [ "$t" = http ]; then
         clang -std=c11 -O1 -Itests/unit -o "$out/seeds" tests/fuzz/seeds.c
         "$out/seeds" "$out/corpus-$t"
+    fi
+    if [ "$t" = outbound ]; then
+        # a well-formed pairing answer of our pair id (zero bytes inside)
+        printf '[{"pairId":"abcdefghijklmnopqrstuvwxyz012345","ciphertext":"%s","nonce":"%s","answerKey":"%s"}]' \
+            "$(head -c 1494 /dev/zero | tr '\0' A)" "$(head -c 43 /dev/zero | tr '\0' A)" \
+            "$(head -c 64 /dev/zero | tr '\0' A)" >"$out/corpus-$t/seed-answer"
     fi
     if [ "$t" = seal ]; then
         # bodies around the chunk size, so multi-chunk framing is explored

@@ -1069,3 +1069,101 @@ Test(config, spare_workers)
 	expect_error(NONE, L("MIN_SPARE_WORKERS=0", BASE),
 	    "config error: MIN_SPARE_WORKERS must be a number from 1 to 1024 (flag --min-spare-workers)");
 }
+
+/* ---- the outbound mode (PROTOCOL.md section 14) ---- */
+
+#define OB "OUTBOUND_PORT=9090"
+
+Test(config, outbound_only_needs_no_inbound_settings)
+{
+	struct run r;
+
+	expect_ok(&r, NONE, L(OB, "OUTBOUND_RELAY=https://GW.example:443/"));
+	cr_expect(!r.cfg.role_inbound);
+	cr_expect_eq(r.cfg.outbound_port, 9090u);
+	cr_expect_str_eq(r.cfg.outbound_bind, "127.0.0.1", "loopback by default");
+	cr_expect_eq(r.cfg.outbound_pairs, 4u);
+	cr_assert_eq(r.cfg.outbound_count, 1u);
+	cr_expect_str_eq(r.cfg.outbound[0].prefix, "/");
+	cr_expect_str_eq(r.cfg.outbound[0].origin, "https://gw.example");
+	done(&r);
+	/* both roles */
+	expect_ok(&r, L("--outbound-relays=/pay=https://gw.example,/kyc/=http://k.example:8080"),
+	    L(BASE, OB));
+	cr_expect(r.cfg.role_inbound);
+	cr_assert_eq(r.cfg.outbound_count, 2u);
+	cr_expect_str_eq(r.cfg.outbound[1].prefix, "/kyc");
+	cr_expect_str_eq(r.cfg.outbound[1].origin, "http://k.example:8080");
+	done(&r);
+}
+
+Test(config, outbound_role_requirements)
+{
+	expect_error(NONE, L(OB), "OUTBOUND_RELAY is required when OUTBOUND_PORT is set");
+	expect_error(NONE, L("OUTBOUND_RELAY=https://gw.example"),
+	    "OUTBOUND_PORT is required when OUTBOUND_RELAY or OUTBOUND_RELAYS is set");
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=https://gw.example", "UPSTREAM=http://a"),
+	    "CORS_ORIGINS is required when UPSTREAM is set (the inbound role)");
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=https://gw.example", "OUTBOUND_RELAYS=/a=http://b"),
+	    "OUTBOUND_RELAYS must not be set together with OUTBOUND_RELAY");
+	expect_error(NONE, NONE, "UPSTREAM is required (flag --upstream)");
+}
+
+Test(config, outbound_bad_values)
+{
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=https://gw.example/api"), "no path, query or fragment");
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=ftp://gw.example"), "http:// or https://");
+	expect_error(NONE, L(OB, "OUTBOUND_RELAYS=pay=https://gw.example"), "a prefix starts with '/'");
+	expect_error(NONE, L(OB, "OUTBOUND_RELAYS=/pay"), "each entry is a path prefix");
+	expect_error(NONE, L(OB, "OUTBOUND_RELAYS=/a=http://x,/a/=http://y"), "each prefix may appear once");
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=http://x", "OUTBOUND_BIND=localhost"),
+	    "OUTBOUND_BIND must be an IPv4 or IPv6 address");
+}
+
+/* Limits, at the limit and at limit + 1. */
+Test(config, outbound_limits)
+{
+	static char list[(OUTBOUND_RELAYS_MAX + 1) * 32], prefix[OUTBOUND_PREFIX_MAX + 64];
+	char pairs[32], tok[OUTBOUND_TOKEN_MIN + 16];
+	struct run r;
+	size_t o = 0;
+
+	o = (size_t)sprintf(list, "OUTBOUND_RELAYS=");
+	for (int i = 0; i < OUTBOUND_RELAYS_MAX; i++)
+		o += (size_t)sprintf(list + o, "%s/p%d=http://h%d.example", i ? "," : "", i, i);
+	expect_ok(&r, NONE, L(OB, list));
+	cr_expect_eq(r.cfg.outbound_count, (size_t)OUTBOUND_RELAYS_MAX);
+	done(&r);
+	sprintf(list + o, ",/last=http://last.example");
+	expect_error(NONE, L(OB, list), "OUTBOUND_RELAYS must have at most 16 entries");
+
+	snprintf(pairs, sizeof pairs, "OUTBOUND_PAIRS=%d", OUTBOUND_PAIRS_MAX);
+	expect_ok(&r, NONE, L(OB, "OUTBOUND_RELAY=http://x", pairs));
+	done(&r);
+	snprintf(pairs, sizeof pairs, "OUTBOUND_PAIRS=%d", OUTBOUND_PAIRS_MAX + 1);
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=http://x", pairs),
+	    "OUTBOUND_PAIRS must be a number from 1 to 64");
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=http://x", "OUTBOUND_PAIRS=0"),
+	    "OUTBOUND_PAIRS must be a number from 1 to 64");
+
+	o = (size_t)sprintf(prefix, "OUTBOUND_RELAYS=/");
+	memset(prefix + o, 'a', OUTBOUND_PREFIX_MAX - 1);
+	o += OUTBOUND_PREFIX_MAX - 1;
+	sprintf(prefix + o, "=http://x");
+	expect_ok(&r, NONE, L(OB, prefix));
+	done(&r);
+	o = (size_t)sprintf(prefix, "OUTBOUND_RELAYS=/");
+	memset(prefix + o, 'a', OUTBOUND_PREFIX_MAX);
+	o += OUTBOUND_PREFIX_MAX;
+	sprintf(prefix + o, "=http://x");
+	expect_error(NONE, L(OB, prefix), "a prefix is too long");
+
+	memset(tok, 0, sizeof tok);
+	memcpy(tok, "OUTBOUND_TOKEN=", 15);
+	memset(tok + 15, 't', OUTBOUND_TOKEN_MIN);
+	expect_ok(&r, NONE, L(OB, "OUTBOUND_RELAY=http://x", tok));
+	done(&r);
+	tok[15 + OUTBOUND_TOKEN_MIN - 1] = '\0';
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=http://x", tok),
+	    "OUTBOUND_TOKEN must be at least 16 characters");
+}

@@ -1035,3 +1035,108 @@ Test(embedded, debug_hook_refuses_without_embedded_store)
 {
 	cr_assert_eq(store_shm_debug_hold_lock(1), -1);
 }
+
+/* ---- slots: the outbound mode's shared client state (store.h) ---- */
+
+CONTRACT(slot_compare_and_set, 20)
+{
+	struct store_slot s;
+	uint8_t big[STORE_SLOT_VALUE_MAX + 1];
+	uint64_t n = 0;
+
+	memset(big, 0xab, sizeof big);
+	cr_assert_eq(store_slot_get("ob:0123456789abcdef", 0, &s), STORE_NOT_FOUND);
+	cr_assert_eq(store_slot_next("ob:0123456789abcdef", 0, 7, &n), STORE_NOT_FOUND);
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", 0, 5, 7, (const uint8_t *)"x", 1),
+	    STORE_EXISTS, "expect a version of an absent slot");
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", 0, 0, 7, (const uint8_t *)"id-1", 4),
+	    STORE_OK);
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", 0, 0, 8, (const uint8_t *)"id-2", 4),
+	    STORE_EXISTS, "only when absent");
+	cr_assert_eq(store_slot_get("ob:0123456789abcdef", 0, &s), STORE_OK);
+	cr_assert_eq(s.version, 7u);
+	cr_assert_eq(s.len, 4u);
+	cr_assert(memcmp(s.value, "id-1", 4) == 0);
+	cr_assert_eq(store_slot_next("ob:0123456789abcdef", 0, 7, &n), STORE_OK);
+	cr_assert_eq(n, 1u);
+	cr_assert_eq(store_slot_next("ob:0123456789abcdef", 0, 7, &n), STORE_OK);
+	cr_assert_eq(n, 2u);
+	cr_assert_eq(store_slot_next("ob:0123456789abcdef", 0, 8, &n), STORE_STALE);
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", 0, 8, 9, big, 3), STORE_EXISTS,
+	    "a stale expectation changes nothing");
+	/* a replacement resets the counter; binary values, the longest allowed */
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", 0, 7, UINT64_MAX, big,
+	    STORE_SLOT_VALUE_MAX), STORE_OK);
+	cr_assert_eq(store_slot_get("ob:0123456789abcdef", 0, &s), STORE_OK);
+	cr_assert_eq(s.version, UINT64_MAX);
+	cr_assert_eq(s.len, (size_t)STORE_SLOT_VALUE_MAX);
+	cr_assert(memcmp(s.value, big, STORE_SLOT_VALUE_MAX) == 0);
+	cr_assert_eq(store_slot_next("ob:0123456789abcdef", 0, 7, &n), STORE_STALE);
+	cr_assert_eq(store_slot_next("ob:0123456789abcdef", 0, UINT64_MAX, &n), STORE_OK);
+	cr_assert_eq(n, 1u);
+	/* other indexes and groups are other slots */
+	cr_assert_eq(store_slot_get("ob:0123456789abcdef", 1, &s), STORE_NOT_FOUND);
+	cr_assert_eq(store_slot_get("ob:fedcba9876543210", 0, &s), STORE_NOT_FOUND);
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", STORE_SLOT_INDEX_MAX, 0, 1, big, 1),
+	    STORE_OK, "the last index");
+	/* limits + 1 and bad arguments */
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", 2, 0, 1, big,
+	    STORE_SLOT_VALUE_MAX + 1), STORE_NOT_FOUND, "value over STORE_SLOT_VALUE_MAX");
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", STORE_SLOT_INDEX_MAX + 1, 0, 1, big, 1),
+	    STORE_NOT_FOUND, "index over STORE_SLOT_INDEX_MAX");
+	cr_assert_eq(store_slot_replace("ob:0123456789abcdef", 2, 0, 0, big, 1), STORE_NOT_FOUND,
+	    "version 0");
+	cr_assert_eq(store_slot_get("OB:upper", 0, &s), STORE_NOT_FOUND);
+	cr_assert_eq(store_slot_get("", 0, &s), STORE_NOT_FOUND);
+	{
+		char g[STORE_SLOT_GROUP_MAX + 2];
+		memset(g, 'a', sizeof g);
+		g[STORE_SLOT_GROUP_MAX] = '\0';
+		cr_assert_eq(store_slot_replace(g, 0, 0, 1, big, 1), STORE_OK, "the longest group");
+		g[STORE_SLOT_GROUP_MAX] = 'a';
+		g[STORE_SLOT_GROUP_MAX + 1] = '\0';
+		cr_assert_eq(store_slot_get(g, 0, &s), STORE_NOT_FOUND, "group over the limit");
+	}
+}
+
+/* 8 processes x 500 counter increments on one slot: every count 1..4000
+ * handed out exactly once (the outbound mode's seqs). */
+#define SLOT_PROCS 8
+#define SLOT_TAKES 500
+
+CONTRACT(slot_counter_concurrent, 120)
+{
+	uint32_t *count;
+	pid_t kids[SLOT_PROCS];
+
+	cr_assert_eq(store_slot_replace("ob:conc", 3, 0, 42, (const uint8_t *)"p", 1), STORE_OK);
+	count = mmap(NULL, (SLOT_PROCS * SLOT_TAKES + 1) * sizeof *count, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert(count != MAP_FAILED);
+	for (int k = 0; k < SLOT_PROCS; k++) {
+		kids[k] = fork();
+		cr_assert(kids[k] >= 0);
+		if (kids[k] == 0) {
+			int bad = 0;
+			store_worker_init();
+			for (int i = 0; i < SLOT_TAKES; i++) {
+				uint64_t n = 0;
+				if (store_slot_next("ob:conc", 3, 42, &n) != STORE_OK ||
+				    n == 0 || n > SLOT_PROCS * SLOT_TAKES)
+					bad++;
+				else
+					__atomic_fetch_add(&count[n], 1, __ATOMIC_RELAXED);
+			}
+			store_worker_close();
+			_exit(bad ? 1 : 0);
+		}
+	}
+	for (int k = 0; k < SLOT_PROCS; k++) {
+		int status;
+		cr_assert_eq(waitpid(kids[k], &status, 0), kids[k]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed", k);
+	}
+	for (int i = 1; i <= SLOT_PROCS * SLOT_TAKES; i++)
+		cr_assert_eq(count[i], 1, "count %d handed out %u times", i, count[i]);
+	munmap(count, (SLOT_PROCS * SLOT_TAKES + 1) * sizeof *count);
+}

@@ -127,7 +127,10 @@ export async function startRelay(env = {}, { args = [], expectFail = false, bin 
     relay.result = await relay.waitExit();
     return relay;
   }
-  await relay.waitLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at'))
+  // An outbound-only relay (PROTOCOL.md section 14) binds no PORT: its
+  // outbound listener's line is the sign of readiness.
+  await relay.waitLog((l) => typeof l.msg === 'string' && (l.msg.startsWith('Server listening at') ||
+    (l.msg === 'outbound listener' && !fullEnv.UPSTREAM)))
     .catch((e) => { child.kill('SIGKILL'); throw new Error(e.message + '\nstderr: ' + relay.stderr); });
   // Workers are forked right after that line; wait until they exist.
   const t0 = Date.now();
