@@ -413,7 +413,10 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	if (req->has_body && req->body_len < 0)
 		add_line(&lines, "Transfer-Encoding", "chunked");
 	inline_len = -1;
-	if (req->has_body && req->body_len > 0 && req->body_len <= UPSTREAM_INLINE_BODY_MAX) {
+	/* Not with 100-continue: that caller wants a refusal before its body
+	 * is pulled (the outbound mode retries without holding the body). */
+	if (req->has_body && !req->expect_continue && req->body_len > 0 &&
+	    req->body_len <= UPSTREAM_INLINE_BODY_MAX) {
 		/* Without a Content-Type of the client's, curl would add its form
 		 * type to a body it is handed whole. */
 		if (!has_field(req, "content-type"))
