@@ -81,6 +81,8 @@ struct config {
 	char           *metrics_token;          /* NULL: open */
 	char           *run_as;                 /* user to switch to after bind, NULL */
 	char           *bind_addr;              /* BIND, default "::" (IPv4 and IPv6 any) */
+	char           *tls_cert_file;          /* TLS_CERT_FILE; NULL: plain HTTP */
+	char           *tls_key_file;           /* TLS_KEY_FILE; set together */
 	/* actions */
 	int             check_only;             /* --check-config */
 	int             healthcheck;            /* --healthcheck: probe the running relay */

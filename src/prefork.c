@@ -628,6 +628,26 @@ drain(struct pool *p, const sigset_t *set)
 	}
 }
 
+/* SIGHUP with something new: every live worker is asked to stop (it
+ * finishes its request in flight) and leaves its slot when it exits; the
+ * next tick forks replacements into free slots, from the parent's memory
+ * as it is now. */
+static void
+renew(struct pool *p)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < p->pc->max_workers; i++) {
+		struct slot *s = &p->slots[i];
+		if (s->pid == 0 || s->retiring)
+			continue;
+		s->retiring = true;
+		kill(s->pid, SIGTERM);
+		n++;
+	}
+	LOG_EVENT(LOG_INFO, "workers renewed", LOG_I("workers", n));
+}
+
 /* Maps the scoreboard and forks the first workers. */
 static int
 pool_start(struct pool *p)
@@ -688,6 +708,13 @@ prefork_run(int listen_fd, const struct prefork_config *pc, prefork_worker_fn fn
 		ts.tv_sec = wait_ms / 1000;
 		ts.tv_nsec = (wait_ms % 1000) * 1000000;
 		sig = sigtimedwait(&set, &si, &ts);
+		if (sig == SIGHUP) {
+			if (pc->reload != NULL && pc->reload() != 0) {
+				renew(&p);
+				next_tick = clock_ms();     /* replacements at once */
+			}
+			continue;
+		}
 		if (sig == SIGTERM || sig == SIGINT) {
 			LOG_EVENT(LOG_INFO, "shutting down", LOG_S("signal", strsignal(sig)));
 			close(listen_fd);

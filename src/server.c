@@ -15,7 +15,17 @@
 #include "prefork.h"
 #include "route.h"
 #include "store/store.h"
+#include "tls.h"
 #include "upstream.h"
+
+/* Set in the parent, inherited by each worker at its fork. */
+static const struct tls_creds *server_tls;
+
+void
+server_set_tls(const struct tls_creds *cr)
+{
+	server_tls = cr;
+}
 
 void
 server_fail(struct server *s, struct conn *c, enum failure f, const struct server_fail_ctx *ctx)
@@ -296,6 +306,8 @@ server_worker_main(int listen_fd, void *arg)
 	cc.state = worker_state;
 	cc.pressure_floor = prefork_pressure_floor;
 	cc.gave_way = worker_gave_way;
+	if (server_tls != NULL)
+		cc.transport = tls_server_transport(server_tls, &cc.transport_arg);
 	worker_listen_fd = listen_fd;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
