@@ -47,6 +47,15 @@ stopping(const struct conn *c)
 	return c->cfg->stopping != NULL && c->cfg->stopping();
 }
 
+/* A stop that closes a wait: a worker renewed by SIGHUP still serves the
+ * first request of a connection it accepted (its client just connected);
+ * checked at each wake-up, since the signal may come during the wait. */
+static int
+stop_waiting(const struct conn *c)
+{
+	return stopping(c) && !(c->first_head && c->cfg->renewing != NULL && c->cfg->renewing());
+}
+
 static int
 busy(const struct conn *c)
 {
@@ -145,7 +154,7 @@ wait_fd_loop(struct conn *c, short events, int64_t deadline,
 	if (events == POLLIN && io_pending(c))
 		return WAIT_READY;
 	for (;;) {
-		if (check_stop && stopping(c))
+		if (check_stop && stop_waiting(c))
 			return WAIT_STOP;
 		int64_t now = clock_ms();
 		if (check_stop && now >= yield_at && busy(c))
@@ -833,6 +842,7 @@ read_head(struct conn *c, bool first, bool *started)
 		bool peer = first || *started;
 		if (!peer)
 			set_state(c, CONN_KEEPALIVE);
+		c->first_head = first;
 		enum wait_result w = wait_fd(c, POLLIN, deadline, !*started,
 		    first ? INT64_MAX : idle_since + CONN_IDLE_YIELD_MS, peer);
 		if (w == WAIT_SLOW && !*started)
@@ -847,6 +857,7 @@ read_head(struct conn *c, bool first, bool *started)
 			send_error(c, 408, "request head not received in time");
 			return HEAD_ERROR;
 		}
+		c->first_head = false;
 		if (w != WAIT_READY)
 			return *started ? HEAD_ERROR : HEAD_CLOSE;
 		size_t room = sizeof c->rbuf - c->rend;
@@ -985,6 +996,7 @@ conn_serve(struct conn *c, int fd, const struct conn_config *cfg,
 	c->state = -1;
 	c->in_handler = false;
 	c->lingering = false;
+	c->first_head = false;
 	set_state(c, CONN_READING);
 	/* Not a TCP socket (tests use socketpairs): nothing to do. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -102,6 +102,10 @@ struct conn_config {
 	                                     * (prefork_stopping): the request in flight
 	                                     * is finished, answered with
 	                                     * "Connection: close", and no other is read */
+	int           (*renewing)(void);    /* NULL, or non-zero when the stop is a
+	                                     * renewal (SIGHUP, prefork_renewing): a
+	                                     * new connection's first request is still
+	                                     * awaited and served, then it closes */
 	int           (*busy)(void);        /* NULL, or non-zero when other connections
 	                                     * wait for this worker: the response in
 	                                     * progress announces "Connection: close",
@@ -249,6 +253,7 @@ struct conn {
 	int                       state;        /* enum conn_state last told, -1 none */
 	bool                      in_handler;
 	bool                      lingering;    /* closing: raw reads, no transport */
+	bool                      first_head;   /* waiting for a connection's first head */
 	/* reading: rbuf[0..head_len) is the head (slices point there),
 	 * rbuf[rpos..rend) unread bytes (body, pipelined requests). */
 	size_t                    head_len;

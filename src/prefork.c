@@ -36,6 +36,7 @@ struct board_slot {
 	atomic_int       state;         /* enum worker_state */
 	atomic_llong     idle_since;    /* clock_ms() when it became idle */
 	atomic_ullong    requests;      /* served by this slot's current worker */
+	atomic_int       renew;         /* set before SIGTERM when renewed (SIGHUP) */
 };
 
 struct board {
@@ -84,6 +85,15 @@ prefork_count_request(void)
 
 	if (b != NULL)
 		atomic_fetch_add_explicit(&b->requests, 1, memory_order_relaxed);
+}
+
+int
+prefork_renewing(void)
+{
+	struct board_slot *b = my_slot();
+
+	return worker_stop != 0 && b != NULL &&
+	    atomic_load_explicit(&b->renew, memory_order_relaxed) != 0;
 }
 
 int
@@ -329,6 +339,7 @@ spawn(struct pool *p, unsigned i)
 
 	atomic_store_explicit(&b->state, WS_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&b->requests, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->renew, 0, memory_order_relaxed);
 	pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork failed: %s", strerror(errno));
@@ -642,6 +653,7 @@ renew(struct pool *p)
 		if (s->pid == 0 || s->retiring)
 			continue;
 		s->retiring = true;
+		atomic_store_explicit(&board->slot[i].renew, 1, memory_order_relaxed);
 		kill(s->pid, SIGTERM);
 		n++;
 	}

@@ -114,6 +114,11 @@ unsigned prefork_floor(unsigned floor, int pressure, long long now_ms, long long
  */
 int  prefork_stopping(void);
 
+/* In a worker: non-zero when the stop is a renewal (SIGHUP), not a
+ * shutdown: the first request of a connection already accepted is still
+ * served (conn_config.renewing). */
+int  prefork_renewing(void);
+
 /*
  * In a worker: waits until listen_fd is readable or the worker is asked to
  * stop, then accepts.  Returns the connected fd, or -1 when the worker

@@ -302,6 +302,7 @@ server_worker_main(int listen_fd, void *arg)
 	cc.request_done = server_request_done;
 	cc.hook_arg = &srv;
 	cc.stopping = prefork_stopping;
+	cc.renewing = prefork_renewing;
 	cc.busy = worker_busy;
 	cc.state = worker_state;
 	cc.pressure_floor = prefork_pressure_floor;

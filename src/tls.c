@@ -823,7 +823,8 @@ srv_finish(void *arg)
 {
 	struct tls_session *s = arg;
 
-	if (!(br_ssl_engine_current_state(eng(s)) & BR_SSL_CLOSED)) {
+	/* Before the handshake there is no session to close politely. */
+	if (s->established && !(br_ssl_engine_current_state(eng(s)) & BR_SSL_CLOSED)) {
 		br_ssl_engine_close(eng(s));
 		(void)push_records(s);  /* close_notify, if the socket takes it */
 	}
