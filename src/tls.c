@@ -758,7 +758,8 @@ srv_send(void *arg, const struct iovec *iov, int cnt)
 			unsigned char *buf = br_ssl_engine_sendapp_buf(eng(s), &room);
 			for (int i = 0; i < cnt && done < room; i++) {
 				size_t n = iov[i].iov_len < room - done ? iov[i].iov_len : room - done;
-				memcpy(buf + done, iov[i].iov_base, n);
+				if (n > 0)      /* empty pieces may have a NULL base */
+					memcpy(buf + done, iov[i].iov_base, n);
 				done += n;
 			}
 			br_ssl_engine_sendapp_ack(eng(s), done);
