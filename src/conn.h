@@ -150,7 +150,8 @@ struct conn_info {
  * close silently.  The first request's head must be complete within the
  * header timeout of the accept (one overall deadline, however the bytes
  * trickle in), a later request's within the header timeout of its first
- * byte, else 408 and close.
+ * byte, else 408 and close.  With a transport (TLS) the handshake happens
+ * inside the first head's wait, so it counts against the same deadline.
  * A Content-Length over max_body_size is answered 413 before fn is called.
  * After fn returns, an unread rest of the body is read and discarded up to
  * CONN_DRAIN_MAX bytes (else the connection is closed); pipelined requests
