@@ -198,7 +198,7 @@ static: $(BUILD)/main.o $(LIB)
 	@BUILD=$(BUILD) CC=$(CC) sh scripts/static.sh
 
 # The integration suite (tests/node) against the static executable.
-test-static: static $(TOOL_BIN)
+test-static: static $(TOOL_BIN) $(LOADGEN)
 	@MTE_RELAY_BIN=$(abspath $(STATIC_BIN)) sh scripts/run-node-tests.sh
 
 # The image from the static executable: the Dockerfile's runtime stage only

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -16,8 +17,73 @@
 #include "relaykey.h"
 #include "server.h"
 #include "store/store.h"
+#include "tls.h"
 
 extern char **environ;
+
+/* HTTPS: the files' paths and the credentials the workers serve now. */
+static const struct config *tls_cfg;
+static struct tls_creds *tls_now;
+
+static void
+log_tls(const char *msg, const struct tls_creds *cr)
+{
+	char kind[64], serial[64], not_after[64];
+	size_t chain;
+
+	tls_creds_describe(cr, kind, serial, not_after, &chain);
+	LOG_EVENT(LOG_INFO, msg, LOG_S("key", kind), LOG_S("serial", serial),
+	    LOG_S("not_after", not_after), LOG_I("chain", chain));
+}
+
+/* At start: both files or neither (config.c checked); a bad one is a
+ * configuration error naming its setting.  0 or CONFIG_EXIT_USAGE. */
+static int
+tls_start(const struct config *cfg)
+{
+	const char *var;
+	char err[512];
+
+	tls_cfg = cfg;
+	if (cfg->tls_cert_file == NULL)
+		return 0;
+	tls_now = tls_creds_load(cfg->tls_cert_file, cfg->tls_key_file, time(NULL), &var,
+	    err, sizeof err);
+	if (tls_now == NULL) {
+		fprintf(stderr, "config error: %s is not usable (flag --%s): %s\n", var,
+		    strcmp(var, "TLS_KEY_FILE") == 0 ? "tls-key-file" : "tls-cert-file", err);
+		return CONFIG_EXIT_USAGE;
+	}
+	server_set_tls(tls_now);
+	return 0;
+}
+
+/* SIGHUP in the parent: reads both files again.  Valid: the workers are
+ * renewed with them (1).  Invalid: logged, the old ones stay (0). */
+static int
+tls_reload(void)
+{
+	struct tls_creds *cr;
+	const char *var;
+	char err[512];
+
+	if (tls_cfg->tls_cert_file == NULL) {
+		LOG_EVENT(LOG_INFO, "SIGHUP: nothing to reload (TLS_CERT_FILE is not set)");
+		return 0;
+	}
+	cr = tls_creds_load(tls_cfg->tls_cert_file, tls_cfg->tls_key_file, time(NULL), &var,
+	    err, sizeof err);
+	if (cr == NULL) {
+		LOG_EVENT(LOG_ERROR, "TLS reload failed: still serving the previous certificate",
+		    LOG_S("setting", var), LOG_S("reason", err));
+		return 0;
+	}
+	server_set_tls(cr);
+	tls_creds_free(tls_now);
+	tls_now = cr;
+	log_tls("TLS certificate reloaded", cr);
+	return 1;
+}
 
 /* Switches to RUN_AS after the listener is bound (a low port may need root). */
 static int
@@ -85,9 +151,11 @@ main(int argc, char **argv)
 		return rc;         /* every problem was printed; 78 */
 	if (cfg.healthcheck) {
 		/* outbound only: GET /api/mte-echo on the outbound listener, which
-		 * answers it itself (outbound.c) */
-		rc = cfg.role_inbound ? healthcheck_run(cfg.bind_addr, cfg.port, stderr) :
-		    healthcheck_run(cfg.outbound_bind, cfg.outbound_port, stderr);
+		 * answers it itself (outbound.c), in plain HTTP (TLS is the inbound
+		 * listener's) */
+		rc = cfg.role_inbound ?
+		    healthcheck_run(cfg.bind_addr, cfg.port, cfg.tls_cert_file != NULL, stderr) :
+		    healthcheck_run(cfg.outbound_bind, cfg.outbound_port, 0, stderr);
 		config_free(&cfg);
 		return rc;
 	}
@@ -97,6 +165,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "config error: %s\n", err);
 		config_free(&cfg);
 		return CONFIG_EXIT_USAGE;
+	}
+	/* Before the fork and before RUN_AS: the key may be readable by root only. */
+	if ((rc = tls_start(&cfg)) != 0) {
+		config_free(&cfg);
+		return rc;
 	}
 	if (cfg.check_only) {
 		printf("configuration ok\n");
@@ -115,6 +188,16 @@ main(int argc, char **argv)
 		} else {
 			printf("outbound role: off (OUTBOUND_PORT not set)\n");
 		}
+		if (tls_now != NULL) {
+			char kind[64], serial[64], not_after[64];
+			size_t chain;
+			tls_creds_describe(tls_now, kind, serial, not_after, &chain);
+			printf("tls: on (%s key, certificate serial %s, expires %s, chain of %zu)\n",
+			    kind, serial, not_after, chain);
+		} else {
+			printf("tls: off (plain HTTP; set TLS_CERT_FILE and TLS_KEY_FILE for HTTPS)\n");
+		}
+		tls_creds_free(tls_now);
 		config_free(&cfg);
 		return 0;
 	}
@@ -160,8 +243,11 @@ main(int argc, char **argv)
 	if (drop_privileges(cfg.run_as) != 0)
 		return 1;
 	log_msg(LOG_INFO, "MTE instantiated successfully.");
+	if (fd >= 0 && tls_now != NULL)
+		log_tls("TLS on", tls_now);
 	if (fd >= 0)
-		log_msg(LOG_INFO, "Server listening at http://0.0.0.0:%u", port);
+		log_msg(LOG_INFO, "Server listening at %s://0.0.0.0:%u",
+		    tls_now != NULL ? "https" : "http", port);
 	if (ofd >= 0)
 		LOG_EVENT(LOG_INFO, "outbound listener", LOG_S("bind", cfg.outbound_bind),
 		    LOG_I("port", oport), LOG_I("partners", cfg.outbound_count));
@@ -175,7 +261,9 @@ main(int argc, char **argv)
 	pc.min_spare = cfg.min_spare_workers;
 	pc.max_spare = cfg.max_spare_workers;
 	pc.drain_timeout_s = cfg.drain_timeout;
+	pc.reload = tls_reload;
 	rc = prefork_run(fd, &pc, server_worker_main, &cfg);
+	tls_creds_free(tls_now);
 	config_free(&cfg);
 	return rc;
 }

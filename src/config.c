@@ -132,6 +132,12 @@ static const struct setting settings[] = {
 	{ "BIND", "bind", NULL, NULL, K_ADDR, 0, "::", 0, 0,
 	  OFF(bind_addr),
 	  "IP address to listen on; \"::\" means every IPv6 and IPv4 address" },
+	{ "TLS_CERT_FILE", "tls-cert-file", NULL, NULL, K_FILE, 0, NULL, 0, 0,
+	  OFF(tls_cert_file),
+	  "PEM certificate chain (leaf first) for HTTPS on the listener, with TLS_KEY_FILE; SIGHUP reloads both; unset: plain HTTP" },
+	{ "TLS_KEY_FILE", "tls-key-file", NULL, NULL, K_FILE, 0, NULL, 0, 0,
+	  OFF(tls_key_file),
+	  "PEM private key (RSA or EC, unencrypted) of TLS_CERT_FILE" },
 	{ "DEBUG", "debug", NULL, NULL, K_BOOL, 0, "false", 0, 0,
 	  OFF(debug),
 	  "log more detail (never secrets or decrypted content)" },
@@ -1476,6 +1482,20 @@ check_pool(struct ctx *c)
 	    c->cfg->min_spare_workers, c->cfg->max_spare_workers);
 }
 
+/* HTTPS needs both files: one alone is a mistake, not plain HTTP. */
+static void
+check_tls_pair(struct ctx *c)
+{
+	const char *missing = c->cfg->tls_cert_file == NULL ? "TLS_CERT_FILE" : "TLS_KEY_FILE";
+	const char *given = c->cfg->tls_cert_file == NULL ? "TLS_KEY_FILE" : "TLS_CERT_FILE";
+	int kind;
+
+	if ((c->cfg->tls_cert_file == NULL) == (c->cfg->tls_key_file == NULL))
+		return;
+	REPORT(c, find_by_env(missing, strlen(missing), &kind), NULL, NULL,
+	    "HTTPS needs the certificate and its key", "is required when %s is set", given);
+}
+
 /* --help and --version print and stop, before anything else is looked at.
  * Returns 1 when one of them was given (and printed). */
 static int
@@ -1697,6 +1717,12 @@ check_roles(struct ctx *c, const struct resolved *res)
 		REPORT(c, s, NULL, NULL, "the outbound role needs a listener",
 		    "is required when OUTBOUND_RELAY or OUTBOUND_RELAYS is set");
 	}
+	if (!cfg->role_inbound && cfg->tls_cert_file != NULL) {
+		/* HTTPS is the inbound listener's; the outbound one is plain on loopback */
+		s = find_by_env("TLS_CERT_FILE", strlen("TLS_CERT_FILE"), &kind);
+		REPORT(c, s, NULL, NULL, "TLS_CERT_FILE and TLS_KEY_FILE serve the inbound listener (PORT)",
+		    "needs the inbound role: set UPSTREAM, or unset TLS_CERT_FILE and TLS_KEY_FILE");
+	}
 	if (cfg->outbound_token != NULL && strlen(cfg->outbound_token) < OUTBOUND_TOKEN_MIN) {
 		s = find_by_env("OUTBOUND_TOKEN", strlen("OUTBOUND_TOKEN"), &kind);
 		report_n(c, s, NULL, NULL, 0, "use 32 or more random characters",
@@ -1726,6 +1752,8 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 	check_roles(&c, &res);     /* with the others: every problem at once */
 	if (c.errors == 0)
 		check_pool(&c);
+	if (c.errors == 0)
+		check_tls_pair(&c);
 	if (c.errors == 0)
 		check_cluster_db(&c);
 	if (c.errors > 0) {

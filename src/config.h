@@ -97,6 +97,8 @@ struct config {
 	char           *outbound_token;         /* OUTBOUND_TOKEN, NULL: none */
 	unsigned        outbound_pairs;         /* OUTBOUND_PAIRS, 4 */
 	int             role_inbound;           /* UPSTREAM set, or no outbound role */
+	char           *tls_cert_file;          /* TLS_CERT_FILE; NULL: plain HTTP */
+	char           *tls_key_file;           /* TLS_KEY_FILE; set together (the inbound listener) */
 	/* actions */
 	int             check_only;             /* --check-config */
 	int             healthcheck;            /* --healthcheck: probe the running relay */

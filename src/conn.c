@@ -47,6 +47,15 @@ stopping(const struct conn *c)
 	return c->cfg->stopping != NULL && c->cfg->stopping();
 }
 
+/* A stop that closes a wait: a worker renewed by SIGHUP still serves the
+ * first request of a connection it accepted (its client just connected);
+ * checked at each wake-up, since the signal may come during the wait. */
+static int
+stop_waiting(const struct conn *c)
+{
+	return stopping(c) && !(c->first_head && c->cfg->renewing != NULL && c->cfg->renewing());
+}
+
 static int
 busy(const struct conn *c)
 {
@@ -62,6 +71,49 @@ set_state(struct conn *c, enum conn_state st)
 		return;
 	c->state = (int)st;
 	c->cfg->state(st);
+}
+
+/* ---- the transport: the plain socket, or cfg->transport (TLS) ---- */
+
+static ssize_t
+io_recv(struct conn *c, void *buf, size_t len)
+{
+	const struct conn_transport *t = c->cfg->transport;
+	return t != NULL ? t->recv(c->cfg->transport_arg, buf, len) :
+	    recv(c->fd, buf, len, MSG_DONTWAIT);
+}
+
+static ssize_t
+io_send(struct conn *c, struct iovec *iov, int cnt)
+{
+	const struct conn_transport *t = c->cfg->transport;
+	if (t != NULL)
+		return t->send(c->cfg->transport_arg, iov, cnt);
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+	return sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* 0 when nothing the transport accepted waits to leave; -1 with errno. */
+static int
+io_flush(struct conn *c)
+{
+	const struct conn_transport *t = c->cfg->transport;
+	return t != NULL ? t->flush(c->cfg->transport_arg) : 0;
+}
+
+/* While lingering, conn reads the socket itself (bytes to discard). */
+static short
+io_events(const struct conn *c, short events)
+{
+	const struct conn_transport *t = c->cfg->transport;
+	return t != NULL && !c->lingering ? t->events(c->cfg->transport_arg, events) : events;
+}
+
+static bool
+io_pending(const struct conn *c)
+{
+	const struct conn_transport *t = c->cfg->transport;
+	return t != NULL && !c->lingering && t->pending(c->cfg->transport_arg);
 }
 
 /* ---- the pressure floor ----
@@ -98,8 +150,11 @@ wait_fd_loop(struct conn *c, short events, int64_t deadline,
 {
 	int64_t start = clock_ms();
 
+	/* Plaintext the transport already holds needs no wait. */
+	if (events == POLLIN && io_pending(c))
+		return WAIT_READY;
 	for (;;) {
-		if (check_stop && stopping(c))
+		if (check_stop && stop_waiting(c))
 			return WAIT_STOP;
 		int64_t now = clock_ms();
 		if (check_stop && now >= yield_at && busy(c))
@@ -110,7 +165,7 @@ wait_fd_loop(struct conn *c, short events, int64_t deadline,
 			return WAIT_TIMEOUT;
 		int64_t left = deadline - now;
 		int timeout = left > POLL_SLICE_MS ? POLL_SLICE_MS : (int)left;
-		struct pollfd pfd = { .fd = c->fd, .events = events };
+		struct pollfd pfd = { .fd = c->fd, .events = io_events(c, events) };
 		int r = poll(&pfd, 1, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -179,6 +234,25 @@ rate_account(struct conn *c, int64_t start)
 
 /* ---- writing ---- */
 
+/* After a write that could not proceed (errno): true to try again, false
+ * when the connection is dead (error, stall, too slow). */
+static bool
+send_wait(struct conn *c)
+{
+	if (errno == EINTR)
+		return true;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		int64_t start = clock_ms();
+		enum wait_result w = wait_fd(c, POLLOUT, rate_deadline(c), false, INT64_MAX, true);
+		bool rate = rate_account(c, start);
+		if (rate && (w == WAIT_READY ||
+		    (w == WAIT_TIMEOUT && c->rate_wait_ms == 0)))
+			return true;   /* ready, or only the rate window ended */
+	}
+	c->dead = true;
+	return false;
+}
+
 /* Writes all of iov[0..cnt) (modifies iov).  Each stall is bounded by the
  * idle timeout.  On failure the connection is dead. */
 static int
@@ -192,20 +266,10 @@ send_iov(struct conn *c, struct iovec *iov, int cnt)
 			cnt--;
 			continue;
 		}
-		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
-		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = io_send(c, iov, cnt);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (send_wait(c))
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				int64_t start = clock_ms();
-				enum wait_result w = wait_fd(c, POLLOUT, rate_deadline(c), false, INT64_MAX, true);
-				bool rate = rate_account(c, start);
-				if (rate && (w == WAIT_READY ||
-				    (w == WAIT_TIMEOUT && c->rate_wait_ms == 0)))
-					continue;   /* ready, or only the rate window ended */
-			}
-			c->dead = true;
 			return -1;
 		}
 		c->info.bytes_out += (uint64_t)n;
@@ -222,6 +286,10 @@ send_iov(struct conn *c, struct iovec *iov, int cnt)
 			iov->iov_len -= left;
 		}
 	}
+	/* What a transport accepted leaves now, not with the next write. */
+	while (io_flush(c) != 0)
+		if (!send_wait(c))
+			return -1;
 	return 0;
 }
 
@@ -556,7 +624,7 @@ body_recv(struct conn *c, char *dst, size_t cap)
 			c->dead = true;
 			return body_fail(c, 499);
 		}
-		ssize_t n = recv(c->fd, dst, cap, MSG_DONTWAIT);
+		ssize_t n = io_recv(c, dst, cap);
 		if (n > 0) {
 			c->rate_bytes += (uint64_t)n;
 			c->peer_bytes += (uint64_t)n;
@@ -780,6 +848,7 @@ read_head(struct conn *c, bool first, bool *started)
 		bool peer = first || *started;
 		if (!peer)
 			set_state(c, CONN_KEEPALIVE);
+		c->first_head = first;
 		enum wait_result w = wait_fd(c, POLLIN, deadline, !*started,
 		    first ? INT64_MAX : idle_since + CONN_IDLE_YIELD_MS, peer);
 		if (w == WAIT_SLOW && !*started)
@@ -794,10 +863,11 @@ read_head(struct conn *c, bool first, bool *started)
 			send_error(c, 408, "request head not received in time");
 			return HEAD_ERROR;
 		}
+		c->first_head = false;
 		if (w != WAIT_READY)
 			return *started ? HEAD_ERROR : HEAD_CLOSE;
 		size_t room = sizeof c->rbuf - c->rend;
-		ssize_t n = recv(c->fd, c->rbuf + c->rend, room, MSG_DONTWAIT);
+		ssize_t n = io_recv(c, c->rbuf + c->rend, room);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (n <= 0) {
@@ -849,6 +919,9 @@ linger_close(struct conn *c)
 	char sink[4096];
 	size_t total = 0;
 	int64_t deadline = clock_ms() + CONN_LINGER_MS;
+	if (c->cfg->transport != NULL)
+		c->cfg->transport->finish(c->cfg->transport_arg);   /* close_notify */
+	c->lingering = true;
 	if (shutdown(c->fd, SHUT_WR) == 0) {
 		while (total <= CONN_DRAIN_MAX &&
 		    wait_fd(c, POLLIN, deadline, false, INT64_MAX, false) == WAIT_READY) {
@@ -928,9 +1001,16 @@ conn_serve(struct conn *c, int fd, const struct conn_config *cfg,
 	c->accepted_ms = clock_ms();
 	c->state = -1;
 	c->in_handler = false;
+	c->lingering = false;
+	c->first_head = false;
 	set_state(c, CONN_READING);
 	/* Not a TCP socket (tests use socketpairs): nothing to do. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (cfg->transport != NULL && cfg->transport->start(cfg->transport_arg, fd) != 0) {
+		close(fd);
+		c->fd = -1;
+		return;
+	}
 
 	for (;;) {
 		bool started;
@@ -948,6 +1028,10 @@ conn_serve(struct conn *c, int fd, const struct conn_config *cfg,
 	}
 	if (!c->dead && c->status != 0)
 		linger_close(c);
+	else if (!c->dead && cfg->transport != NULL)
+		cfg->transport->finish(cfg->transport_arg);
+	if (cfg->transport != NULL)
+		cfg->transport->end(cfg->transport_arg);
 	close(fd);
 	c->fd = -1;
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 #include "http.h"
 #include "limits.h"
@@ -63,6 +64,32 @@ enum conn_state {
 typedef void (*conn_gave_way_fn)(void *arg, struct conn *c, const char *phase,
     unsigned rate_bps, unsigned floor_bps);
 
+/*
+ * Optional transport under the connection (TLS): conn then never touches
+ * the socket's data itself, only polls it.  Every call is non-blocking and
+ * gets conn_config.transport_arg.  recv returns > 0 bytes of plaintext, 0 at
+ * the peer's end, or -1 with errno (EAGAIN: nothing yet, wait for the
+ * events that events() names).  send takes plaintext from iov[0..cnt) and
+ * returns how many bytes it accepted (> 0) or -1 as recv; accepted bytes may
+ * still sit in the transport until flush returns 0 (-1 with EAGAIN: wait,
+ * call again).  events(want) maps the events conn would wait for to the
+ * ones the transport needs now (a handshake may read while conn writes).
+ * pending is non-zero when recv would return data without waiting.  start
+ * begins a connection on fd (0, or -1: conn closes fd at once); finish sends
+ * what a polite close needs (best effort, never waits); end is called once
+ * per started connection, before fd is closed.
+ */
+struct conn_transport {
+	int     (*start)(void *arg, int fd);
+	ssize_t (*recv)(void *arg, void *buf, size_t len);
+	ssize_t (*send)(void *arg, const struct iovec *iov, int cnt);
+	int     (*flush)(void *arg);
+	short   (*events)(void *arg, short want);
+	int     (*pending)(void *arg);
+	void    (*finish)(void *arg);
+	void    (*end)(void *arg);
+};
+
 struct conn_config {
 	unsigned        header_timeout_s;   /* HEADER_TIMEOUT: first byte -> head complete */
 	unsigned        idle_timeout_s;     /* IDLE_TIMEOUT: between requests, and any
@@ -75,6 +102,10 @@ struct conn_config {
 	                                     * (prefork_stopping): the request in flight
 	                                     * is finished, answered with
 	                                     * "Connection: close", and no other is read */
+	int           (*renewing)(void);    /* NULL, or non-zero when the stop is a
+	                                     * renewal (SIGHUP, prefork_renewing): a
+	                                     * new connection's first request is still
+	                                     * awaited and served, then it closes */
 	int           (*busy)(void);        /* NULL, or non-zero when other connections
 	                                     * wait for this worker: the response in
 	                                     * progress announces "Connection: close",
@@ -92,6 +123,8 @@ struct conn_config {
 	                                     * that sent nothing is closed), cut while
 	                                     * the response is written */
 	conn_gave_way_fn gave_way;          /* NULL: none; hook_arg is passed */
+	const struct conn_transport *transport; /* NULL: the plain socket */
+	void           *transport_arg;      /* passed to every transport call */
 };
 
 /* Per-request facts for logging, valid from the request's first byte until
@@ -117,7 +150,8 @@ struct conn_info {
  * close silently.  The first request's head must be complete within the
  * header timeout of the accept (one overall deadline, however the bytes
  * trickle in), a later request's within the header timeout of its first
- * byte, else 408 and close.
+ * byte, else 408 and close.  With a transport (TLS) the handshake happens
+ * inside the first head's wait, so it counts against the same deadline.
  * A Content-Length over max_body_size is answered 413 before fn is called.
  * After fn returns, an unread rest of the body is read and discarded up to
  * CONN_DRAIN_MAX bytes (else the connection is closed); pipelined requests
@@ -219,6 +253,8 @@ struct conn {
 	uint64_t                  peer_bytes;   /* this request: bytes moved meanwhile */
 	int                       state;        /* enum conn_state last told, -1 none */
 	bool                      in_handler;
+	bool                      lingering;    /* closing: raw reads, no transport */
+	bool                      first_head;   /* waiting for a connection's first head */
 	/* reading: rbuf[0..head_len) is the head (slices point there),
 	 * rbuf[rpos..rend) unread bytes (body, pipelined requests). */
 	size_t                    head_len;

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "limits.h"
+#include "tls.h"
 
 /* Waits for events on fd until the deadline; 0 when ready, -1 on timeout. */
 static int
@@ -79,7 +80,7 @@ connect_to(const char *addr, unsigned port, int64_t deadline, const char **why)
 }
 
 int
-healthcheck_run(const char *bind_addr, unsigned port, FILE *err)
+healthcheck_run(const char *bind_addr, unsigned port, int tls, FILE *err)
 {
 	/* The listener takes IPv4 on "::" (or falls back to 0.0.0.0). */
 	const char *addr = strcmp(bind_addr, "::") == 0 || strcmp(bind_addr, "0.0.0.0") == 0 ?
@@ -100,6 +101,13 @@ healthcheck_run(const char *bind_addr, unsigned port, FILE *err)
 	if ((fd = connect_to(addr, port, deadline, &why)) < 0) {
 		fprintf(err, "healthcheck: cannot connect to %s port %u: %s\n", addr, port, why);
 		return 1;
+	}
+	if (tls) {
+		long r = tls_probe(fd, req, (size_t)n, line, sizeof line - 1, 13, deadline, &why);
+		got = r > 0 ? (size_t)r : 0;
+		sent = (size_t)n;
+		if (why == NULL && got < 13)
+			why = "connection closed before a status line";
 	}
 	while (sent < (size_t)n && why == NULL) {
 		ssize_t w = send(fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);

@@ -109,6 +109,8 @@
 #define TLS_CA_CERTS_MAX        1024    /* certificates in the CA bundle */
 #define TLS_CERT_DER_MAX        16384   /* bytes of one DER certificate in the bundle */
 #define TLS_DN_MAX              1024    /* bytes of one CA subject DN */
+#define TLS_SERVER_FILE_MAX     (256 * 1024) /* bytes of TLS_CERT_FILE or TLS_KEY_FILE */
+#define TLS_SERVER_CHAIN_MAX    8       /* certificates in TLS_CERT_FILE (leaf first) */
 #define STORE_CLUSTER_NODES_MAX 64      /* primaries in a Redis Cluster slot map -> map refused */
 #define STORE_CLUSTER_REDIRECTS_MAX 5   /* MOVED/ASK/TRYAGAIN/CLUSTERDOWN/node-failure retries
                                          * of one command; one more -> 503 */

@@ -79,6 +79,7 @@ struct shared {
 	atomic_ullong    workers_spawned;
 	atomic_ullong    workers_retired;
 	atomic_ullong    slow_peers_closed;
+	atomic_ullong    tls_handshake_failures;
 	struct store_node store_node[METRICS_STORE_NODES_MAX];
 	atomic_ullong    store_other_commands;
 	atomic_ullong    store_redirects[METRICS_REDIRECT_KINDS];
@@ -378,6 +379,13 @@ metrics_count_worker_retired(void)
 }
 
 void
+metrics_count_tls_handshake_failure(void)
+{
+	if (region != NULL)
+		add(&region->tls_handshake_failures, 1);
+}
+
+void
 metrics_count_slow_peer_closed(void)
 {
 	if (region != NULL)
@@ -509,6 +517,9 @@ metrics_render(char *buf, size_t cap)
 	    &m->upstream, upstream_bounds, UPSTREAM_BUCKETS - 1);
 	counter(&o, "mte_relay_worker_restarts_total",
 	    "Worker processes that died and were replaced.", &m->worker_restarts);
+	counter(&o, "mte_relay_tls_handshake_failures_total",
+	    "TLS connections that ended before their handshake completed (TLS_CERT_FILE set).",
+	    &m->tls_handshake_failures);
 	render_pool(&o, m);
 
 	if (o.full) {

@@ -43,6 +43,8 @@
  *   listen_queue                       gauge, connections waiting to be accepted
  *                                      (only where TCP_INFO reads it)
  *   slow_peers_closed_total            counter, connections that gave way under pressure
+ *   tls_handshake_failures_total       counter, TLS connections that sent bytes but
+ *                                      ended before the handshake completed
  *   build_info{version}                gauge, always 1
  *   process_start_time_seconds         gauge, Unix time of metrics_init()
  */
@@ -160,6 +162,8 @@ void metrics_count_worker_retired(void);
 /* Counts one connection closed because it moved too few bytes per second
  * while the pool was under pressure (conn.c's pressure floor). */
 void metrics_count_slow_peer_closed(void);
+/* A TLS handshake that failed (tls.c). */
+void metrics_count_tls_handshake_failure(void);
 
 /*
  * Writes the Prometheus text exposition format (version 0.0.4) into buf,

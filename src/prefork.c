@@ -37,6 +37,7 @@ struct board_slot {
 	atomic_int       state;         /* enum worker_state */
 	atomic_llong     idle_since;    /* clock_ms() when it became idle */
 	atomic_ullong    requests;      /* served by this slot's current worker */
+	atomic_int       renew;         /* set before SIGTERM when renewed (SIGHUP) */
 };
 
 struct board {
@@ -85,6 +86,15 @@ prefork_count_request(void)
 
 	if (b != NULL)
 		atomic_fetch_add_explicit(&b->requests, 1, memory_order_relaxed);
+}
+
+int
+prefork_renewing(void)
+{
+	struct board_slot *b = my_slot();
+
+	return worker_stop != 0 && b != NULL &&
+	    atomic_load_explicit(&b->renew, memory_order_relaxed) != 0;
 }
 
 int
@@ -348,6 +358,7 @@ spawn(struct pool *p, unsigned i)
 
 	atomic_store_explicit(&b->state, WS_STARTING, memory_order_relaxed);
 	atomic_store_explicit(&b->requests, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->renew, 0, memory_order_relaxed);
 	pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork failed: %s", strerror(errno));
@@ -651,6 +662,27 @@ drain(struct pool *p, const sigset_t *set)
 	}
 }
 
+/* SIGHUP with something new: every live worker is asked to stop (it
+ * finishes its request in flight) and leaves its slot when it exits; the
+ * next tick forks replacements into free slots, from the parent's memory
+ * as it is now. */
+static void
+renew(struct pool *p)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < p->pc->max_workers; i++) {
+		struct slot *s = &p->slots[i];
+		if (s->pid == 0 || s->retiring)
+			continue;
+		s->retiring = true;
+		atomic_store_explicit(&board->slot[i].renew, 1, memory_order_relaxed);
+		kill(s->pid, SIGTERM);
+		n++;
+	}
+	LOG_EVENT(LOG_INFO, "workers renewed", LOG_I("workers", n));
+}
+
 /* Maps the scoreboard and forks the first workers. */
 static int
 pool_start(struct pool *p)
@@ -711,6 +743,13 @@ prefork_run(int listen_fd, const struct prefork_config *pc, prefork_worker_fn fn
 		ts.tv_sec = wait_ms / 1000;
 		ts.tv_nsec = (wait_ms % 1000) * 1000000;
 		sig = sigtimedwait(&set, &si, &ts);
+		if (sig == SIGHUP) {
+			if (pc->reload != NULL && pc->reload() != 0) {
+				renew(&p);
+				next_tick = clock_ms();     /* replacements at once */
+			}
+			continue;
+		}
 		if (sig == SIGTERM || sig == SIGINT) {
 			LOG_EVENT(LOG_INFO, "shutting down", LOG_S("signal", strsignal(sig)));
 			close(listen_fd);

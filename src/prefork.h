@@ -15,7 +15,8 @@
  * could accept (a start-up failure would repeat).  On SIGTERM or SIGINT the
  * parent closes its listener, asks every worker to stop, waits up to the
  * drain timeout for in-flight requests to finish, kills what is left, and
- * returns 0.
+ * returns 0.  On SIGHUP it calls prefork_config.reload and, when that asks
+ * for it, renews every worker (see there).
  *
  * Under pressure (the pool at its ceiling, no idle worker, connections
  * waiting) the parent publishes a rate floor, from 2 x CONN_MIN_RATE_BPS
@@ -48,6 +49,12 @@ struct prefork_config {
 	unsigned min_spare;         /* MIN_SPARE_WORKERS */
 	unsigned max_spare;         /* MAX_SPARE_WORKERS, >= min_spare */
 	unsigned drain_timeout_s;   /* DRAIN_TIMEOUT */
+	int    (*reload)(void);     /* NULL, or called in the parent on SIGHUP:
+	                             * non-zero renews the pool (every worker is
+	                             * asked to stop as on SIGTERM: it finishes
+	                             * the request in flight, answered with
+	                             * "Connection: close"; new workers, forked
+	                             * from the parent as it is now, take over) */
 };
 
 /*
@@ -106,6 +113,11 @@ unsigned prefork_floor(unsigned floor, int pressure, long long now_ms, long long
  * closes; a request in flight is finished first.
  */
 int  prefork_stopping(void);
+
+/* In a worker: non-zero when the stop is a renewal (SIGHUP), not a
+ * shutdown: the first request of a connection already accepted is still
+ * served (conn_config.renewing). */
+int  prefork_renewing(void);
 
 /*
  * In the parent, before prefork_run: a second listening socket (the

@@ -15,7 +15,17 @@
 #include "prefork.h"
 #include "route.h"
 #include "store/store.h"
+#include "tls.h"
 #include "upstream.h"
+
+/* Set in the parent, inherited by each worker at its fork. */
+static const struct tls_creds *server_tls;
+
+void
+server_set_tls(const struct tls_creds *cr)
+{
+	server_tls = cr;
+}
 
 void
 server_fail(struct server *s, struct conn *c, enum failure f, const struct server_fail_ctx *ctx)
@@ -292,18 +302,24 @@ server_worker_main(int listen_fd, void *arg)
 	cc.request_done = server_request_done;
 	cc.hook_arg = &srv;
 	cc.stopping = prefork_stopping;
+	cc.renewing = prefork_renewing;
 	cc.busy = worker_busy;
 	cc.state = worker_state;
 	cc.pressure_floor = prefork_pressure_floor;
 	cc.gave_way = worker_gave_way;
+	if (server_tls != NULL)
+		cc.transport = tls_server_transport(server_tls, &cc.transport_arg);
 	worker_listen_fd = listen_fd;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 
 	/* The outbound listener's connections (PROTOCOL.md section 14): no
-	 * CORS, no HEADERS on answers; the same limits otherwise. */
+	 * CORS, no HEADERS on answers, plain HTTP on loopback (TLS_CERT_FILE is
+	 * the inbound listener's); the same limits otherwise. */
 	occ = cc;
 	occ.response_fields = NULL;
+	occ.transport = NULL;
+	occ.transport_arg = NULL;
 	for (;;) {
 		int second = 0;
 		int fd = prefork_accept(listen_fd, srv.peer, sizeof srv.peer, &second);

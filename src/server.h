@@ -62,6 +62,12 @@ void   server_request_done(void *arg, struct conn *c, const struct http_request 
 /* Worker entry point for prefork_run (arg is the const struct config). */
 void   server_worker_main(int listen_fd, void *arg);
 
+/* In the parent, before workers are forked: the credentials they serve
+ * HTTPS with (NULL: plain HTTP).  Workers forked later see the last value
+ * set; cr must stay valid in the parent until it is replaced. */
+struct tls_creds;
+void   server_set_tls(const struct tls_creds *cr);
+
 /* 1 when the method is GET or HEAD. */
 int    server_is_get_or_head(const struct http_request *req);
 

@@ -1107,6 +1107,9 @@ Test(config, outbound_role_requirements)
 	expect_error(NONE, L(OB, "OUTBOUND_RELAY=https://gw.example", "OUTBOUND_RELAYS=/a=http://b"),
 	    "OUTBOUND_RELAYS must not be set together with OUTBOUND_RELAY");
 	expect_error(NONE, NONE, "UPSTREAM is required (flag --upstream)");
+	/* HTTPS is the inbound listener's: an outbound-only sidecar has none */
+	expect_error(NONE, L(OB, "OUTBOUND_RELAY=https://gw.example", "TLS_CERT_FILE=/etc/passwd",
+	    "TLS_KEY_FILE=/etc/passwd"), "TLS_CERT_FILE needs the inbound role");
 }
 
 Test(config, outbound_bad_values)
