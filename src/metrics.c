@@ -80,6 +80,7 @@ struct shared {
 	atomic_ullong    workers_retired;
 	atomic_ullong    slow_peers_closed;
 	atomic_ullong    tls_handshake_failures;
+	atomic_ullong    upstream_resends[2];   /* [0] sent again (idempotent), [1] refused */
 	struct store_node store_node[METRICS_STORE_NODES_MAX];
 	atomic_ullong    store_other_commands;
 	atomic_ullong    store_redirects[METRICS_REDIRECT_KINDS];
@@ -379,6 +380,13 @@ metrics_count_worker_retired(void)
 }
 
 void
+metrics_count_upstream_resend(int refused)
+{
+	if (region != NULL)
+		add(&region->upstream_resends[refused ? 1 : 0], 1);
+}
+
+void
 metrics_count_tls_handshake_failure(void)
 {
 	if (region != NULL)
@@ -520,6 +528,11 @@ metrics_render(char *buf, size_t cap)
 	counter(&o, "mte_relay_tls_handshake_failures_total",
 	    "TLS connections that ended before their handshake completed (TLS_CERT_FILE set).",
 	    &m->tls_handshake_failures);
+	family(&o, "mte_relay_upstream_resends_total", "counter",
+	    "Requests whose kept-alive upstream connection died before any answer: sent again "
+	    "on a new one (idempotent methods) or refused with 502 (the others).");
+	put(&o, "mte_relay_upstream_resends_total{outcome=\"sent\"} %llu\n", get(&m->upstream_resends[0]));
+	put(&o, "mte_relay_upstream_resends_total{outcome=\"refused\"} %llu\n", get(&m->upstream_resends[1]));
 	render_pool(&o, m);
 
 	if (o.full) {

@@ -158,6 +158,9 @@ void metrics_set_pool(const unsigned by_state[WS_COUNT], unsigned max, long queu
  * workers retired because the pool had too many idle.  Called by the parent. */
 void metrics_count_worker_spawned(void);
 void metrics_count_worker_retired(void);
+/* A request curl would send again after its kept-alive upstream connection
+ * died unanswered: refused 1 (not idempotent: not sent), 0 (sent again). */
+void metrics_count_upstream_resend(int refused);
 
 /* Counts one connection closed because it moved too few bytes per second
  * while the pool was under pressure (conn.c's pressure floor). */

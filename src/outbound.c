@@ -297,8 +297,8 @@ get_id(int renew)
 			return F_STORE_UNAVAILABLE;
 		if (st == STORE_OK && (!renew || sl.version != expect) && id_from_slot(&sl, &R.id) == 0)
 			return F_COUNT;
-		if (st == STORE_OK)
-			expect = sl.version;    /* replace exactly what is there */
+		/* replace exactly what is there (nothing: version 0) */
+		expect = st == STORE_OK ? sl.version : 0;
 		if (round == 1)
 			break;
 		if (small_exchange("HEAD", "/api/mte-relay", NULL, 0, NULL, 0, &r) != 0)
@@ -482,12 +482,15 @@ get_pair(unsigned index, int renew)
 		f = pair_new(&fresh);
 		if (f == F_CLIENT_ID_INVALID) {
 			/* the id itself is refused: a new one, then pair again */
+			crypto_wipe(&fresh, sizeof fresh);
 			if ((f = get_id(1)) != F_COUNT)
 				return f;
 			continue;
 		}
-		if (f != F_COUNT)
+		if (f != F_COUNT) {
+			crypto_wipe(&fresh, sizeof fresh);
 			return f;
+		}
 		fresh.index = index;
 		v = fresh_version();
 		pair_to_value(&fresh, val);
@@ -562,6 +565,8 @@ build_meta(void)
 			memcpy(j, old->valuestring, ol);
 			memcpy(j + ol, ", ", 2);
 			memcpy(j + ol + 2, fw->f[i].value, vl + 1);
+			/* cJSON may free the old value: a caller's header, wiped first */
+			crypto_wipe(old->valuestring, ol);
 			if (cJSON_SetValuestring(old, j) == NULL)
 				f = F_FIELDS_TOO_LARGE;
 			crypto_wipe(j, ol + vl + 3);
@@ -1017,8 +1022,13 @@ serve(void)
 			break;
 		}
 		/* the body, once read, cannot be sent again */
-		if (act == ACT_NONE || attempt == OUTBOUND_ATTEMPTS_MAX || (R.has_body && R.pulled))
+		if (act == ACT_NONE || attempt == OUTBOUND_ATTEMPTS_MAX || (R.has_body && R.pulled)) {
+			/* no retry, but a pair the partner refused is of no use to
+			 * the next request either */
+			if (act == ACT_REPAIR)
+				drop_pair();
 			break;
+		}
 		if (act == ACT_NEW_ID && (f = get_id(1)) != F_COUNT)
 			break;
 		renew_pair = act == ACT_REPAIR;

@@ -126,25 +126,39 @@ pem_append(void *ctx, const void *src, size_t len)
 
 /* Calls fn for each PEM object of text; stops at fn's non-zero return.
  * 0, a non-zero fn return, or -1 for malformed PEM. */
+static int pem_walk(br_pem_decoder_context *pc, const unsigned char *text, size_t len,
+    struct pem_obj *o, int (*fn)(void *arg, struct pem_obj *o), void *arg);
+
+/* The decoder buffers decoded bytes (of a private key too): wiped after. */
 static int
 pem_each(const unsigned char *text, size_t len, struct pem_obj *o,
     int (*fn)(void *arg, struct pem_obj *o), void *arg)
 {
 	br_pem_decoder_context pc;
+	int r = pem_walk(&pc, text, len, o, fn, arg);
 
-	br_pem_decoder_init(&pc);
+	crypto_wipe(&pc, sizeof pc);
+	return r;
+}
+
+static int
+pem_walk(br_pem_decoder_context *pcp, const unsigned char *text, size_t len,
+    struct pem_obj *o, int (*fn)(void *arg, struct pem_obj *o), void *arg)
+{
+
+	br_pem_decoder_init(pcp);
 	while (len > 0) {
-		size_t n = br_pem_decoder_push(&pc, text, len);
+		size_t n = br_pem_decoder_push(pcp, text, len);
 		int r;
 
 		text += n;
 		len -= n;
-		switch (br_pem_decoder_event(&pc)) {
+		switch (br_pem_decoder_event(pcp)) {
 		case BR_PEM_BEGIN_OBJ:
-			snprintf(o->name, sizeof o->name, "%s", br_pem_decoder_name(&pc));
+			snprintf(o->name, sizeof o->name, "%s", br_pem_decoder_name(pcp));
 			o->len = 0;
 			o->overflow = false;
-			br_pem_decoder_setdest(&pc, pem_append, o);
+			br_pem_decoder_setdest(pcp, pem_append, o);
 			break;
 		case BR_PEM_END_OBJ:
 			if ((r = fn(arg, o)) != 0)

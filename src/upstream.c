@@ -32,6 +32,8 @@ struct xfer {
 	int        body_failed;
 	int        sink_failed;
 	int        bad_response;
+	int        sends;               /* times curl sent the request (a retry: 2) */
+	int        resend_refused;
 	size_t     head_used;
 	size_t     head_bytes;          /* raw bytes of the head so far */
 	size_t     field_lines;         /* field lines of the head so far */
@@ -267,6 +269,46 @@ on_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* GET, HEAD, OPTIONS, TRACE, PUT, DELETE: a second run changes nothing
+ * (RFC 9110 9.2.2). */
+static int
+method_idempotent(const char *m)
+{
+	static const char *const idem[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+	size_t i;
+
+	for (i = 0; i < sizeof idem / sizeof idem[0]; i++)
+		if (strcmp(m, idem[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Before curl sends the request on a connection.  When a kept-alive
+ * connection dies before any byte of the answer, curl sends the request
+ * again on a new one; the upstream may have run it the first time, so a
+ * request that is not idempotent is not sent twice (the caller gets 502).
+ */
+static int
+on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+    int conn_local_port)
+{
+	struct xfer *x = arg;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	if (++x->sends > 1) {
+		metrics_count_upstream_resend(!method_idempotent(x->req->method));
+		if (!method_idempotent(x->req->method)) {
+			x->resend_refused = 1;
+			return CURL_PREREQFUNC_ABORT;
+		}
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 static size_t
 on_read(char *buf, size_t size, size_t nitems, void *arg)
 {
@@ -480,6 +522,8 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	    req->expect_continue ? (long)req->timeout_s * 1000L : 1000L);
 	curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(easy, CURLOPT_READDATA, &x);
+	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(easy, CURLOPT_PREREQDATA, &x);
 	curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
 	    (curl_off_t)(req->has_body && req->body_len >= 0 && inline_len < 0 ? req->body_len : -1));
 

@@ -1304,7 +1304,7 @@ redis_slot_replace(const char *group, unsigned index, uint64_t expect, uint64_t 
 	argv[6] = "";
 	for (int i = 0; i < 7; i++)
 		lens[i] = strlen(argv[i]);
-	argv[6] = (const char *)value;      /* binary */
+	argv[6] = value != NULL ? (const char *)value : "";      /* binary */
 	lens[6] = len;
 	if (run(7, argv, lens, SCRIPT_SLOT_SET, key, &node, &r) != 0)
 		return STORE_UNAVAILABLE;
@@ -1348,6 +1348,10 @@ redis_slot_next(const char *group, unsigned index, uint64_t version, uint64_t *n
 		return STORE_NOT_FOUND;
 	if (v == -2)
 		return STORE_STALE;
+	/* As the window: a failover must not promote a replica that would hand
+	 * out this seq again (the same key and nonce for another plaintext). */
+	if (R.wait_replicas > 0 && wait_replicas(node) != 0)
+		return STORE_UNAVAILABLE;
 	*n = (uint64_t)v;
 	return STORE_OK;
 }

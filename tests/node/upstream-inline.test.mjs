@@ -97,3 +97,46 @@ test('a small body the client never finishes never reaches the upstream', async 
     await upstream.stop();
   }
 });
+
+// curl sends a request again when its kept-alive upstream connection dies
+// before any byte of the answer; the upstream may have run it, so only an
+// idempotent method goes again.
+test('a kept-alive upstream connection that dies unanswered: a POST is not sent twice (502), a GET is sent again', async () => {
+  let killNext = false;
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url}`);
+      if (killNext && req.socket.servedBefore) { killNext = false; req.socket.destroy(); return; }
+      req.socket.servedBefore = true;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    });
+  });
+  server.keepAliveTimeout = 60000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const relay = await startRelay({ UPSTREAM: `http://127.0.0.1:${server.address().port}`, PASS_THROUGH_ROUTES: '/api/*',
+    METRICS: 'true' });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    assert.equal((await request(relay.port, agent, 'GET', '/api/warm1')).status, 200);
+    killNext = true;
+    const post = await request(relay.port, agent, 'POST', '/api/once', Buffer.from('pay=1'));
+    assert.equal(post.status, 502);
+    assert.equal(seen.filter((s) => s === 'POST /api/once').length, 1, JSON.stringify(seen));
+    assert.equal((await request(relay.port, agent, 'GET', '/api/warm2')).status, 200);
+    killNext = true;
+    const get = await request(relay.port, agent, 'GET', '/api/again');
+    assert.equal(get.status, 200);
+    assert.equal(seen.filter((s) => s === 'GET /api/again').length, 2, JSON.stringify(seen));
+    const m = (await request(relay.port, undefined, 'GET', '/metrics')).body.toString();
+    assert.match(m, /^mte_relay_upstream_resends_total\{outcome="refused"\} 1$/m);
+    assert.match(m, /^mte_relay_upstream_resends_total\{outcome="sent"\} 1$/m);
+  } finally {
+    agent.destroy();
+    await relay.stop();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
