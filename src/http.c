@@ -145,6 +145,17 @@ mem_eq_ci(const char *a, size_t alen, const char *lit)
 }
 
 int
+http_method_idempotent(const char *method)
+{
+	static const char *const idempotent[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+
+	for (size_t i = 0; i < sizeof idempotent / sizeof idempotent[0]; i++)
+		if (strcmp(method, idempotent[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
 http_name_eq(const char *name, size_t len, const char *lit)
 {
 	return mem_eq_ci(name, len, lit);

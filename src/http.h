@@ -124,6 +124,9 @@ const struct http_header *http_header_next(const struct http_request *req,
  * the one field-name comparison of src/. */
 int http_name_eq(const char *name, size_t len, const char *lit);
 int http_slice_eq_ci(struct http_slice s, const char *lit);
+/* 1 when the method (a NUL-terminated token) is idempotent: a second run
+ * changes nothing (RFC 9110 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE). */
+int http_method_idempotent(const char *method);
 
 /*
  * Incremental decoder of the chunked transfer coding (RFC 9112 7.1).

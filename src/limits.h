@@ -157,6 +157,8 @@
 #define OUTBOUND_PREFIX_MAX     256     /* bytes of one OUTBOUND_RELAYS path prefix -> exit 78 */
 #define OUTBOUND_TOKEN_MIN      16      /* bytes of OUTBOUND_TOKEN, at least -> exit 78 */
 #define OUTBOUND_ATTEMPTS_MAX   2       /* sends of one request: the first and one retry */
+#define OUTBOUND_ANSWER_MAX     16384   /* bytes of the partner's answer to HEAD /api/mte-relay
+                                         * or to a pairing: more -> 502 to the caller */
 #define STORE_SLOT_GROUP_MAX    32      /* bytes of a slot group name ([0-9a-z:]) */
 #define STORE_SLOT_INDEX_MAX    OUTBOUND_PAIRS_MAX  /* slot indexes 0..this in a group */
 #define STORE_SLOT_VALUE_MAX    256     /* bytes of one slot's value */

@@ -44,7 +44,6 @@
 #define OB_GROUP_MAX    24      /* "ob:" + 16 hex digits */
 #define OB_PID_LEN      32      /* characters of the pair ids we make */
 #define OB_PERS_LEN     24      /* characters of the personalizations we make */
-#define OB_SMALL_MAX    16384   /* bytes of a client-id or pairing answer we read */
 #define OB_PAIR_BODY_MAX 4096   /* bytes of our pairing request (one entry) */
 #define OB_WIRE_READ    16384   /* caller body bytes read per step (< one chunk) */
 #define OB_EH_MAX       (((META_PLAINTEXT_MAX + SEAL_TAG_LEN) * 4 + 2) / 3 + 4)
@@ -159,23 +158,13 @@ partner_group(char out[OB_GROUP_MAX], const char *origin)
 	out[3 + 16] = '\0';
 }
 
-static int
-method_idempotent(const char *m)
-{
-	static const char *const ok[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
-
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (strcmp(m, ok[i]) == 0)
-			return 1;
-	return 0;
-}
 
 /* ---- small exchanges with the partner: HEAD /api/mte-relay, pairing ---- */
 
 struct small {
 	int         status;
 	char        relay[CLIENT_ID_SIGNED_LEN + 1];    /* x-mte-relay of the answer, if a signed id */
-	uint8_t     buf[OB_SMALL_MAX];
+	uint8_t     buf[OUTBOUND_ANSWER_MAX];
 	size_t      len;
 	const char *body;
 	size_t      body_len, body_pos;
@@ -248,6 +237,10 @@ small_exchange(const char *method, const char *target, const struct http_field *
 	ur.body_arg = &SM;
 	ur.timeout_s = R.s->cfg->upstream_timeout;
 	*r = upstream_perform(&ur, &sink, &head);
+	/* Our sink refuses only an answer over OUTBOUND_ANSWER_MAX: the
+	 * partner's fault, a 502 to the caller (not a caller that went away). */
+	if (*r == UPSTREAM_SINK_FAILED)
+		*r = UPSTREAM_BAD_RESPONSE;
 	return *r == UPSTREAM_OK ? 0 : -1;
 }
 
@@ -972,7 +965,7 @@ serve(void)
 	}
 	memcpy(R.method, R.req->method.ptr, R.req->method.len);
 	R.method[R.req->method.len] = '\0';
-	R.idempotent = method_idempotent(R.method);
+	R.idempotent = http_method_idempotent(R.method);
 	R.has_body = R.req->chunked || R.req->has_content_length;
 	R.wire_len = -1;
 	if (R.has_body && conn_body_known_length(R.c, &clen)) {

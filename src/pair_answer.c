@@ -32,7 +32,7 @@ pair_answer_parse(const uint8_t *body, size_t len, const char *pair_id, struct p
 	const cJSON *e, *pid;
 	int rc = -1, ak;
 
-	if (len > PAIR_ANSWER_MAX || json_has_nul_escape((const char *)body, len))
+	if (len > OUTBOUND_ANSWER_MAX || json_has_nul_escape((const char *)body, len))
 		return -1;
 	root = cJSON_ParseWithLength((const char *)body, len);
 	e = cJSON_GetArrayItem(root, 0);

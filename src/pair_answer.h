@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include "crypto/seal.h"
 #include "crypto/xwing.h"
+#include "limits.h"
 
 #define PAIR_ANSWER_KEY_WIRE (32 + SEAL_TAG_LEN)   /* the sealed K_answer */
 
@@ -27,10 +28,9 @@ struct pair_answer {
  * Parses body[0..len): a JSON array of exactly one object whose "pairId" is
  * pair_id, with "ciphertext" (b64url, XWING_CT_LEN bytes) and "nonce" (32
  * bytes), and optionally "answerKey" (b64url, PAIR_ANSWER_KEY_WIRE bytes).
- * Returns 0 with *out filled, or -1 (a body over PAIR_ANSWER_MAX, not that
- * shape, a \u0000 escape, a member of the wrong length).
+ * Returns 0 with *out filled, or -1 (a body over OUTBOUND_ANSWER_MAX, not
+ * that shape, a \u0000 escape, a member of the wrong length).
  */
-#define PAIR_ANSWER_MAX 16384
 int pair_answer_parse(const uint8_t *body, size_t len, const char *pair_id,
     struct pair_answer *out);
 

@@ -325,20 +325,13 @@ server_worker_main(int listen_fd, void *arg)
 		int fd = prefork_accept(listen_fd, srv.peer, sizeof srv.peer, &second);
 		if (fd < 0)
 			break;
-		if (second || !cfg->role_inbound) {
-			memcpy(srv.client_addr, srv.peer, sizeof srv.client_addr - 1);
-			sigprocmask(SIG_UNBLOCK, &term, NULL);
-			conn_serve(&conn, fd, &occ, outbound_serve, &srv);
-			sigprocmask(SIG_BLOCK, &term, NULL);
-			if (prefork_stopping())
-				break;
-			continue;
-		}
+		/* the outbound listener's, or the only one of an outbound-only relay */
+		int outbound = second || !cfg->role_inbound;
 		memcpy(srv.client_addr, srv.peer, sizeof srv.client_addr - 1);
 		/* While serving, a stop request interrupts waits (no SA_RESTART)
 		 * and conn finishes the request in flight, then closes. */
 		sigprocmask(SIG_UNBLOCK, &term, NULL);
-		conn_serve(&conn, fd, &cc, server_handle, &srv);
+		conn_serve(&conn, fd, outbound ? &occ : &cc, outbound ? outbound_serve : server_handle, &srv);
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		if (prefork_stopping())
 			break;

@@ -269,20 +269,6 @@ on_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* GET, HEAD, OPTIONS, TRACE, PUT, DELETE: a second run changes nothing
- * (RFC 9110 9.2.2). */
-static int
-method_idempotent(const char *m)
-{
-	static const char *const idem[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
-	size_t i;
-
-	for (i = 0; i < sizeof idem / sizeof idem[0]; i++)
-		if (strcmp(m, idem[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * Before curl sends the request on a connection.  When a kept-alive
  * connection dies before any byte of the answer, curl sends the request
@@ -300,8 +286,10 @@ on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primar
 	(void)conn_primary_port;
 	(void)conn_local_port;
 	if (++x->sends > 1) {
-		metrics_count_upstream_resend(!method_idempotent(x->req->method));
-		if (!method_idempotent(x->req->method)) {
+		int idempotent = http_method_idempotent(x->req->method);
+
+		metrics_count_upstream_resend(!idempotent);
+		if (!idempotent) {
 			x->resend_refused = 1;
 			return CURL_PREREQFUNC_ABORT;
 		}
@@ -320,18 +308,6 @@ on_read(char *buf, size_t size, size_t nitems, void *arg)
 		return CURL_READFUNC_ABORT;
 	}
 	return (size_t)got;
-}
-
-/* 1 when the request forwards a field of this (lower-case) name. */
-static int
-has_field(const struct upstream_request *req, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < req->nfields; i++)
-		if (http_name_eq(req->fields[i].name, strlen(req->fields[i].name), name))
-			return 1;
-	return 0;
 }
 
 /*
@@ -421,7 +397,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 {
 	struct xfer x;
 	char url[8192 + HTTP_REQUEST_LINE_MAX];
-	int has_accept = 0, n;
+	int has_accept = 0, has_content_type = 0, n;
 	ssize_t inline_len;
 	size_t i;
 	CURLcode rc;
@@ -441,8 +417,11 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	lines.n = lines.used = 0;
 	lines.failed = 0;
 	for (i = 0; i < req->nfields; i++) {
-		if (http_name_eq(req->fields[i].name, strlen(req->fields[i].name), "accept"))
+		size_t len = strlen(req->fields[i].name);
+		if (http_name_eq(req->fields[i].name, len, "accept"))
 			has_accept = 1;
+		if (http_name_eq(req->fields[i].name, len, "content-type"))
+			has_content_type = 1;
 		add_line(&lines, req->fields[i].name, req->fields[i].value);
 	}
 	/* Remove what curl would add on its own: the upstream sees the client's request. */
@@ -461,7 +440,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	    req->body_len <= UPSTREAM_INLINE_BODY_MAX) {
 		/* Without a Content-Type of the client's, curl would add its form
 		 * type to a body it is handed whole. */
-		if (!has_field(req, "content-type"))
+		if (!has_content_type)
 			add_line(&lines, "Content-Type:", NULL);
 		inline_len = read_inline_body(req);
 		if (inline_len < 0)

@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t tag[32];
 	int n;
 
-	if (size > PAIR_ANSWER_MAX + 1)
+	if (size > OUTBOUND_ANSWER_MAX + 1)
 		return 0;
 	memset(&pa, 0, sizeof pa);
 	if (pair_answer_parse(data, size, PID, &pa) == 0)

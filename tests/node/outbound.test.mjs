@@ -403,3 +403,36 @@ describe('through a tamper proxy between A and B', () => {
     assert.equal(hits(up, 'idem').length, 2, 'the first ran (the proxy dropped its answer), the retry too: GET is idempotent');
   });
 });
+
+describe('OUTBOUND_ANSWER_MAX (16384): the partner\'s pairing answer', () => {
+  const MAX = 16384;
+  // A fresh A each time (its own embedded store, so it pairs); the proxy pads
+  // B's pairing answer with JSON whitespace to exactly size bytes.
+  async function throughPadded(size) {
+    const up = await startAppUpstream();
+    const B = await startB(up);
+    const proxy = await startProxy([B]);
+    proxy.onResponse = (rec, resp) => {
+      if (rec.url !== '/api/mte-pair') return resp;
+      assert.ok(resp.body.length < size, 'the real answer is smaller than the padding');
+      return { ...resp, body: Buffer.concat([resp.body, Buffer.alloc(size - resp.body.length, 0x20)]) };
+    };
+    const A = await startA(proxy.url);
+    try {
+      const r = await call(A.out, '/api/limit', { headers: { 'x-req-id': `limit-${size}` } });
+      return { status: r.status, pairings: proxy.requests.filter((x) => x.url === '/api/mte-pair').length, hits: up.received.length };
+    } finally {
+      await A.stop(); await proxy.stop(); await B.stop(); await up.stop();
+    }
+  }
+
+  test('an answer of exactly the limit pairs; one byte more is a 502 and nothing reaches the upstream', async () => {
+    const at = await throughPadded(MAX);
+    assert.equal(at.status, 200);
+    assert.equal(at.hits, 1);
+    const over = await throughPadded(MAX + 1);
+    assert.equal(over.status, 502);
+    assert.ok(over.pairings >= 1);
+    assert.equal(over.hits, 0);
+  });
+});
