@@ -15,6 +15,7 @@
  * exhaustive search over all 2^25 patterns for the fewest NOTs.)
  */
 #include "crypto/sha3.h"
+#include "crypto/bytes.h"
 #include "crypto/wipe.h"
 
 #include <string.h>
@@ -31,38 +32,6 @@ static const uint64_t keccak_rc[24] = {
     UINT64_C(0x000000000000800a), UINT64_C(0x800000008000000a), UINT64_C(0x8000000080008081),
     UINT64_C(0x8000000000008080), UINT64_C(0x0000000080000001), UINT64_C(0x8000000080008008),
 };
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* lanes are little-endian: on such hosts a lane is its bytes in memory order */
-static uint64_t
-load64_le(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static void
-store64_le(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-#else
-static uint64_t
-load64_le(const uint8_t *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
-static void
-store64_le(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-#endif
 
 void
 keccak_f1600(uint64_t s[25])

@@ -16,6 +16,7 @@
 
 #include <string.h>
 
+#include "crypto/bytes.h"
 #include "crypto/wipe.h"
 #include "crypto/x25519_base.h"
 
@@ -31,21 +32,6 @@ typedef unsigned __int128 u128;
 #else
 #define FE_INLINE static inline
 #endif
-
-static uint64_t
-load64_le(const uint8_t *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
-static void
-store64_le(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static void
 fe_copy(fe h, const fe f)
