@@ -113,7 +113,7 @@ loadgen: $(LOADGEN)
 # (its declassification hooks) into an archive, so only what is used is linked.
 CT_SRC := $(sort $(wildcard tests/ct/*.c))
 CT_BIN := $(CT_SRC:tests/ct/%.c=$(BUILD)/tests/ct/%)
-CT_OBJ := $(patsubst %.c,$(BUILD)/ct/%.o,$(sort $(wildcard src/crypto/*.c)) src/log.c src/clientid.c src/hex.c src/json.c)
+CT_OBJ := $(patsubst %.c,$(BUILD)/ct/%.o,$(sort $(wildcard src/crypto/*.c)) src/log.c src/decimal.c src/clientid.c src/hex.c src/json.c)
 CT_LIB := $(BUILD)/ct/libcrypto-ct.a
 
 $(BUILD)/ct/%.o: %.c

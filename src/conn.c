@@ -315,16 +315,27 @@ format_date(char *out, size_t cap)
 	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	/* Made once per second: the same text serves every answer of that second. */
+	static time_t cached_sec = (time_t)-1;
+	static char   cached[64];
 	time_t t = time(NULL);
 	struct tm tm;
-	if (gmtime_r(&t, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
-	    tm.tm_mon < 0 || tm.tm_mon > 11) {
-		snprintf(out, cap, "Thu, 01 Jan 1970 00:00:00 GMT");
-		return;
+
+	if (t != cached_sec) {
+		if (gmtime_r(&t, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+		    tm.tm_mon < 0 || tm.tm_mon > 11)
+			snprintf(cached, sizeof cached, "Thu, 01 Jan 1970 00:00:00 GMT");
+		else
+			snprintf(cached, sizeof cached, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+			    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+			    tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached_sec = t;
 	}
-	snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec);
+	size_t n = strlen(cached);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, cached, n);
+	out[n] = '\0';
 }
 
 /* Formats the head into obuf.  with_hook = false is the fallback used when

@@ -21,3 +21,18 @@ decimal_parse(const char *p, size_t n, uint64_t max, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+size_t
+decimal_format(char out[DECIMAL_U64_MAX], uint64_t v)
+{
+	char tmp[DECIMAL_U64_MAX];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}

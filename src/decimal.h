@@ -13,4 +13,11 @@
  * written) when n == 0, a byte is not a digit, or the value exceeds max. */
 int decimal_parse(const char *p, size_t n, uint64_t max, uint64_t *out);
 
+/* Writes v in decimal (no sign, no leading zeros; "0" for 0) to out, which
+ * holds at least DECIMAL_U64_MAX bytes, with no NUL.  Returns the digits
+ * written (1 to 20).  For the hot paths that would otherwise snprintf a
+ * number per request (log lines, response heads). */
+#define DECIMAL_U64_MAX 20
+size_t decimal_format(char out[DECIMAL_U64_MAX], uint64_t v);
+
 #endif

@@ -135,10 +135,14 @@ lower(unsigned char c)
 static int
 mem_eq_ci(const char *a, size_t alen, const char *lit)
 {
+	/* The first byte first: most calls walk a table of names, and most
+	 * names differ there, before the length of the literal is known. */
+	if (alen == 0 || lower((unsigned char)a[0]) != lower((unsigned char)lit[0]))
+		return alen == 0 && lit[0] == '\0';
 	size_t n = strlen(lit);
 	if (alen != n)
 		return 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 1; i < n; i++)
 		if (lower((unsigned char)a[i]) != lower((unsigned char)lit[i]))
 			return 0;
 	return 1;
@@ -882,13 +886,12 @@ out_str(struct out *o, const char *s)
 }
 
 static int
-is_framing_field(const char *name)
+is_framing_field(const char *name, size_t n)
 {
 	static const char *const names[] = {
 		"content-length", "transfer-encoding", "connection", "keep-alive",
 		"te", "trailer", "upgrade", "proxy-connection",
 	};
-	size_t n = strlen(name);
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (mem_eq_ci(name, n, names[i]))
 			return 1;
@@ -908,28 +911,32 @@ http_format_response_head(char *buf, size_t cap, int status,
 	if (content_length < 0 && content_length != HTTP_LENGTH_CHUNKED &&
 	    content_length != HTTP_LENGTH_NONE)
 		return -1;
-	snprintf(num, sizeof num, "HTTP/1.1 %03d ", status);
-	out_str(&o, num);
+	memcpy(num, "HTTP/1.1 ", 9);
+	num[9] = (char)('0' + status / 100);
+	num[10] = (char)('0' + status / 10 % 10);
+	num[11] = (char)('0' + status % 10);
+	num[12] = ' ';
+	out_put(&o, num, 13);
 	out_str(&o, http_status_reason(status));
 	out_put(&o, "\r\n", 2);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = fields[i].name, *value = fields[i].value;
 		if (name == NULL || value == NULL)
 			return -1;
-		if (!http_is_token(name, strlen(name)) ||
-		    !http_is_field_value(value, strlen(value)))
+		size_t nlen = strlen(name), vlen = strlen(value);
+		if (!http_is_token(name, nlen) || !http_is_field_value(value, vlen))
 			return -1;
-		if (is_framing_field(name))
+		if (is_framing_field(name, nlen))
 			continue;
-		out_str(&o, name);
+		out_put(&o, name, nlen);
 		out_put(&o, ": ", 2);
-		out_str(&o, value);
+		out_put(&o, value, vlen);
 		out_put(&o, "\r\n", 2);
 	}
 	if (content_length >= 0) {
-		snprintf(num, sizeof num, "Content-Length: %llu\r\n",
-		    (unsigned long long)content_length);
-		out_str(&o, num);
+		out_put(&o, "Content-Length: ", 16);
+		out_put(&o, num, decimal_format(num, (uint64_t)content_length));
+		out_put(&o, "\r\n", 2);
 	} else if (content_length == HTTP_LENGTH_CHUNKED) {
 		out_str(&o, "Transfer-Encoding: chunked\r\n");
 	}

@@ -79,6 +79,17 @@ server_response_fields(void *arg, const struct http_request *req, int status,
 	return n;
 }
 
+/* Copies s[0..n) into out as a string, cut to fit cap. */
+static void
+copy_cut(char *out, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	if (n > 0)
+		memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 void
 server_request_done(void *arg, struct conn *c, const struct http_request *req)
 {
@@ -92,11 +103,11 @@ server_request_done(void *arg, struct conn *c, const struct http_request *req)
 	ms = (long long)(now.tv_sec - ci->started.tv_sec) * 1000 +
 	    (now.tv_nsec - ci->started.tv_nsec) / 1000000;
 	if (req != NULL) {
-		snprintf(method, sizeof method, "%.*s", (int)req->method.len, req->method.ptr);
+		copy_cut(method, sizeof method, req->method.ptr, req->method.len);
 		/* Only clear paths: a protected request's real URL is never logged,
 		 * and queries are left out since they often carry tokens. */
 		if (s->route != RC_PROTECTED)
-			snprintf(path, sizeof path, "%.*s", (int)req->path.len, req->path.ptr);
+			copy_cut(path, sizeof path, req->path.ptr, req->path.len);
 	}
 	LOG_EVENT(ci->status >= 500 ? LOG_WARN : LOG_INFO, "request",
 	    LOG_S("request_id", ci->id), LOG_S("method", method), LOG_S("path", path),

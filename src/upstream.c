@@ -52,11 +52,33 @@ static unsigned char inline_body[UPSTREAM_INLINE_BODY_MAX];
 static char              head_buf[UPSTREAM_HEAD_MAX];
 static struct http_field head_fields[UPSTREAM_FIELDS_MAX];
 
+/* 1 when the environment names a proxy for curl (curl's own variables;
+ * the lower-case http_proxy only, as curl reads it).  Without one, each
+ * transfer is told so (CURLOPT_NOPROXY "*"): curl would otherwise read five
+ * of them per request.  The environment does not change after start. */
+static int env_has_proxy;
+
+static int
+proxy_in_env(void)
+{
+	static const char *const names[] = { "http_proxy", "https_proxy", "HTTPS_PROXY",
+		"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY" };
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const char *v = getenv(names[i]);
+		if (v != NULL && v[0] != '\0')
+			return 1;
+	}
+	return 0;
+}
+
 int
 upstream_init(const char *ca_file)
 {
 	if (ca_file != NULL)
 		trust_file = ca_file;
+	env_has_proxy = proxy_in_env();
 	/* The easy handle (and its kept-alive connection) comes with the first
 	 * request: a spare worker that never serves one holds none. */
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
@@ -397,9 +419,9 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 {
 	struct xfer x;
 	char url[8192 + HTTP_REQUEST_LINE_MAX];
-	int has_accept = 0, has_content_type = 0, n;
+	int has_accept = 0, has_content_type = 0;
 	ssize_t inline_len;
-	size_t i;
+	size_t i, base_len;
 	CURLcode rc;
 
 	*head_delivered = 0;
@@ -410,9 +432,13 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	x.sink = sink;
 	x.content_length = -1;
 
-	n = snprintf(url, sizeof url, "%s%.*s", req->base, (int)req->target_len, req->target);
-	if (n < 0 || (size_t)n >= sizeof url)
+	base_len = strlen(req->base);
+	if (base_len + req->target_len >= sizeof url)
 		return UPSTREAM_UNREACHABLE;
+	memcpy(url, req->base, base_len);
+	if (req->target_len > 0)
+		memcpy(url + base_len, req->target, req->target_len);
+	url[base_len + req->target_len] = '\0';
 
 	lines.n = lines.used = 0;
 	lines.failed = 0;
@@ -457,6 +483,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_NOPROXY, env_has_proxy ? NULL : "*");
 	/* The one bundle, whichever libcurl this is (Debian's also reads a CA
 	 * directory by default; the static build has none). */
 	curl_easy_setopt(easy, CURLOPT_CAINFO, trust_file);

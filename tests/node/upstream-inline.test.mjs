@@ -140,3 +140,44 @@ test('a kept-alive upstream connection that dies unanswered: a POST is not sent 
     await new Promise((r) => server.close(r));
   }
 });
+
+// libcurl's proxy variables still apply to upstream requests (the relay reads
+// them once at start and, without any, tells curl there is none).  A forward
+// proxy that answers itself shows whether a request went through it.
+test('http_proxy in the environment routes upstream requests through that proxy; without it they go direct', async () => {
+  const upstream = await startUpstream();
+  const seen = [];
+  const proxy = http.createServer((req, res) => {
+    seen.push(req.url);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"via":"proxy"}');
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  const proxyUrl = `http://127.0.0.1:${proxy.address().port}`;
+  const viaProxy = await startRelay({ UPSTREAM: upstream.url, PASS_THROUGH_ROUTES: '/api/*', http_proxy: proxyUrl });
+  const direct = await startRelay({ UPSTREAM: upstream.url, PASS_THROUGH_ROUTES: '/api/*' });
+  const excluded = await startRelay({ UPSTREAM: upstream.url, PASS_THROUGH_ROUTES: '/api/*', http_proxy: proxyUrl,
+    no_proxy: '127.0.0.1' });
+  const agent = new http.Agent({ keepAlive: false });
+  try {
+    for (let i = 0; i < 2; i++) {   // the second on the kept curl handle
+      const r = await request(viaProxy.port, agent, 'GET', `/api/p${i}`, null);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), '{"via":"proxy"}');
+    }
+    assert.deepEqual(seen, [`${upstream.url}/api/p0`, `${upstream.url}/api/p1`], 'absolute-form targets to the proxy');
+    const before = upstream.received.length;
+    for (const relay of [direct, excluded]) {
+      const r = await request(relay.port, agent, 'GET', '/api/d', null);
+      assert.equal(r.status, 200);
+      assert.notEqual(r.body.toString(), '{"via":"proxy"}');
+    }
+    assert.equal(seen.length, 2, 'no more requests through the proxy');
+    assert.equal(upstream.received.length, before + 2, 'both reached the upstream directly');
+  } finally {
+    agent.destroy();
+    await Promise.all([viaProxy.stop(), direct.stop(), excluded.stop()]);
+    proxy.close();
+    await upstream.stop();
+  }
+});

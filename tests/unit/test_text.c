@@ -132,3 +132,25 @@ Test(decimal, limits)
 	cr_expect_eq(decimal_parse("0", 1, 0, &v), 0);
 	cr_expect_eq(v, 0);
 }
+
+/* decimal_format against snprintf, and back through decimal_parse. */
+Test(decimal, format_round_trip)
+{
+	static const uint64_t cases[] = { 0, 1, 9, 10, 99, 100, 4294967295u,
+		4294967296u, 999999999999999999u, 1000000000000000000u, UINT64_MAX - 1, UINT64_MAX };
+	char out[DECIMAL_U64_MAX + 1], want[32];
+	uint64_t back, x = 0x9e3779b97f4a7c15u;
+	size_t i, n;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0] + 10000; i++) {
+		uint64_t v = i < sizeof cases / sizeof cases[0] ? cases[i] : (x = x * 6364136223846793005u + 1442695040888963407u) >> (i % 64);
+		memset(out, 'x', sizeof out);
+		n = decimal_format(out, v);
+		snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+		cr_assert_eq(n, strlen(want), "length of %s", want);
+		cr_assert_eq(memcmp(out, want, n), 0, "digits of %s", want);
+		cr_assert_eq(out[n], 'x', "nothing written past the digits");
+		cr_assert_eq(decimal_parse(out, n, UINT64_MAX, &back), 0);
+		cr_assert_eq(back, v);
+	}
+}
