@@ -79,6 +79,9 @@
 #define PERSONALIZATION_MAX     128
 #define CLIENT_ID_HEX_LEN       32      /* 16 random bytes, hex */
 #define CLIENT_ID_SIGNED_LEN    (CLIENT_ID_HEX_LEN + 1 + 64)
+#define CLIENT_ID_CACHE_SIZE    64      /* signed ids each worker remembers as verified
+                                         * (one slot per id, by its first hex digits) */
+#define CLIENT_ID_CACHE_SECRET_MAX 1024 /* a longer CLIENT_ID_SECRET(_PREVIOUS): no cache */
 #define RELAY_HEADER_MAX        512     /* bytes of one x-mte-relay header -> 569 */
 /* Pairing limits (src/ratelimit.c, PROTOCOL.md "Pairing limits"): fixed windows. */
 #define PAIR_RATE_INSTANCE_WINDOW_S 1   /* window of PAIR_RATE_PER_INSTANCE -> 429 */

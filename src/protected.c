@@ -230,8 +230,8 @@ open_meta(struct protected_msg *m, const struct store_pair *pair)
 	ssize_t wire;
 	int w, opened;
 
-	kdf_message_key(m->mk_req, pair->k_req, KDF_REQ, m->seq);
-	kdf_message_key(m->mk_res, pair->k_res, KDF_RES, m->seq);
+	kdf_message_key_root(m->mk_req, &pair->root_req, KDF_REQ, m->seq);
+	kdf_message_key_root(m->mk_res, &pair->root_res, KDF_RES, m->seq);
 	w = protocol_aad_request(m->aad, sizeof m->aad, m->cid, m->pid, m->seq_dec, m->flags,
 	    m->method, req->target.ptr, m->flag_u ? 0 : req->target.len);
 	if (w < 0)

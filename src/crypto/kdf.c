@@ -152,13 +152,10 @@ kdf_pair_keys(uint8_t k_req[KDF_HASH_LEN], uint8_t k_res[KDF_HASH_LEN],
 	return 0;
 }
 
-void
-kdf_message_key(uint8_t mk[KDF_HASH_LEN], const uint8_t k[KDF_HASH_LEN], int dir,
-                uint64_t seq)
+/* The info of a message key: "req" or "res", then seq as 8 bytes big-endian. */
+static void
+message_info(uint8_t info[3 + 8], int dir, uint64_t seq)
 {
-	uint8_t info[3 + 8];
-	uint8_t out[KDF_HASH_LEN];
-
 	if (dir == KDF_REQ) {
 		memcpy(info, "req", 3);
 	} else if (dir == KDF_RES) {
@@ -169,8 +166,45 @@ kdf_message_key(uint8_t mk[KDF_HASH_LEN], const uint8_t k[KDF_HASH_LEN], int dir
 	}
 	for (int i = 0; i < 8; i++)
 		info[3 + i] = (uint8_t)(seq >> (56 - 8 * i));
+}
+
+void
+kdf_message_key(uint8_t mk[KDF_HASH_LEN], const uint8_t k[KDF_HASH_LEN], int dir,
+                uint64_t seq)
+{
+	uint8_t info[3 + 8];
+	uint8_t out[KDF_HASH_LEN];
+
+	message_info(info, dir, seq);
 	/* Through a local buffer so that mk may alias k. */
 	hkdf_expand2(out, sizeof out, k, info, sizeof info, "", 0);
 	memcpy(mk, out, sizeof out);
 	crypto_wipe(out, sizeof out);
+}
+
+_Static_assert(sizeof(br_hmac_key_context) <= KDF_ROOT_OPAQUE, "KDF_ROOT_OPAQUE too small");
+_Static_assert(_Alignof(br_hmac_key_context) <= 16, "struct kdf_root alignment");
+
+void
+kdf_root_init(struct kdf_root *r, const uint8_t k[KDF_HASH_LEN])
+{
+	memset(r, 0, sizeof *r);
+	br_hmac_key_init((br_hmac_key_context *)(void *)r->opaque, &br_sha256_vtable, k,
+	    KDF_HASH_LEN);
+}
+
+void
+kdf_message_key_root(uint8_t mk[KDF_HASH_LEN], const struct kdf_root *r, int dir,
+                     uint64_t seq)
+{
+	uint8_t info[3 + 8], one = 1;
+	br_hmac_context hc;
+
+	message_info(info, dir, seq);
+	/* HKDF-Expand of one block: T(1) = HMAC(PRK, info || 0x01) */
+	br_hmac_init(&hc, (const br_hmac_key_context *)(const void *)r->opaque, 0);
+	br_hmac_update(&hc, info, sizeof info);
+	br_hmac_update(&hc, &one, 1);
+	br_hmac_out(&hc, mk);
+	crypto_wipe(&hc, sizeof hc);
 }

@@ -81,4 +81,23 @@ int kdf_pair_keys(uint8_t k_req[KDF_HASH_LEN], uint8_t k_res[KDF_HASH_LEN],
 void kdf_message_key(uint8_t mk[KDF_HASH_LEN], const uint8_t k[KDF_HASH_LEN], int dir,
                      uint64_t seq);
 
+/*
+ * A message-key root (a pair's k_req or k_res) with its HMAC key schedule
+ * made once: kdf_message_key_root then costs two SHA-256 compressions, not
+ * four, and gives exactly kdf_message_key's mk.  The state is key material:
+ * the owner wipes it (crypto_wipe) with the keys.  Opaque; copyable.
+ */
+#define KDF_ROOT_OPAQUE 160
+struct kdf_root {
+	_Alignas(16) unsigned char opaque[KDF_ROOT_OPAQUE];
+};
+
+/* Makes *r from k (KDF_HASH_LEN bytes). */
+void kdf_root_init(struct kdf_root *r, const uint8_t k[KDF_HASH_LEN]);
+
+/* kdf_message_key(mk, k, dir, seq) for the k that *r was made from; dir
+ * as there (any other value aborts). */
+void kdf_message_key_root(uint8_t mk[KDF_HASH_LEN], const struct kdf_root *r, int dir,
+                          uint64_t seq);
+
 #endif

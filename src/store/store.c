@@ -354,8 +354,11 @@ store_pair_lookup(const char *client_id, const char *pair_id, int refresh,
 		return STORE_OK;
 	}
 	st = store_pair_get(client_id, pair_id, out);
-	if (st == STORE_OK)
+	if (st == STORE_OK) {
+		kdf_root_init(&out->root_req, out->k_req);
+		kdf_root_init(&out->root_res, out->k_res);
 		cache_keep(out);
+	}
 	else if (st == STORE_NOT_FOUND)
 		store_pair_forget(client_id, pair_id);
 	return st;

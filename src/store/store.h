@@ -61,6 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "limits.h"
+#include "crypto/kdf.h"
 
 enum store_status {
 	STORE_OK = 0,
@@ -88,6 +89,10 @@ struct store_pair {
 	uint8_t k_res[STORE_KEY_LEN];
 	uint64_t generation;    /* drawn by store_pair_put (never 0); 0 for a pair
 	                         * stored before generations existed */
+	/* The HMAC key schedules of k_req and k_res (crypto/kdf.h), made by
+	 * store_pair_lookup only (not stored; not read by the backends): a
+	 * cached pair's message keys cost half as much. */
+	struct kdf_root root_req, root_res;
 };
 
 /* What the store needs from the configuration (main.c fills it from struct
@@ -181,6 +186,8 @@ enum store_status store_pair_put(const struct store_pair *p);
  */
 enum store_status store_pair_lookup(const char *client_id, const char *pair_id, int refresh,
                                     struct store_pair *out, int *cached);
+/* store_pair_lookup also fills out->root_req and out->root_res (from the
+ * cache, or made from the keys just read). */
 
 /* Drops (client_id, pair_id) from this process's cache, wiping its keys. */
 void store_pair_forget(const char *client_id, const char *pair_id);

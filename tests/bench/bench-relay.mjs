@@ -8,7 +8,10 @@
 //                 is the upstream because it is faster than anything we would
 //                 write here, so the rows above it show the proxies' cost.
 //   nginx         the same nginx, a second server: a plain reverse proxy to
-//                 the upstream with a keep-alive upstream pool (the reference)
+//                 the upstream with a keep-alive upstream pool (the reference);
+//                 it logs every request to a file (access_log), as the relay
+//                 does (its JSON lines), so neither pays for a log the other
+//                 skips (the upstream server logs nothing)
 //   relay         build/mte-relay at default pool settings: pass-through
 //                 (/pt/*), protected with the embedded store, with Redis (a
 //                 redis-server on a free port) and with a Redis Cluster (3
@@ -106,6 +109,7 @@ http {
   }
   server {
     listen 127.0.0.1:${ngPort};
+    access_log ${dir}/access.log;
     location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
 }

@@ -208,3 +208,77 @@ Test(clientid, check_echo_signs_under_the_current_secret)
 	cr_assert_str_eq(echo, "untouched");
 	cr_assert_str_eq(id, "");
 }
+
+/* The cache of verified ids (CLIENT_ID_CACHE_SIZE slots): more ids than
+ * slots all verify twice with the right id and echo; a cached id with one
+ * character changed, or checked under another secret of the same length,
+ * is refused; the same secret text at another address still hits. */
+Test(clientid, verified_cache_accepts_only_what_verified)
+{
+	enum { N = CLIENT_ID_CACHE_SIZE + 1 };
+	static char ids[N][CLIENT_ID_SIGNED_LEN + 1];
+	char echo[CLIENT_ID_SIGNED_LEN + 1], want[CLIENT_ID_SIGNED_LEN + 1];
+	char id[CLIENT_ID_HEX_LEN + 1], copy[64], s[CLIENT_ID_SIGNED_LEN + 1];
+	const char *cur = "cache-secret-0123456789abcdef0123456";
+
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < N; i++) {
+			if (round == 0)
+				clientid_mint(ids[i], cur, strlen(cur));
+			cr_assert_eq(clientid_check_echo(ids[i], CLIENT_ID_SIGNED_LEN, cur, NULL, id, echo), 0,
+			    "round %d id %d", round, i);
+			cr_assert_eq(memcmp(id, ids[i], CLIENT_ID_HEX_LEN), 0);
+			cr_assert_str_eq(echo, ids[i]);
+		}
+	/* one character of a cached id changed: the cache never accepts it */
+	for (size_t pos = 0; pos < CLIENT_ID_SIGNED_LEN; pos++) {
+		memcpy(s, ids[N - 1], sizeof s);
+		cr_assert_eq(clientid_check_echo(s, CLIENT_ID_SIGNED_LEN, cur, NULL, id, echo), 0);
+		s[pos] = s[pos] == '0' ? '1' : '0';
+		cr_assert_eq(clientid_check_echo(s, CLIENT_ID_SIGNED_LEN, cur, NULL, id, echo), -1,
+		    "changed at %zu", pos);
+	}
+	/* another secret of the same length */
+	strcpy(copy, cur);
+	copy[0] ^= 1;
+	cr_assert_eq(clientid_check_echo(ids[0], CLIENT_ID_SIGNED_LEN, copy, NULL, id, echo), -1);
+	/* the same text elsewhere: the cache is keyed by what the secret is */
+	strcpy(copy, cur);
+	cr_assert_eq(clientid_check_echo(ids[0], CLIENT_ID_SIGNED_LEN, copy, NULL, id, echo), 0);
+	cr_assert_eq(clientid_sign(want, id, cur, strlen(cur)), 0);
+	cr_assert_str_eq(echo, want);
+	/* adding a previous secret: ids signed under it pass, and fail again without it */
+	clientid_mint(s, "prev-secret-0123456789abcdef01234567", 36);
+	cr_assert_eq(clientid_check_echo(s, CLIENT_ID_SIGNED_LEN, cur, "prev-secret-0123456789abcdef01234567",
+	    id, echo), 0);
+	cr_assert_eq(clientid_check_echo(s, CLIENT_ID_SIGNED_LEN, cur, NULL, id, echo), -1);
+}
+
+/* Secrets of CLIENT_ID_CACHE_SECRET_MAX bytes (cached) and one byte more
+ * (verified in full every time) give the same answers. */
+Test(clientid, secrets_at_and_over_the_cache_limit)
+{
+	static char secret[CLIENT_ID_CACHE_SECRET_MAX + 2];
+	char s[CLIENT_ID_SIGNED_LEN + 1], echo[CLIENT_ID_SIGNED_LEN + 1], id[CLIENT_ID_HEX_LEN + 1];
+
+	for (size_t len = CLIENT_ID_CACHE_SECRET_MAX; len <= CLIENT_ID_CACHE_SECRET_MAX + 1; len++) {
+		memset(secret, 'k', len);
+		secret[len] = '\0';
+		clientid_mint(s, secret, len);
+		for (int again = 0; again < 2; again++) {
+			cr_assert_eq(clientid_check_echo(s, CLIENT_ID_SIGNED_LEN, secret, NULL, id, echo), 0,
+			    "len %zu", len);
+			cr_assert_str_eq(echo, s);
+		}
+		/* another hex digit last */
+		s[CLIENT_ID_SIGNED_LEN - 1] = s[CLIENT_ID_SIGNED_LEN - 1] == '0' ? '1' : '0';
+		cr_assert_eq(clientid_check_echo(s, CLIENT_ID_SIGNED_LEN, secret, NULL, id, echo), -1,
+		    "len %zu: a changed MAC", len);
+		/* the other secret of this length */
+		secret[0] = 'j';
+		clientid_mint(s, secret, len);
+		secret[0] = 'k';
+		cr_assert_eq(clientid_check_echo(s, CLIENT_ID_SIGNED_LEN, secret, NULL, id, echo), -1,
+		    "len %zu: signed under another secret", len);
+	}
+}

@@ -270,3 +270,43 @@ Test(hkdf, message_key_bad_direction_aborts, .signal = SIGABRT)
 	kdf_message_key(mk, k, 2, 1);
 	cr_assert_fail("returned for an invalid direction");
 }
+
+/* kdf_message_key_root gives kdf_message_key's keys: the known answers,
+ * then random roots, directions and seqs; a root copied by value works. */
+Test(hkdf, message_keys_from_a_root_match)
+{
+	uint8_t k[32], mk[32], want[32];
+	struct kdf_root r, r2;
+
+	memset(k, 0x42, sizeof k);
+	kdf_root_init(&r, k);
+	for (size_t i = 0; i < sizeof mk_kats / sizeof mk_kats[0]; i++) {
+		kdf_message_key_root(mk, &r, mk_kats[i].dir, mk_kats[i].seq);
+		assert_hex(mk, 32, mk_kats[i].mk, "mk from the root");
+	}
+	uint64_t x = 0x243f6a8885a308d3u;
+	for (int i = 0; i < 1000; i++) {
+		for (int j = 0; j < 32; j++) {
+			x = x * 6364136223846793005u + 1442695040888963407u;
+			k[j] = (uint8_t)(x >> 56);
+		}
+		int dir = (x >> 8) & 1 ? KDF_REQ : KDF_RES;
+		uint64_t seq = x ^ (x >> 29);
+		kdf_root_init(&r, k);
+		r2 = r;
+		memset(&r, 0xa5, sizeof r);     /* the copy stands alone */
+		kdf_message_key(want, k, dir, seq);
+		kdf_message_key_root(mk, &r2, dir, seq);
+		cr_assert_eq(memcmp(mk, want, 32), 0, "case %d", i);
+	}
+}
+
+Test(hkdf, message_key_root_bad_direction_aborts, .signal = SIGABRT)
+{
+	uint8_t k[32] = { 0 }, mk[32];
+	struct kdf_root r;
+
+	kdf_root_init(&r, k);
+	kdf_message_key_root(mk, &r, 2, 1);
+	cr_assert_fail("returned for an invalid direction");
+}
