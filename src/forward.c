@@ -5,20 +5,34 @@
 #include <string.h>
 #include <strings.h>
 
+/* A field name with its length: the tables below are walked for every
+ * field of every request and answer, and most names differ in length. */
+struct field_name {
+	const char *s;
+	size_t      n;
+};
+#define FIELD_NAME(lit) { lit, sizeof lit - 1 }
+
+static int
+name_in(const char *name, size_t len, const struct field_name *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].n == len && http_name_eq(name, len, t[i].s))
+			return 1;
+	return 0;
+}
+
 int
 forward_is_hop_by_hop(const char *name, size_t len)
 {
-	static const char *const hop[] = {
-		"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-		"proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
-		"host", "content-length", "expect",
+	static const struct field_name hop[] = {
+		FIELD_NAME("connection"), FIELD_NAME("keep-alive"), FIELD_NAME("proxy-connection"),
+		FIELD_NAME("proxy-authenticate"), FIELD_NAME("proxy-authorization"), FIELD_NAME("te"),
+		FIELD_NAME("trailer"), FIELD_NAME("transfer-encoding"), FIELD_NAME("upgrade"),
+		FIELD_NAME("host"), FIELD_NAME("content-length"), FIELD_NAME("expect"),
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof hop / sizeof hop[0]; i++)
-		if (http_name_eq(name, len, hop[i]))
-			return 1;
-	return 0;
+	return name_in(name, len, hop, sizeof hop / sizeof hop[0]);
 }
 
 int
@@ -216,18 +230,17 @@ forward_add_relay(struct forward_fields *out, const struct config *cfg,
 enum forward_response
 forward_response_kind(const char *name, size_t len)
 {
-	static const char *const clear[] = {
-		"set-cookie", "cache-control", "expires", "pragma", "etag", "last-modified",
-		"vary", "age",
+	static const struct field_name clear[] = {
+		FIELD_NAME("set-cookie"), FIELD_NAME("cache-control"), FIELD_NAME("expires"),
+		FIELD_NAME("pragma"), FIELD_NAME("etag"), FIELD_NAME("last-modified"),
+		FIELD_NAME("vary"), FIELD_NAME("age"),
 	};
-	size_t i;
 
 	if (forward_is_hop_by_hop(name, len) || http_name_eq(name, len, "date") ||
 	    (len >= 15 && strncasecmp(name, "access-control-", 15) == 0))
 		return FORWARD_DROP;
-	for (i = 0; i < sizeof clear / sizeof clear[0]; i++)
-		if (http_name_eq(name, len, clear[i]))
-			return FORWARD_CLEAR;
+	if (name_in(name, len, clear, sizeof clear / sizeof clear[0]))
+		return FORWARD_CLEAR;
 	return FORWARD_SEAL;
 }
 

@@ -888,12 +888,16 @@ out_str(struct out *o, const char *s)
 static int
 is_framing_field(const char *name, size_t n)
 {
-	static const char *const names[] = {
-		"content-length", "transfer-encoding", "connection", "keep-alive",
-		"te", "trailer", "upgrade", "proxy-connection",
+	/* with their lengths: most names are told apart by that alone */
+#define NAME_LEN(lit) { lit, sizeof lit - 1 }
+	static const struct { const char *s; size_t n; } names[] = {
+		NAME_LEN("content-length"), NAME_LEN("transfer-encoding"), NAME_LEN("connection"),
+		NAME_LEN("keep-alive"), NAME_LEN("te"), NAME_LEN("trailer"), NAME_LEN("upgrade"),
+		NAME_LEN("proxy-connection"),
 	};
+#undef NAME_LEN
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (mem_eq_ci(name, n, names[i]))
+		if (names[i].n == n && mem_eq_ci(name, n, names[i].s))
 			return 1;
 	return 0;
 }

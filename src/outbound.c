@@ -603,9 +603,8 @@ seal_head(uint64_t seq)
 	    (const uint8_t *)R.meta_json, R.meta_len);
 	if (sl < 0 || b64url_encode(R.eh, sizeof R.eh, R.meta_buf, (size_t)sl) == 0)
 		return F_FIELDS_TOO_LARGE;
-	n = snprintf(R.relay_hdr, sizeof R.relay_hdr, "%s,%s,%s,%s", R.id.signed_id, R.pair.pid,
-	    R.seq_dec, R.flags);
-	if (n < 0 || (size_t)n >= sizeof R.relay_hdr)
+	if (protocol_format_relay_header(R.relay_hdr, sizeof R.relay_hdr, R.id.signed_id,
+	    R.pair.pid, R.seq_dec, R.flags) < 0)
 		return F_FIELDS_TOO_LARGE;
 	if (R.has_body) {
 		if (seal_writer_init(&R.writer, R.mk_req, R.aad, R.aad_len) != SEAL_OK)

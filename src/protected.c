@@ -593,7 +593,10 @@ sealed_head(struct protected_msg *m, int status, const struct http_field *f, siz
 	    (plain_len < 0 || is_stream_type(f, n));
 	if (response_meta(m, f, n, out, &no) != 0)
 		return -1;
-	snprintf(m->flags, sizeof m->flags, "%s", m->framed ? "bs" : m->sealed_body ? "b" : "");
+	{
+		const char *fl = m->framed ? "bs" : m->sealed_body ? "b" : "";
+		memcpy(m->flags, fl, strlen(fl) + 1);
+	}
 	w = protocol_aad_response(m->aad, sizeof m->aad, m->cid, m->pid, m->seq_dec, m->flags,
 	    status);
 	if (w < 0)
@@ -604,9 +607,8 @@ sealed_head(struct protected_msg *m, int status, const struct http_field *f, siz
 	if (sl < 0)
 		return -1;
 	b64url_encode(m->eh_buf, sizeof m->eh_buf, m->meta_buf, (size_t)sl);
-	w = snprintf(relay_hdr, sizeof relay_hdr, "%s,%s,%s,%s", m->signed_id, m->pid,
-	    m->seq_dec, m->flags);
-	if (w < 0 || (size_t)w >= sizeof relay_hdr)
+	if (protocol_format_relay_header(relay_hdr, sizeof relay_hdr, m->signed_id, m->pid,
+	    m->seq_dec, m->flags) < 0)
 		return -1;
 	out[no++] = (struct http_field){ "x-mte-relay", relay_hdr };
 	out[no++] = (struct http_field){ "x-mte-relay-eh", m->eh_buf };

@@ -64,4 +64,12 @@ int protocol_aad_request(char *out, size_t cap, const char *cid, const char *pid
 int protocol_aad_response(char *out, size_t cap, const char *cid, const char *pid,
     const char *seq, const char *flags, int status);
 
+/*
+ * The x-mte-relay field of a protected request or its answer,
+ * signed_id "," pid "," seq "," flags (protocol.md), into out[0..cap) with
+ * its NUL.  Returns the length, or -1 when it does not fit.
+ */
+int protocol_format_relay_header(char *out, size_t cap, const char *signed_id,
+    const char *pid, const char *seq, const char *flags);
+
 #endif

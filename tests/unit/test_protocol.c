@@ -187,3 +187,51 @@ Test(protocol, relay_header_malformed_parts)
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_expect_eq(protocol_parse_relay_header(bad[i], strlen(bad[i]), &h), -1, "%s", bad[i]);
 }
+
+/* The AADs and the x-mte-relay field: the layouts of protocol.md, against
+ * a reference written with snprintf, and -1 at every buffer size too small
+ * (one byte short included) with nothing written past cap. */
+Test(protocol, aad_and_relay_field_layouts)
+{
+	static const char cid[] = "0123456789abcdef0123456789abcdef";
+	static const char pid[] = "pair-0123456789abcdef";
+	static const char sid[] = "0123456789abcdef0123456789abcdef."
+	    "99d2907b1eaddece75c4854b369cb000334957960ef18df23434267807517b12";
+	char want[512], out[512];
+	int n, w;
+
+	/* request, with a target and with u (no target) */
+	n = snprintf(want, sizeof want, "mte-relay/1 req %s %s %s %s %s %s", cid, pid, "42", "ub",
+	    "POST", "/api/x?y=1");
+	cr_assert_eq(protocol_aad_request(out, sizeof out, cid, pid, "42", "ub", "POST",
+	    "/api/x?y=1", 10), n);
+	cr_assert_str_eq(out, want);
+	n = snprintf(want, sizeof want, "mte-relay/1 req %s %s 7  GET ", cid, pid);
+	cr_assert_eq(protocol_aad_request(out, sizeof out, cid, pid, "7", "", "GET", NULL, 0), n);
+	cr_assert_str_eq(out, want);
+	for (int cap = 0; cap <= n; cap++) {
+		memset(out, 'x', sizeof out);
+		cr_assert_eq(protocol_aad_request(out, (size_t)cap, cid, pid, "7", "", "GET", NULL, 0), -1,
+		    "cap %d", cap);
+		cr_assert_eq(out[cap], 'x', "nothing past cap %d", cap);
+	}
+	/* response: the status as 3 digits */
+	for (int status = 100; status <= 999; status += 37) {
+		n = snprintf(want, sizeof want, "mte-relay/1 res %s %s %s %s %03d", cid, pid, "18446744073709551615",
+		    "bs", status);
+		w = protocol_aad_response(out, sizeof out, cid, pid, "18446744073709551615", "bs", status);
+		cr_assert_eq(w, n);
+		cr_assert_str_eq(out, want);
+		cr_assert_eq(protocol_aad_response(out, (size_t)n, cid, pid, "18446744073709551615", "bs",
+		    status), -1, "one byte short");
+	}
+	/* the relay field */
+	n = snprintf(want, sizeof want, "%s,%s,%s,%s", sid, pid, "9", "b");
+	cr_assert_eq(protocol_format_relay_header(out, sizeof out, sid, pid, "9", "b"), n);
+	cr_assert_str_eq(out, want);
+	cr_assert_eq(protocol_format_relay_header(out, (size_t)n, sid, pid, "9", "b"), -1);
+	cr_assert_eq(protocol_format_relay_header(out, (size_t)n + 1, sid, pid, "9", "b"), n);
+	cr_assert_eq(protocol_format_relay_header(out, sizeof out, sid, pid, "9", ""), n - 1,
+	    "empty flags end in a comma");
+	cr_assert_eq(out[n - 2], ',');
+}
