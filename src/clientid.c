@@ -146,7 +146,9 @@ id_cache_slot(const char *signed_id, const char *secret, size_t secret_len,
 		    bytes_equal(prev_len ? prev : "", id_cache.previous, prev_len);
 	ct_declassify(&same, sizeof same);
 	if (!same) {
-		crypto_wipe(&id_cache, sizeof id_cache);
+		/* untouched until first used: nothing to wipe (and no page to dirty) */
+		if (id_cache.primed)
+			crypto_wipe(&id_cache, sizeof id_cache);
 		memcpy(id_cache.secret, secret, secret_len);
 		if (prev_len > 0)
 			memcpy(id_cache.previous, prev, prev_len);

@@ -745,6 +745,29 @@ CONTRACT(generations_and_the_pair_cache, 20)
 	cr_assert_eq(cached, 1, "the second read comes from the cache");
 	assert_pair_eq(&r, &q);
 	cr_assert_eq(r.generation, g1);
+	/* the key schedules that come with it are the keys' own */
+	{
+		uint8_t a[KDF_HASH_LEN], b[KDF_HASH_LEN];
+		kdf_message_key(a, q.k_req, KDF_REQ, 77);
+		kdf_message_key_root(b, &r.root_req, KDF_REQ, 77);
+		cr_assert_eq(memcmp(a, b, sizeof a), 0, "root_req");
+		kdf_message_key(a, q.k_res, KDF_RES, 77);
+		kdf_message_key_root(b, &r.root_res, KDF_RES, 77);
+		cr_assert_eq(memcmp(a, b, sizeof a), 0, "root_res");
+	}
+	/* a new worker holds nothing of its parent's cache */
+	{
+		pid_t child = fork();
+		if (child == 0) {
+			struct store_pair n;
+			int c = -1;
+			store_worker_init();
+			_exit(store_pair_lookup(CID_A, PID1, 0, &n, &c) == STORE_OK && c == 0 ? 0 : 1);
+		}
+		int status = -1;
+		cr_assert_eq(waitpid(child, &status, 0), child);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child read the store");
+	}
 
 	/* deleted and paired again elsewhere: the cache is stale, the generation says so */
 	cr_assert_eq(store_pair_delete(CID_A, PID1), STORE_OK);
