@@ -206,6 +206,8 @@ lg_pair_setup(const struct lg_target *t, int timeout_ms, const struct lg_client 
 				    CLIENT_ID_HEX_LEN, pairs[i].pair_id, LG_PAIR_ID_LEN, pers[i],
 				    LG_PERS_LEN) != 0)
 					break;
+				kdf_root_init(&pairs[i].root_req, pairs[i].k_req);
+				kdf_root_init(&pairs[i].root_res, pairs[i].k_res);
 			}
 			if (i == n)
 				rc = 0;
@@ -301,8 +303,8 @@ lg_seal_request(const struct lg_request_shape *s, struct lg_pair *p, char *head,
 	    flags, s->method, s->url, s->seal_url ? 0 : strlen(s->url));
 	if (aad_len < 0 || s->meta_len > META_PLAINTEXT_MAX)
 		return -1;
-	kdf_message_key(mk_req, p->k_req, KDF_REQ, sent->seq);
-	kdf_message_key(sent->mk_res, p->k_res, KDF_RES, sent->seq);
+	kdf_message_key_root(mk_req, &p->root_req, KDF_REQ, sent->seq);
+	kdf_message_key_root(sent->mk_res, &p->root_res, KDF_RES, sent->seq);
 
 	sealed = seal_meta_seal(meta, sizeof meta, mk_req, aad, (size_t)aad_len,
 	    (const uint8_t *)s->meta, s->meta_len);

@@ -40,6 +40,7 @@ struct lg_pair {
 	char     pair_id[LG_PAIR_ID_LEN + 1];
 	uint8_t  k_req[KDF_HASH_LEN];
 	uint8_t  k_res[KDF_HASH_LEN];
+	struct kdf_root root_req, root_res; /* their HMAC key schedules, made once */
 	uint64_t seq;                       /* last seq used; the next is seq + 1 */
 };
 
