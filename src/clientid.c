@@ -33,16 +33,23 @@ mac_of(uint8_t mac[MAC_LEN], const char *secret, size_t secret_len, const char *
 	kdf_hmac(mac, secret, secret_len, id, CLIENT_ID_HEX_LEN);
 }
 
+/* 1 when a[0..n) equals b[0..n); time depends only on n. */
+static uint32_t
+bytes_equal(const void *a, const void *b, size_t n)
+{
+	const uint8_t *x = a, *y = b;
+	uint32_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= (uint32_t)(x[i] ^ y[i]);
+	return ((acc - 1) >> 8) & 1u;
+}
+
 /* 1 when a and b are equal, 0 otherwise; time depends only on MAC_LEN. */
 static uint32_t
 mac_equal(const uint8_t a[MAC_LEN], const uint8_t b[MAC_LEN])
 {
-	uint32_t acc = 0;
-
-	for (size_t i = 0; i < MAC_LEN; i++)
-		acc |= (uint32_t)(a[i] ^ b[i]);
-	/* acc in 0..255: acc - 1 borrows into bit 8 exactly when acc == 0 */
-	return ((acc - 1) >> 8) & 1u;
+	return bytes_equal(a, b, MAC_LEN);
 }
 
 static void
@@ -91,18 +98,6 @@ clientid_syntax_ok(const char *signed_id, size_t len)
 	return signed_id != NULL && len == CLIENT_ID_SIGNED_LEN &&
 	    hex_is_lower(signed_id, CLIENT_ID_HEX_LEN) && signed_id[CLIENT_ID_HEX_LEN] == '.' &&
 	    hex_is_lower(signed_id + CLIENT_ID_HEX_LEN + 1, 2 * MAC_LEN);
-}
-
-/* 1 when a[0..n) equals b[0..n); time depends only on n. */
-static uint32_t
-bytes_equal(const void *a, const void *b, size_t n)
-{
-	const uint8_t *x = a, *y = b;
-	uint32_t acc = 0;
-
-	for (size_t i = 0; i < n; i++)
-		acc |= (uint32_t)(x[i] ^ y[i]);
-	return ((acc - 1) >> 8) & 1u;
 }
 
 /*

@@ -9,6 +9,7 @@
 #include "http.h"
 #include "decimal.h"
 #include "hex.h"
+#include "text.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -862,29 +863,6 @@ http_status_reason(int status)
 	}
 }
 
-struct out {
-	char  *buf;
-	size_t cap, len;
-	bool   full;
-};
-
-static void
-out_put(struct out *o, const char *s, size_t n)
-{
-	if (o->full || n > o->cap - o->len) {
-		o->full = true;
-		return;
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
-static void
-out_str(struct out *o, const char *s)
-{
-	out_put(o, s, strlen(s));
-}
-
 static int
 is_framing_field(const char *name, size_t n)
 {
@@ -907,7 +885,7 @@ http_format_response_head(char *buf, size_t cap, int status,
     const struct http_field *fields, size_t n, int64_t content_length,
     enum http_connection connection)
 {
-	struct out o = { buf, cap, 0, false };
+	struct text_out o = { buf, cap, 0, false };
 	char num[64];
 
 	if (status < 100 || status > 999)
@@ -920,9 +898,9 @@ http_format_response_head(char *buf, size_t cap, int status,
 	num[10] = (char)('0' + status / 10 % 10);
 	num[11] = (char)('0' + status % 10);
 	num[12] = ' ';
-	out_put(&o, num, 13);
-	out_str(&o, http_status_reason(status));
-	out_put(&o, "\r\n", 2);
+	text_put(&o, num, 13);
+	text_str(&o, http_status_reason(status));
+	text_put(&o, "\r\n", 2);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = fields[i].name, *value = fields[i].value;
 		if (name == NULL || value == NULL)
@@ -932,23 +910,23 @@ http_format_response_head(char *buf, size_t cap, int status,
 			return -1;
 		if (is_framing_field(name, nlen))
 			continue;
-		out_put(&o, name, nlen);
-		out_put(&o, ": ", 2);
-		out_put(&o, value, vlen);
-		out_put(&o, "\r\n", 2);
+		text_put(&o, name, nlen);
+		text_put(&o, ": ", 2);
+		text_put(&o, value, vlen);
+		text_put(&o, "\r\n", 2);
 	}
 	if (content_length >= 0) {
-		out_put(&o, "Content-Length: ", 16);
-		out_put(&o, num, decimal_format(num, (uint64_t)content_length));
-		out_put(&o, "\r\n", 2);
+		text_put(&o, "Content-Length: ", 16);
+		text_put(&o, num, decimal_format(num, (uint64_t)content_length));
+		text_put(&o, "\r\n", 2);
 	} else if (content_length == HTTP_LENGTH_CHUNKED) {
-		out_str(&o, "Transfer-Encoding: chunked\r\n");
+		text_str(&o, "Transfer-Encoding: chunked\r\n");
 	}
 	if (connection == HTTP_CONNECTION_CLOSE)
-		out_str(&o, "Connection: close\r\n");
+		text_str(&o, "Connection: close\r\n");
 	else if (connection == HTTP_CONNECTION_KEEP_ALIVE)
-		out_str(&o, "Connection: keep-alive\r\n");
-	out_put(&o, "\r\n", 2);
+		text_str(&o, "Connection: keep-alive\r\n");
+	text_put(&o, "\r\n", 2);
 	if (o.full || o.len > (size_t)INT32_MAX)
 		return -1;
 	return (int)o.len;

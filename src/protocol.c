@@ -8,6 +8,7 @@
 #include "clientid.h"
 #include "decimal.h"
 #include "hex.h"
+#include "text.h"
 
 int
 protocol_pair_id_ok(const char *p, size_t n)
@@ -108,71 +109,46 @@ protocol_parse_relay_header(const char *v, size_t len, struct relay_header *out)
 	return 0;
 }
 
-/* Text built into a caller's buffer: nothing past cap; done() says whether
- * it all fit (with its NUL). */
-struct text {
-	char  *p;
-	size_t cap, len;
-	int    over;
-};
-
-static void
-put(struct text *t, const char *s, size_t n)
-{
-	if (t->over || n >= t->cap - t->len) {
-		t->over = 1;
-		return;
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-}
-
-static void
-put_str(struct text *t, const char *s)
-{
-	put(t, s, strlen(s));
-}
-
 /* The length written (NUL added), or -1 when it did not fit. */
 static int
-done(struct text *t)
+done(struct text_out *t)
 {
-	if (t->over || t->len >= t->cap || t->len > (size_t)INT32_MAX)
+	if (t->full || t->len >= t->cap || t->len > (size_t)INT32_MAX)
 		return -1;
-	t->p[t->len] = '\0';
+	t->buf[t->len] = '\0';
 	return (int)t->len;
 }
 
 /* "mte-relay/1 " dir " " cid " " pid " " seq " " flags " " */
 static void
-aad_common(struct text *t, const char *dir, const char *cid, const char *pid,
+aad_common(struct text_out *t, const char *dir, const char *cid, const char *pid,
     const char *seq, const char *flags)
 {
-	put(t, "mte-relay/1 ", 12);
-	put_str(t, dir);
-	put(t, " ", 1);
-	put_str(t, cid);
-	put(t, " ", 1);
-	put_str(t, pid);
-	put(t, " ", 1);
-	put_str(t, seq);
-	put(t, " ", 1);
-	put_str(t, flags);
-	put(t, " ", 1);
+	text_put(t, "mte-relay/1 ", 12);
+	text_str(t, dir);
+	text_put(t, " ", 1);
+	text_str(t, cid);
+	text_put(t, " ", 1);
+	text_str(t, pid);
+	text_put(t, " ", 1);
+	text_str(t, seq);
+	text_put(t, " ", 1);
+	text_str(t, flags);
+	text_put(t, " ", 1);
 }
 
 int
 protocol_aad_request(char *out, size_t cap, const char *cid, const char *pid, const char *seq,
     const char *flags, const char *method, const char *target, size_t target_len)
 {
-	struct text t = { out, cap, 0, cap == 0 };
+	struct text_out t = { out, cap, 0, false };
 
 	aad_common(&t, "req", cid, pid, seq, flags);
-	put_str(&t, method);
-	put(&t, " ", 1);
+	text_str(&t, method);
+	text_put(&t, " ", 1);
 	/* as far as a NUL, as the text it is */
 	if (target_len > 0)
-		put(&t, target, strnlen(target, target_len));
+		text_put(&t, target, strnlen(target, target_len));
 	return done(&t);
 }
 
@@ -180,7 +156,7 @@ int
 protocol_aad_response(char *out, size_t cap, const char *cid, const char *pid, const char *seq,
     const char *flags, int status)
 {
-	struct text t = { out, cap, 0, cap == 0 };
+	struct text_out t = { out, cap, 0, false };
 	char digits[3];
 
 	if (status < 0 || status > 999)
@@ -189,7 +165,7 @@ protocol_aad_response(char *out, size_t cap, const char *cid, const char *pid, c
 	digits[1] = (char)('0' + status / 10 % 10);
 	digits[2] = (char)('0' + status % 10);
 	aad_common(&t, "res", cid, pid, seq, flags);
-	put(&t, digits, 3);
+	text_put(&t, digits, 3);
 	return done(&t);
 }
 
@@ -197,14 +173,14 @@ int
 protocol_format_relay_header(char *out, size_t cap, const char *signed_id, const char *pid,
     const char *seq, const char *flags)
 {
-	struct text t = { out, cap, 0, cap == 0 };
+	struct text_out t = { out, cap, 0, false };
 
-	put_str(&t, signed_id);
-	put(&t, ",", 1);
-	put_str(&t, pid);
-	put(&t, ",", 1);
-	put_str(&t, seq);
-	put(&t, ",", 1);
-	put_str(&t, flags);
+	text_str(&t, signed_id);
+	text_put(&t, ",", 1);
+	text_str(&t, pid);
+	text_put(&t, ",", 1);
+	text_str(&t, seq);
+	text_put(&t, ",", 1);
+	text_str(&t, flags);
 	return done(&t);
 }
