@@ -114,6 +114,8 @@
 #define TLS_DN_MAX              1024    /* bytes of one CA subject DN */
 #define TLS_SERVER_FILE_MAX     (256 * 1024) /* bytes of TLS_CERT_FILE or TLS_KEY_FILE */
 #define TLS_SERVER_CHAIN_MAX    8       /* certificates in TLS_CERT_FILE (leaf first) */
+#define TLS_RSA_BITS_MIN        2048    /* bits of an RSA TLS_KEY_FILE: fewer are too weak */
+#define TLS_RSA_BITS_MAX        4096    /* ... and more than BearSSL's RSA code handles */
 #define STORE_CLUSTER_NODES_MAX 64      /* primaries in a Redis Cluster slot map -> map refused */
 #define STORE_CLUSTER_REDIRECTS_MAX 5   /* MOVED/ASK/TRYAGAIN/CLUSTERDOWN/node-failure retries
                                          * of one command; one more -> 503 */

@@ -21,8 +21,6 @@
 #include "log.h"
 #include "metrics.h"
 
-#define RSA_BITS_MAX 4096      /* BearSSL's RSA code goes up to 4096 bits */
-
 /* TLS 1.2, forward-secret AEAD suites only, in the server's order. */
 static const uint16_t suites[] = {
 	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -374,21 +372,6 @@ no_dn(void *ctx, const void *buf, size_t len)
 	(void)len;
 }
 
-/* a (alen bytes) and b (blen) as unsigned big-endian integers: equal? */
-static bool
-same_int(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen)
-{
-	while (alen > 0 && a[0] == 0) {
-		a++;
-		alen--;
-	}
-	while (blen > 0 && b[0] == 0) {
-		b++;
-		blen--;
-	}
-	return alen == blen && memcmp(a, b, alen) == 0;
-}
-
 /* Copies the decoded key into cr (its own storage); checks it fits. */
 static int
 copy_key(struct tls_creds *cr, const br_skey_decoder_context *kd, char *err, size_t errlen,
@@ -407,9 +390,9 @@ copy_key(struct tls_creds *cr, const br_skey_decoder_context *kd, char *err, siz
 	cr->key_type = br_skey_decoder_key_type(kd);
 	if (cr->key_type == BR_KEYTYPE_RSA) {
 		cr->rsa = *br_skey_decoder_get_rsa(kd);
-		if (cr->rsa.n_bitlen > RSA_BITS_MAX || cr->rsa.n_bitlen < 2048) {
-			snprintf(err, errlen, "%s: an RSA key of %u bits (2048 to %d supported)",
-			    path, (unsigned)cr->rsa.n_bitlen, RSA_BITS_MAX);
+		if (cr->rsa.n_bitlen > TLS_RSA_BITS_MAX || cr->rsa.n_bitlen < TLS_RSA_BITS_MIN) {
+			snprintf(err, errlen, "%s: an RSA key of %u bits (%d to %d supported)",
+			    path, (unsigned)cr->rsa.n_bitlen, TLS_RSA_BITS_MIN, TLS_RSA_BITS_MAX);
 			return -1;
 		}
 		cr->bits = cr->rsa.n_bitlen;
@@ -442,15 +425,20 @@ key_matches(const struct tls_creds *cr, const br_x509_pkey *pk)
 	if (pk->key_type != cr->key_type)
 		return false;
 	if (cr->key_type == BR_KEYTYPE_RSA) {
-		/* The same modulus, and a signature the certificate's key
-		 * verifies (which covers the public exponent). */
+		/* A signature by the private key that the certificate's key
+		 * verifies: its modulus and exponent both.  (Not the modulus
+		 * compared first: Debian's BearSSL 0.6 br_rsa_i31_compute_modulus
+		 * gives 0 for a 4096-bit key.) */
 		static const unsigned char probe[32] = "mte-relay key and certificate";
-		unsigned char n[RSA_BITS_MAX / 8 + 1], sig[RSA_BITS_MAX / 8], back[32];
-		br_rsa_compute_modulus cm = br_rsa_compute_modulus_get_default();
-		size_t nlen = cm(NULL, &cr->rsa);
+		unsigned char sig[TLS_RSA_BITS_MAX / 8], back[32];
+		const unsigned char *pn = pk->key.rsa.n;
+		size_t pnlen = pk->key.rsa.nlen, nlen = (cr->rsa.n_bitlen + 7) / 8;
 
-		if (nlen == 0 || nlen > sizeof sig || cm(n, &cr->rsa) != nlen ||
-		    !same_int(n, nlen, pk->key.rsa.n, pk->key.rsa.nlen))
+		while (pnlen > 0 && *pn == 0) {
+			pn++;
+			pnlen--;
+		}
+		if (nlen == 0 || nlen > sizeof sig || pnlen != nlen)
 			return false;
 		if (!br_rsa_pkcs1_sign_get_default()(BR_HASH_OID_SHA256, probe, sizeof probe,
 		    &cr->rsa, sig))

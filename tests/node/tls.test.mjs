@@ -335,6 +335,35 @@ test('limits: TLS_SERVER_CHAIN_MAX (8) certificates load, 9 do not; a file over 
   assert.match(rk.stderr, /config error: TLS_KEY_FILE .*larger than 262144 bytes/);
 });
 
+test('limits: RSA keys of TLS_RSA_BITS_MIN (2048) to TLS_RSA_BITS_MAX (4096) bits load and serve; 2047 and 4098 do not; a 4096-bit key of another certificate is refused', async () => {
+  const limits = readFileSync(join(ROOT, 'src/limits.h'), 'utf8');
+  assert.match(limits, /#define TLS_RSA_BITS_MIN\s+2048\b/);
+  assert.match(limits, /#define TLS_RSA_BITS_MAX\s+4096\b/);
+  const at = ca.leaf('rsa4096');
+  const r = check({ TLS_CERT_FILE: at.chain, TLS_KEY_FILE: at.key });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tls: on \(RSA 4096 key,/m);
+  const relay = await startRelay(env(at));
+  try {
+    const res = await request(relay.port, '/api/mte-echo');
+    assert.equal(res.status, 200);
+    assert.equal(res.serial, at.serial);
+  } finally {
+    await relay.stop();
+  }
+  const other = ca.leaf('rsa4096');
+  const rx = check({ TLS_CERT_FILE: at.chain, TLS_KEY_FILE: other.key });
+  assert.equal(rx.status, 78);
+  assert.match(rx.stderr, /^config error: TLS_KEY_FILE .*does not belong to the certificate/m);
+  // Above the limit, 4098: openssl makes 4096 bits when asked for 4097.
+  for (const bits of [2047, 4098]) {
+    const leaf = ca.leaf(`rsa:${bits}`);
+    const rb = check({ TLS_CERT_FILE: leaf.chain, TLS_KEY_FILE: leaf.key });
+    assert.equal(rb.status, 78, `${bits}: ${rb.stdout}${rb.stderr}`);
+    assert.match(rb.stderr, new RegExp(`^config error: TLS_KEY_FILE .*an RSA key of ${bits} bits \\(2048 to 4096 supported\\)`, 'm'));
+  }
+});
+
 // ---- reload ----
 
 test('SIGHUP under load: requests in flight finish, new connections get the new certificate, a bad reload keeps the old one', async () => {

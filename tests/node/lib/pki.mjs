@@ -32,13 +32,14 @@ export function makeCA() {
     dir,
     caFile: join(dir, 'ca.pem'),
     /**
-     * A new leaf: key 'rsa' (2048 bits), 'rsa4096', 'ec' (P-256) or 'ec384';
+     * A new leaf: key 'rsa' (2048 bits), 'rsa4096', 'rsa:BITS', 'ec' (P-256) or 'ec384';
      * start/end as YYYYMMDDHHMMSSZ (default: valid now for a day).  Returns
      * {cert (leaf only), chain (leaf + CA), key, serial (upper-case hex)}.
      */
     leaf(key = 'rsa', { start, end } = {}) {
       const name = `leaf${++n}`;
-      const keyArgs = key.startsWith('rsa') ? ['-newkey', `rsa:${key === 'rsa4096' ? 4096 : 2048}`]
+      const bits = key === 'rsa4096' ? 4096 : key.startsWith('rsa:') ? Number(key.slice(4)) : 2048;
+      const keyArgs = key.startsWith('rsa') ? ['-newkey', `rsa:${bits}`]
         : ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${key === 'ec384' ? 'P-384' : 'P-256'}`];
       run(dir, ['req', ...keyArgs, '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=localhost']);
       const dates = start || end
