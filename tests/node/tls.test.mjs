@@ -335,6 +335,23 @@ test('limits: TLS_SERVER_CHAIN_MAX (8) certificates load, 9 do not; a file over 
   assert.match(rk.stderr, /config error: TLS_KEY_FILE .*larger than 262144 bytes/);
 });
 
+test('EC keys on P-384 and P-521 load and serve, as the man page says', async () => {
+  for (const [kind, curve] of [['ec384', 'P-384'], ['ec521', 'P-521']]) {
+    const leaf = ca.leaf(kind);
+    const r = check({ TLS_CERT_FILE: leaf.chain, TLS_KEY_FILE: leaf.key });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^tls: on \\(EC ${curve} key,`, 'm'));
+    const relay = await startRelay(env(leaf));
+    try {
+      const res = await request(relay.port, '/api/mte-echo');
+      assert.equal(res.status, 200, curve);
+      assert.equal(res.serial, leaf.serial, curve);
+    } finally {
+      await relay.stop();
+    }
+  }
+});
+
 test('limits: RSA keys of TLS_RSA_BITS_MIN (2048) to TLS_RSA_BITS_MAX (4096) bits load and serve; 2047 and 4098 do not; a 4096-bit key of another certificate is refused', async () => {
   const limits = readFileSync(join(ROOT, 'src/limits.h'), 'utf8');
   assert.match(limits, /#define TLS_RSA_BITS_MIN\s+2048\b/);

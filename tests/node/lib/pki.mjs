@@ -32,7 +32,7 @@ export function makeCA() {
     dir,
     caFile: join(dir, 'ca.pem'),
     /**
-     * A new leaf: key 'rsa' (2048 bits), 'rsa4096', 'rsa:BITS', 'ec' (P-256) or 'ec384';
+     * A new leaf: key 'rsa' (2048 bits), 'rsa4096', 'rsa:BITS', 'ec' (P-256), 'ec384' or 'ec521';
      * start/end as YYYYMMDDHHMMSSZ (default: valid now for a day).  Returns
      * {cert (leaf only), chain (leaf + CA), key, serial (upper-case hex)}.
      */
@@ -40,7 +40,7 @@ export function makeCA() {
       const name = `leaf${++n}`;
       const bits = key === 'rsa4096' ? 4096 : key.startsWith('rsa:') ? Number(key.slice(4)) : 2048;
       const keyArgs = key.startsWith('rsa') ? ['-newkey', `rsa:${bits}`]
-        : ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${key === 'ec384' ? 'P-384' : 'P-256'}`];
+        : ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${{ ec384: 'P-384', ec521: 'P-521' }[key] ?? 'P-256'}`];
       run(dir, ['req', ...keyArgs, '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=localhost']);
       const dates = start || end
         ? ['-startdate', start || '20200101000000Z', '-enddate', end || '20991231000000Z']
