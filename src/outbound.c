@@ -158,7 +158,6 @@ partner_group(char out[OB_GROUP_MAX], const char *origin)
 	out[3 + 16] = '\0';
 }
 
-
 /* ---- small exchanges with the partner: HEAD /api/mte-relay, pairing ---- */
 
 struct small {

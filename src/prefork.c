@@ -283,7 +283,6 @@ prefork_accept(int listen_fd, char *peer, size_t peer_cap, int *second)
 	}
 }
 
-
 /* ---- the pool's decisions ---- */
 
 static unsigned

@@ -285,7 +285,7 @@ lg_seal_request(const struct lg_request_shape *s, struct lg_pair *p, char *head,
                 size_t head_cap, size_t *head_len, uint8_t *body, size_t body_cap,
                 size_t *body_len, struct lg_sent *sent)
 {
-	char aad[SEAL_AAD_MAX];
+	char aad[SEAL_AAD_MAX], field[RELAY_HEADER_MAX + 1];
 	uint8_t meta[META_PLAINTEXT_MAX + SEAL_TAG_LEN];
 	uint8_t mk_req[KDF_HASH_LEN];
 	char flags[3] = "";
@@ -308,9 +308,11 @@ lg_seal_request(const struct lg_request_shape *s, struct lg_pair *p, char *head,
 
 	sealed = seal_meta_seal(meta, sizeof meta, mk_req, aad, (size_t)aad_len,
 	    (const uint8_t *)s->meta, s->meta_len);
-	n = snprintf(head, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\nx-mte-relay: %s,%s,%s,%s\r\n"
-	    "x-mte-relay-eh: ", s->method, s->seal_url ? "/" : s->url, s->host,
-	    p->client->signed_id, p->pair_id, sent->seq_text, flags);
+	if (protocol_format_relay_header(field, sizeof field, p->client->signed_id, p->pair_id,
+	    sent->seq_text, flags) < 0)
+		goto fail;
+	n = snprintf(head, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\nx-mte-relay: %s\r\n"
+	    "x-mte-relay-eh: ", s->method, s->seal_url ? "/" : s->url, s->host, field);
 	if (sealed < 0 || n < 0 || (size_t)n >= head_cap)
 		goto fail;
 	off = (size_t)n;
