@@ -19,6 +19,7 @@
 #include "metrics.h"
 
 static CURL *easy;
+static CURLM *multi;    /* drives easy; holds the kept-alive connection */
 static const char *trust_file = UPSTREAM_SYSTEM_CA_FILE;
 
 /* State of one transfer; lives on upstream_perform's stack. */
@@ -90,6 +91,9 @@ upstream_close(void)
 	if (easy != NULL)
 		curl_easy_cleanup(easy);
 	easy = NULL;
+	if (multi != NULL)
+		curl_multi_cleanup(multi);
+	multi = NULL;
 	curl_global_cleanup();
 }
 
@@ -413,6 +417,36 @@ add_line(struct header_lines *l, const char *name, const char *value)
 	l->used += nl + 1;
 }
 
+/* curl_easy_perform's loop, over a multi handle of our own: curl_multi_wait
+ * (curl's timers bound each wait, as in easy_perform), not curl_multi_poll,
+ * which also polls curl's wake-up socket pair before and during every
+ * transfer; nothing here wakes a transfer from outside.  The connection
+ * cache is multi's, kept between requests. */
+static CURLcode
+run_transfer(void)
+{
+	CURLcode rc = CURLE_OK;
+	CURLMcode mc;
+	CURLMsg *msg;
+	int running = 0, queued;
+
+	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	mc = curl_multi_perform(multi, &running);
+	while (mc == CURLM_OK && running > 0) {
+		mc = curl_multi_wait(multi, NULL, 0, 1000, NULL);
+		if (mc == CURLM_OK)
+			mc = curl_multi_perform(multi, &running);
+	}
+	if (mc != CURLM_OK)
+		rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+	while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy && mc == CURLM_OK)
+			rc = msg->data.result;
+	curl_multi_remove_handle(multi, easy);
+	return rc;
+}
+
 enum upstream_result
 upstream_perform(const struct upstream_request *req, const struct upstream_sink *sink,
     int *head_delivered)
@@ -426,6 +460,8 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 
 	*head_delivered = 0;
 	if (easy == NULL && (easy = curl_easy_init()) == NULL)
+		return UPSTREAM_UNREACHABLE;
+	if (multi == NULL && (multi = curl_multi_init()) == NULL)
 		return UPSTREAM_UNREACHABLE;
 	memset(&x, 0, sizeof x);
 	x.req = req;
@@ -534,7 +570,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	    (curl_off_t)(req->has_body && req->body_len >= 0 && inline_len < 0 ? req->body_len : -1));
 
 	x.started = clock_s();
-	rc = curl_easy_perform(easy);
+	rc = run_transfer();
 	if (inline_len > 0) {
 		crypto_wipe(inline_body, (size_t)inline_len);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
