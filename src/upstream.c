@@ -440,9 +440,11 @@ run_transfer(void)
 	}
 	if (mc != CURLM_OK)
 		rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
-	while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy && mc == CURLM_OK)
-			rc = msg->data.result;
+	else
+		while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+				rc = msg->data.result;
+	/* Also drops any message of easy still queued. */
 	curl_multi_remove_handle(multi, easy);
 	return rc;
 }
