@@ -449,6 +449,43 @@ run_transfer(void)
 	return rc;
 }
 
+/* The easy handle with the options that are the same for every request,
+ * set once (setting them per request cost about 2,400 instructions: curl
+ * copies and parses the strings each time).  NULL when curl has no memory. */
+static CURL *
+open_easy(void)
+{
+	CURL *e = curl_easy_init();
+
+	if (e == NULL)
+		return NULL;
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, env_has_proxy ? NULL : "*");
+	/* The one bundle, whichever libcurl this is (Debian's also reads a CA
+	 * directory by default; the static build has none). */
+	curl_easy_setopt(e, CURLOPT_CAINFO, trust_file);
+	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)UPSTREAM_CONNECT_TIMEOUT_S);
+	/* A stall, not a total time: large bodies may take as long as they need. */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	/* Reads of up to a chunk: a streamed answer (PROTOCOL.md section 13) goes
+	 * out as one record per read, so records grow to 64 KiB under a steady
+	 * flow and stay small when the upstream pauses. */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)SEAL_CHUNK_MAX);
+	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_socket_open);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_socket_close);
+	curl_easy_setopt(e, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+	return e;
+}
+
 enum upstream_result
 upstream_perform(const struct upstream_request *req, const struct upstream_sink *sink,
     int *head_delivered)
@@ -461,7 +498,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	CURLcode rc;
 
 	*head_delivered = 0;
-	if (easy == NULL && (easy = curl_easy_init()) == NULL)
+	if (easy == NULL && (easy = open_easy()) == NULL)
 		return UPSTREAM_UNREACHABLE;
 	if (multi == NULL && (multi = curl_multi_init()) == NULL)
 		return UPSTREAM_UNREACHABLE;
@@ -515,37 +552,16 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 		return UPSTREAM_UNREACHABLE;
 	}
 
-	/* No curl_easy_reset: every option is set for each request (those that
-	 * differ between requests both ways), and a reset would free and make
-	 * again what the handle keeps (its buffers) for nothing. */
+	/* No curl_easy_reset: the handle keeps what open_easy set, every other
+	 * option is set here for each request (both ways where requests
+	 * differ), and a reset would free and make again what the handle keeps
+	 * (its buffers) for nothing. */
 	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_NOPROXY, env_has_proxy ? NULL : "*");
-	/* The one bundle, whichever libcurl this is (Debian's also reads a CA
-	 * directory by default; the static build has none). */
-	curl_easy_setopt(easy, CURLOPT_CAINFO, trust_file);
-	curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
-	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, &lines.node[0]);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)UPSTREAM_CONNECT_TIMEOUT_S);
-	/* A stall, not a total time: large bodies may take as long as they need. */
-	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)req->timeout_s);
-	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
-	/* Reads of up to a chunk: a streamed answer (PROTOCOL.md section 13) goes
-	 * out as one record per read, so records grow to 64 KiB under a steady
-	 * flow and stay small when the upstream pauses. */
-	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long)SEAL_CHUNK_MAX);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, on_socket_open);
-	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_socket_close);
-	curl_easy_setopt(easy, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
-	curl_easy_setopt(easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	/* The method options in this order: POSTFIELDS makes the method POST,
 	 * UPLOAD 0 GET and 1 PUT, NOBODY 1 HEAD and 0 a HEAD back into GET;
 	 * CUSTOMREQUEST names the method sent whichever they chose. */
@@ -564,9 +580,7 @@ upstream_perform(const struct upstream_request *req, const struct upstream_sink 
 	/* Set for every request: the handle keeps options between them. */
 	curl_easy_setopt(easy, CURLOPT_EXPECT_100_TIMEOUT_MS,
 	    req->expect_continue ? (long)req->timeout_s * 1000L : 1000L);
-	curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(easy, CURLOPT_READDATA, &x);
-	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
 	curl_easy_setopt(easy, CURLOPT_PREREQDATA, &x);
 	curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
 	    (curl_off_t)(req->has_body && req->body_len >= 0 && inline_len < 0 ? req->body_len : -1));
