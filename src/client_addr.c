@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "hex.h"
 
 static const uint8_t v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -146,10 +147,27 @@ entry_parse(const char *s, size_t n, struct ip_addr *out)
 	return ip_parse(s, (size_t)(colon - s), out) == 0 && out->family == 4 ? 0 : -1;
 }
 
+/* IPv4 by hand: glibc's inet_ntop goes through sprintf, about 1,700
+ * instructions of every request's 100,000.  IPv6 keeps inet_ntop (RFC 5952's
+ * zero compression). */
 static void
 addr_text(const struct ip_addr *a, char out[CLIENT_ADDR_MAX])
 {
-	if (inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->bytes, out, CLIENT_ADDR_MAX) == NULL)
+	if (a->family == 4) {
+		char digits[DECIMAL_U64_MAX];
+		size_t n = 0;
+
+		for (int i = 0; i < 4; i++) {
+			size_t len = decimal_format(digits, a->bytes[i]);
+			if (i > 0)
+				out[n++] = '.';
+			memcpy(out + n, digits, len);
+			n += len;
+		}
+		out[n] = '\0';
+		return;
+	}
+	if (inet_ntop(AF_INET6, a->bytes, out, CLIENT_ADDR_MAX) == NULL)
 		out[0] = '\0';
 }
 

@@ -1,5 +1,6 @@
 /* test_client_addr.c - client addresses behind trusted proxies, CIDR blocks,
  * and the per-address limit's key. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -193,4 +194,27 @@ Test(client_addr, key_per_host_and_per_v6_64)
 	client_addr_key("not-an-address", key);
 	cr_assert_eq(strncmp(key, "x:", 2), 0);
 	cr_assert_eq(strlen(key), 18u);
+}
+
+/* IPv4 text is written by hand (not inet_ntop): the same text as inet_ntop
+ * for every octet value in every position and for random addresses. */
+Test(client_addr, ipv4_text_is_inet_ntops)
+{
+	struct cidr_set none = { .count = 0 };
+	char peer[7 + CLIENT_ADDR_MAX], want[CLIENT_ADDR_MAX];
+	uint32_t x = 2463534242u;
+
+	for (unsigned i = 0; i < 4 * 256 + 100000; i++) {
+		uint8_t b[4] = { 10, 20, 30, 40 };
+		if (i < 4 * 256) {
+			b[i / 256] = (uint8_t)(i % 256);
+		} else {
+			x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+			memcpy(b, &x, 4);
+		}
+		cr_assert_not_null(inet_ntop(AF_INET, b, want, sizeof want));
+		/* a v4-mapped peer, so that the text out is made from the bytes */
+		snprintf(peer, sizeof peer, "::ffff:%s", want);
+		cr_assert_str_eq(resolve(&none, peer, NULL, 0), want, "%s", peer);
+	}
 }
