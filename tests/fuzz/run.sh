@@ -35,7 +35,7 @@ for t in $FUZZ_TARGETS; do
     pair)     src="src/pair_body.c src/protocol.c $HELPERS $CRYPTO"; dict=; max=65536 ;;
     seal)     src="$CRYPTO src/log.c src/decimal.c src/json.c src/hex.c"; dict=; max=200000 ;;
     cluster)  src="src/store/cluster.c src/store/reply.c src/store/redis_url.c src/percent.c src/hex.c src/decimal.c src/crypto/wipe.c -lhiredis"; dict=; max=300000 ;;
-    addr)     src="src/client_addr.c src/hex.c"; dict=; max=4096 ;;
+    addr)     src="src/client_addr.c src/decimal.c src/hex.c"; dict=; max=4096 ;;
     outbound) src="src/pair_answer.c src/answer.c $HELPERS $CRYPTO -lcjson"; dict=; max=20000 ;;
     loadgen)  src="tests/bench/loadgen_http.c src/http.c src/hex.c src/decimal.c"; dict=tests/fuzz/http.dict; max=16384 ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
