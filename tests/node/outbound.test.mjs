@@ -1,6 +1,6 @@
 // The outbound mode (PROTOCOL.md section 14): relay A (outbound listener)
 // -> relay B (inbound) -> upstream, all real processes (and a real
-// redis-server for the shared client state), and a tamper proxy between A
+// redis-server or a Redis Cluster for the shared state), and a tamper proxy between A
 // and B.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { startRelay, startRedis, freePort, sleep, sha256 } from './lib/harness.mjs';
 import { startAppUpstream, startProxy, peakRssKiB, newClient } from './lib/e2e.mjs';
+import { startCluster } from './lib/cluster.mjs';
 
 const TOKEN = 'outbound-token-0123456789abcdef';
 const SECRET_B = 'partner-b-secret-0123456789abcdef0123';
@@ -72,18 +73,26 @@ const hits = (up, id) => up.received.filter((r) => r.headers['x-req-id'] === id)
 // A's workers' peak RSS (KiB), the largest.
 const workersPeak = (relay) => Math.max(...relay.workers().map(peakRssKiB));
 
-for (const store of ['embedded', 'redis']) {
+// cluster: A and B share one Redis Cluster (3 primaries, as one ElastiCache
+// serving both relays would), each under its own SERVER_ID.
+for (const store of ['embedded', 'redis', 'cluster']) {
   describe(`A -> B -> upstream, A's store ${store}`, () => {
     let up, B, A, redis;
     before(async () => {
       up = await startAppUpstream();
-      B = await startB(up, { MAX_POOL_SIZE: '3' });
+      const envB = { MAX_POOL_SIZE: '3' };
       const env = { MAX_POOL_SIZE: '4', MIN_SPARE_WORKERS: '4' };
       if (store === 'redis') {
         redis = await startRedis();
         env.REDIS_URL = redis.url;
         env.SERVER_ID = 'ob-test';
+      } else if (store === 'cluster') {
+        redis = await startCluster({ replicas: 0 });
+        env.REDIS_URL = envB.REDIS_URL = redis.url;
+        env.SERVER_ID = 'ob-test-a';
+        envB.SERVER_ID = 'ob-test-b';
       }
+      B = await startB(up, envB);
       A = await startA(B.url, env);
     });
     after(async () => {
@@ -143,6 +152,25 @@ for (const store of ['embedded', 'redis']) {
       // at most OUTBOUND_PAIRS (4) pairs, shared by all workers
       assert.ok(A.lines().filter((l) => l.msg === 'outbound pair made').length <= 8);
     });
+
+    if (store === 'cluster') {
+      test("A's partner slots and B's pairs are in the one cluster, each under its own SERVER_ID", async () => {
+        const keys = [];
+        for (const n of redis.nodes) {
+          keys.push(...(await redis.cli(n.port, 'KEYS', 'mte:*')).split('\n').filter(Boolean));
+        }
+        const slotsA = keys.filter((k) => /^mte:\{ob-test-a:s:[^}]+\}:\d+$/.test(k));
+        const pairsB = keys.filter((k) => /^mte:\{ob-test-b:[^}]+\}:(p:.+|pairs)$/.test(k));
+        assert.ok(slotsA.length >= 2, `A's slots (its id and at least one pair): ${slotsA}`);
+        assert.ok(pairsB.length >= 2, `B's pair keys: ${pairsB}`);
+        const other = keys.filter((k) => !/^mte:\{ob-test-[ab][:}]/.test(k));
+        assert.deepEqual(other, [], 'no key outside the two SERVER_IDs');
+        // one partner's slots share a hash tag, hence one primary
+        const homes = new Set();
+        for (const k of slotsA) homes.add(await redis.primaryOf(k));
+        assert.equal(homes.size, 1, `A's slots on primaries ${[...homes]}`);
+      });
+    }
 
     test('100 MiB both ways in constant memory', async (t) => {
       const size = 100 << 20;
