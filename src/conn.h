@@ -218,7 +218,6 @@ int conn_respond_error(struct conn *c, int status, const char *msg,
 /* The same with members (NULL or pre-formatted JSON members such as
  * "\"limit\":\"client\"", at most CONN_ERROR_MEMBERS_MAX bytes; longer
  * ones are left out) added after "code". */
-#define CONN_ERROR_MEMBERS_MAX 128
 int conn_respond_error_members(struct conn *c, int status, const char *msg,
     const char *members, const struct http_field *extra, size_t n);
 

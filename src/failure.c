@@ -108,6 +108,8 @@ static const struct failure_kind table[F_COUNT] = {
 	[F_STORE_UNAVAILABLE]      = CLEAR(503, STATE_STORE_UNAVAILABLE, STATE_STORE_UNAVAILABLE),
 	[F_FIELDS_TOO_LARGE]       = CLEAR(431, "request header fields too large to forward",
 	    "request fields too large to forward"),
+	[F_METHOD_TOO_LONG_TO_FORWARD] = CLEAR(501, "request method too long to forward",
+	    "method too long"),
 	[F_BODY_TOO_LARGE]         = SEALED(413, "request body too large", "request body too large",
 	    FC_NONE, 0, NULL),
 	[F_BODY_MALFORMED]         = SEALED(400, "request body could not be read",

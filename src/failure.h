@@ -74,6 +74,7 @@ enum failure {
 	/* shared by the paths that forward */
 	F_STORE_UNAVAILABLE,
 	F_FIELDS_TOO_LARGE,
+	F_METHOD_TOO_LONG_TO_FORWARD, /* pass-through or outbound: over METHOD_MAX */
 	F_BODY_TOO_LARGE,
 	F_BODY_MALFORMED,
 	F_BODY_STALLED,

@@ -32,6 +32,8 @@
                                          * against the pressure floor */
 #define CONN_PRESSURE_RATE_MAX_BPS 65536 /* cap of the pressure floor (bytes/s) */
 #define CONN_ERROR_BODY_MAX     512     /* bytes of a JSON error body (message cut) */
+#define CONN_ERROR_MEMBERS_MAX  128     /* bytes of the extra JSON members of an error body
+                                         * (our own, e.g. "limit"); longer ones are left out */
 /* end HTTP */
 
 /* ---- server: routes, CORS, upstream, workers, logs (src/handler.c, builtin.c,
@@ -58,6 +60,7 @@
                                          * this often (a lost exclusive wake-up) */
 #define PREFORK_PRESSURE_STEP_MS 1000   /* the pressure floor doubles after this much
                                          * continuous pressure */
+#define LOG_PATH_MAX            255     /* bytes of the path in a request's log line (cut) */
 #define LOG_LINE_MAX            4096    /* bytes of one log line; longer strings are cut */
 /* end server */
 
@@ -83,6 +86,9 @@
                                          * (one slot per id, by its first hex digits) */
 #define CLIENT_ID_CACHE_SECRET_MAX 1024 /* a longer CLIENT_ID_SECRET(_PREVIOUS): no cache */
 #define RELAY_HEADER_MAX        512     /* bytes of one x-mte-relay header -> 569 */
+#define METHOD_MAX              31      /* bytes of a request method forwarded: protected
+                                         * -> 569; pass-through or outbound -> 501 */
+#define RELAY_KEY_FILE_MAX      256     /* bytes of a RELAY_KEY_FILE(_PREVIOUS) -> exit 78 */
 /* Pairing limits (src/ratelimit.c, PROTOCOL.md "Pairing limits"): fixed windows. */
 #define PAIR_RATE_INSTANCE_WINDOW_S 1   /* window of PAIR_RATE_PER_INSTANCE -> 429 */
 #define PAIR_RATE_ADDRESS_WINDOW_S 60   /* window of PAIR_RATE_PER_ADDRESS -> 429 */
@@ -129,6 +135,8 @@
 #define STORE_WAIT_REPLICAS_MAX 16      /* largest REDIS_WAIT_REPLICAS */
 #define STORE_PAIR_CACHE_SIZE   256     /* pairs each worker keeps in memory (store_pair_lookup:
                                          * one store round trip per protected request) */
+#define STORE_RATE_BUCKET_MAX   48      /* bytes of a rate counter's name (ours: a kind
+                                         * and a hash of the address or client id) */
 #define STORE_RATE_SLOTS        16384   /* embedded store: rate counters kept (4-way sets;
                                          * a full set drops its oldest window) */
 /* end store */

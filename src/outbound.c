@@ -47,7 +47,6 @@
 #define OB_PAIR_BODY_MAX 4096   /* bytes of our pairing request (one entry) */
 #define OB_WIRE_READ    16384   /* caller body bytes read per step (< one chunk) */
 #define OB_EH_MAX       (((META_PLAINTEXT_MAX + SEAL_TAG_LEN) * 4 + 2) / 3 + 4)
-#define OB_METHOD_MAX   32
 
 /* A pair slot's value: cid | pid | k_req | k_res | has_answer_key | k_answer */
 #define OB_PAIR_VALUE_LEN (CLIENT_ID_HEX_LEN + OB_PID_LEN + 3 * KDF_HASH_LEN + 1)
@@ -84,7 +83,7 @@ struct ob_req {
 	const struct http_request *req;
 	const struct outbound_partner *partner;
 	char        group[OB_GROUP_MAX];
-	char        method[OB_METHOD_MAX];
+	char        method[METHOD_MAX + 1];
 	int         idempotent;
 	int         has_body;
 	int64_t     wire_len;           /* -1: chunked */
@@ -957,8 +956,8 @@ serve(void)
 	int attempt, renew_pair = 0, stale_rounds = 0;
 	uint64_t clen = 0, w = 0;
 
-	if (R.req->method.len >= sizeof R.method) {
-		server_fail(R.s, R.c, F_METHOD_TOO_LONG, NULL);
+	if (R.req->method.len > METHOD_MAX) {
+		server_fail(R.s, R.c, F_METHOD_TOO_LONG_TO_FORWARD, NULL);
 		return;
 	}
 	memcpy(R.method, R.req->method.ptr, R.req->method.len);

@@ -69,14 +69,17 @@ passthrough_handle(struct server *s, struct conn *c, const struct http_request *
 	struct upstream_request ur;
 	struct passthrough pt = { s, c };
 	struct upstream_sink sink = { sink_head, sink_body, &pt };
-	char method[32];
+	char method[METHOD_MAX + 1];
 	uint64_t len = 0;
 	int head_sent = 0;
 	enum upstream_result r;
 
+	if (req->method.len > METHOD_MAX) {
+		server_fail(s, c, F_METHOD_TOO_LONG_TO_FORWARD, NULL);
+		return;
+	}
 	if (forward_begin(&s->forward, s->cfg, req) != 0 ||
-	    forward_add_relay(&s->forward, s->cfg, req, s->peer) != 0 ||
-	    req->method.len >= sizeof method) {
+	    forward_add_relay(&s->forward, s->cfg, req, s->peer) != 0) {
 		server_fail(s, c, F_FIELDS_TOO_LARGE, NULL);
 		return;
 	}

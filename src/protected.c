@@ -32,7 +32,6 @@
 #define WIRE_READ       16384   /* wire bytes read per step (< one chunk, so a
                                  * feed completes at most one chunk) */
 #define EH_MAX          (((META_PLAINTEXT_MAX + SEAL_TAG_LEN) * 4 + 2) / 3 + 4)
-#define METHOD_MAX      32
 #define SEQ_DEC_MAX     20      /* digits of 2^64 - 1 */
 
 /* One protected request in flight, passed to every step and callback.
@@ -51,7 +50,7 @@ struct protected_msg {
 	char        flags[5];
 	uint64_t    seq;
 	int         flag_u, flag_b, flag_a, flag_s;
-	char        method[METHOD_MAX];
+	char        method[METHOD_MAX + 1];
 	/* keys and the AAD of both directions' items */
 	uint8_t     mk_req[32], mk_res[32];
 	size_t      aad_len;                    /* of aad (below), written by open_meta */
@@ -177,7 +176,7 @@ read_relay_header(struct protected_msg *m)
 	if (parse_relay_header(m, rh->value.ptr, rh->value.len) != 0)
 		return F_RELAY_HEADER_MALFORMED;
 	/* known before the client id is checked: a tagged 566 names it */
-	if (req->method.len < sizeof m->method)
+	if (req->method.len <= METHOD_MAX)
 		memcpy(m->method, req->method.ptr, req->method.len);
 	/* signed_id: the echo of every sealed answer (570 included), under the
 	 * current secret, from the MAC the check computes anyway */
@@ -186,7 +185,7 @@ read_relay_header(struct protected_msg *m)
 		memcpy(m->cid, m->signed_in, CLIENT_ID_HEX_LEN);   /* named in the log */
 		return F_CLIENT_ID_INVALID;
 	}
-	if (req->method.len >= sizeof m->method)
+	if (req->method.len > METHOD_MAX)
 		return F_METHOD_TOO_LONG;
 	if (m->flag_u && !(req->target.len == 1 && req->target.ptr[0] == '/'))
 		return F_FLAG_U_TARGET;

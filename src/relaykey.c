@@ -45,9 +45,16 @@ load_one(struct relay_key *k, const char *setting, const char *path, char *err, 
 		snprintf(err, errlen, "%s: cannot open %s: %s", setting, path, strerror(errno));
 		return -1;
 	}
-	while (n < sizeof text - 1 && (got = read(fd, text + n, sizeof text - 1 - n)) > 0)
+	/* one byte more than the limit is read, so that a longer file is refused,
+	 * not cut to a prefix that might parse */
+	while (n < sizeof text && (got = read(fd, text + n, sizeof text - n)) > 0)
 		n += (size_t)got;
 	close(fd);
+	if (n > RELAY_KEY_FILE_MAX) {
+		crypto_wipe(text, sizeof text);
+		snprintf(err, errlen, "%s: %s is longer than %d bytes", setting, path, RELAY_KEY_FILE_MAX);
+		return -1;
+	}
 	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		n--;
 	if (n != plen + SEED_B64_LEN || memcmp(text, KEY_FILE_PREFIX, plen) != 0 ||

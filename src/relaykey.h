@@ -11,9 +11,9 @@
 #include <stdio.h>
 
 #include "crypto/xwing.h"
+#include "limits.h"
 
 #define RELAY_KEY_ID_LEN   16      /* hex characters: the first 8 bytes of SHA-256(pk) */
-#define RELAY_KEY_FILE_MAX 256     /* bytes of a key file */
 
 struct relay_key {
 	char    id[RELAY_KEY_ID_LEN + 1];

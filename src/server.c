@@ -96,7 +96,7 @@ server_request_done(void *arg, struct conn *c, const struct http_request *req)
 	struct server *s = arg;
 	const struct conn_info *ci = conn_info(c);
 	struct timespec now;
-	char method[16] = "", path[256] = "";
+	char method[METHOD_MAX + 1] = "", path[LOG_PATH_MAX + 1] = "";
 	long long ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);

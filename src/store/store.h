@@ -232,7 +232,6 @@ enum store_status store_window_accept_gen(const char *client_id, const char *pai
  * embedded store keeps STORE_RATE_SLOTS of them in its shared table (a full
  * set of 4 drops the counter whose window started first).
  */
-#define STORE_RATE_BUCKET_MAX 48
 enum store_status store_rate_take(const char *bucket, unsigned n, unsigned limit,
                                   unsigned window_s, unsigned *retry_after_s);
 

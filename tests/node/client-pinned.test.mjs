@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -127,4 +127,32 @@ test('a bad relayKey option is a TypeError; RELAY_KEY_FILE that is no key file, 
   const r2 = await startRelay(relayEnv(stack.upstream, { RELAY_KEY_FILE: k1.file, RELAY_KEY_FILE_PREVIOUS: k1.file }), { expectFail: true });
   assert.equal(r2.result.code, 78);
   assert.match(r2.stderr, /RELAY_KEY_FILE_PREVIOUS: holds the same key/);
+});
+
+// RELAY_KEY_FILE_MAX from src/limits.h: a key file padded with newlines to
+// the limit loads; one byte more is refused, not read in part (the first
+// RELAY_KEY_FILE_MAX bytes would be a valid key).
+test('RELAY_KEY_FILE_MAX: a key file of exactly the limit loads; one byte more exits 78 naming the setting', () => {
+  const limits = readFileSync(new URL('../../src/limits.h', import.meta.url), 'utf8');
+  const max = Number(/^#define RELAY_KEY_FILE_MAX\s+(\d+)/m.exec(limits)[1]);
+  const key = readFileSync(k2.file);
+  assert.ok(key.length < max);
+  const atLimit = join(dir, 'at-limit');
+  const over = join(dir, 'over');
+  writeFileSync(atLimit, Buffer.concat([key, Buffer.alloc(max - key.length, 0x0a)]), { mode: 0o600 });
+  writeFileSync(over, Buffer.concat([key, Buffer.alloc(max + 1 - key.length, 0x0a)]), { mode: 0o600 });
+  assert.equal(statSync(atLimit).size, max);
+  assert.equal(statSync(over).size, max + 1);
+  const check = (extra) => spawnSync(RELAY_BIN, ['--check-config'],
+    { encoding: 'utf8', env: relayEnv(stack.upstream, extra) });
+  const ok = check({ RELAY_KEY_FILE: atLimit, RELAY_KEY_FILE_PREVIOUS: k3.file });
+  assert.equal(ok.status, 0, ok.stderr);
+  const okPrev = check({ RELAY_KEY_FILE: k3.file, RELAY_KEY_FILE_PREVIOUS: atLimit });
+  assert.equal(okPrev.status, 0, okPrev.stderr);
+  const bad = check({ RELAY_KEY_FILE: over });
+  assert.equal(bad.status, 78);
+  assert.match(bad.stderr, new RegExp(`RELAY_KEY_FILE: .*over is longer than ${max} bytes`));
+  const badPrev = check({ RELAY_KEY_FILE: k3.file, RELAY_KEY_FILE_PREVIOUS: over });
+  assert.equal(badPrev.status, 78);
+  assert.match(badPrev.stderr, new RegExp(`RELAY_KEY_FILE_PREVIOUS: .*over is longer than ${max} bytes`));
 });

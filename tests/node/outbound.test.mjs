@@ -220,6 +220,23 @@ describe('failures between A and B', () => {
     assert.ok(!A.logs.join('\n').includes(TOKEN) && !A.logs.join('\n').includes('wrong-token'));
   });
 
+  test('METHOD_MAX: a method of the limit is sealed to B; one byte more is 501 and reaches neither B nor the upstream', async () => {
+    const max = Number(/^#define METHOD_MAX\s+(\d+)/m.exec(
+      readFileSync(new URL('../../src/limits.h', import.meta.url), 'utf8'))[1]);
+    const atLimit = 'M'.repeat(max);
+    const seenByB = (m) => B.lines().filter((l) => l.msg === 'request' && l.method === m).length;
+    // B opens it and forwards it; the upstream (Node's HTTP server) refuses
+    // an unknown method, which is not A's business: only B's log line counts.
+    const r = await call(A.out, '/api/method', { method: atLimit, headers: auth });
+    assert.notEqual(r.status, 501, r.body?.toString());
+    assert.equal(seenByB(atLimit), 1);
+    const over = await call(A.out, '/api/method', { method: `${atLimit}M`, headers: { ...auth, 'x-req-id': 'long-method' } });
+    assert.equal(over.status, 501);
+    assert.deepEqual(json(over), { error: 'request method too long to forward', code: 501 });
+    assert.equal(seenByB(`${atLimit}M`), 0);
+    assert.equal(hits(up, 'long-method').length, 0);
+  });
+
   test('the listener is bound to loopback by default', () => {
     const port = A.oport.toString(16).toUpperCase().padStart(4, '0');
     const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').filter((l) => l.includes(`:${port} `) && / 0A /.test(l));

@@ -11,6 +11,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { startRelay, startUpstream, freePort } from './lib/harness.mjs';
 import {
   newIdentity, makeEntry, pair, pairRequest, finishPair, protectedRequest, randomPairId,
@@ -239,6 +241,66 @@ test('RELAY_HEADER_MAX: the longest well-formed header (186 bytes) works; 512 an
   }
   // seq 1 was never accepted by those
   assertOk(await protectedRequest(id, q, { seq: 1, url: `/api/allowed/${MARK}` }), `/api/allowed/${MARK}`);
+});
+
+// An upstream that answers any method (Node's own HTTP server knows only the
+// registered ones): 200 "ok" to every request, its request lines kept.
+async function startAnyMethodUpstream() {
+  const lines = [];
+  const sockets = new Set();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+        const need = end + 4 + (cl ? Number(cl[1]) : 0);
+        if (buf.length < need) return;
+        lines.push(head.split('\r\n')[0]);
+        buf = buf.subarray(need);
+        sock.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok');
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    lines,
+    stop: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(r); }),
+  };
+}
+
+const METHOD_MAX = Number(/^#define METHOD_MAX\s+(\d+)/m.exec(
+  readFileSync(new URL('../../src/limits.h', import.meta.url), 'utf8'))[1]);
+
+test('METHOD_MAX: a method of exactly the limit is forwarded as it is; one byte more gets 569, the upstream untouched and the seq not taken', async () => {
+  const up = await startAnyMethodUpstream();
+  const r2 = await startRelay({ UPSTREAM: up.url, CLIENT_ID_SECRET: SECRET, MTE_ROUTES: '/api/allowed/*' });
+  relays.push(r2);
+  try {
+    const id = await identity(r2);
+    const [p] = await pair(id, 1);
+    const atLimit = 'M'.repeat(METHOD_MAX);
+    const url = `/api/allowed/method/${MARK}`;
+    const ok = await protectedRequest(id, p, { seq: 1, method: atLimit, url });
+    assert.equal(ok.status, 200, `status ${ok.status}: ${ok.body}`);
+    assert.equal(ok.opened().body.toString(), 'ok');
+    assert.deepEqual(up.lines, [`${atLimit} ${url} HTTP/1.1`]);
+    const over = await protectedRequest(id, p, { seq: 2, method: `${atLimit}M`, url });
+    assertError(over, 569);
+    assert.equal(up.lines.length, 1, 'the longer method never reached the upstream');
+    const again = await protectedRequest(id, p, { seq: 2, method: 'GET', url });
+    assert.equal(again.status, 200, 'seq 2 was not taken by the refused request');
+    assert.deepEqual(up.lines.slice(1), [`GET ${url} HTTP/1.1`]);
+  } finally {
+    await up.stop();
+  }
 });
 
 test('a repeated x-mte-relay or x-mte-relay-eh field gets 569 with the upstream untouched', async () => {

@@ -1,10 +1,11 @@
 // server-limits.test.mjs - the server section of src/limits.h at the limit
 // and one past it: PUBLIC_NAME_MAX, CORS_REQUEST_HEADERS_MAX,
-// UPSTREAM_HEAD_MAX, UPSTREAM_FIELDS_MAX (pass-through and protected).
+// UPSTREAM_HEAD_MAX, UPSTREAM_FIELDS_MAX (pass-through and protected),
+// LOG_PATH_MAX and METHOD_MAX in the request log line.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect } from 'node:net';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelay, newClient } from './lib/e2e.mjs';
@@ -70,6 +71,44 @@ test('PUBLIC_NAME_MAX: a 255-byte name is served, 256 bytes get 404', async () =
   const over = await fetch(`${relay.url}/public/${'a'.repeat(PUBLIC_NAME_MAX + 1)}`);
   assert.equal(over.status, 404);
   assert.equal((await over.json()).code, 404);
+});
+
+const limitsH = readFileSync(new URL('../../src/limits.h', import.meta.url), 'utf8');
+const limit = (name) => Number(new RegExp(`^#define ${name}\\s+(\\d+)`, 'm').exec(limitsH)[1]);
+
+test('LOG_PATH_MAX and METHOD_MAX: the log line holds a path of the limit whole and cuts one byte more; a method is cut at METHOD_MAX', async () => {
+  const pathMax = limit('LOG_PATH_MAX');
+  const methodMax = limit('METHOD_MAX');
+  const atLimit = `/public/${'p'.repeat(pathMax - '/public/'.length)}`;
+  assert.equal(atLimit.length, pathMax);
+  for (const path of [atLimit, `${atLimit}q`]) {
+    const r = await fetch(`${relay.url}${path}`);
+    assert.equal(r.status, 404);
+    await r.arrayBuffer();
+  }
+  const pathLines = () => relay.lines().filter((l) => l.msg === 'request' && l.path.startsWith('/public/ppp'));
+  // the second request's line is written after the first's (one connection each, in turn)
+  await relay.waitLog(() => pathLines().length === 2);
+  const paths = pathLines().map((l) => l.path);
+  assert.deepEqual(paths, [atLimit, atLimit], 'the longer path is cut to the limit');
+  // a pass-through route forwards a method of METHOD_MAX bytes; one more is
+  // 501, and its log line holds the first METHOD_MAX bytes
+  const send = (method) => new Promise((resolve, reject) => {
+    const sock = connect(relay.port, '127.0.0.1', () => sock.end(`${method} /fields/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    let got = '';
+    sock.on('data', (d) => { got += d.toString('latin1'); });
+    sock.on('end', () => resolve(got));
+    sock.on('error', reject);
+  });
+  const method = 'M'.repeat(methodMax);
+  assert.match(await send(method), /^HTTP\/1\.1 200 /);
+  const over = await send(`${method}N`);
+  assert.match(over, /^HTTP\/1\.1 501 /);
+  assert.deepEqual(JSON.parse(over.slice(over.indexOf('\r\n\r\n') + 4)),
+    { error: 'request method too long to forward', code: 501 });
+  const methodLines = () => relay.lines().filter((l) => l.msg === 'request' && l.path === '/fields/3' && l.method.startsWith('MMM'));
+  await relay.waitLog(() => methodLines().length === 2);
+  assert.deepEqual(methodLines().map((l) => `${l.method} ${l.status}`), [`${method} 200`, `${method} 501`]);
 });
 
 test('CORS_REQUEST_HEADERS_MAX: a 1024-byte request-headers list is granted, 1025 bytes are not echoed', async () => {
