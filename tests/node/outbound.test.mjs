@@ -447,6 +447,21 @@ describe('through a tamper proxy between A and B', () => {
     assert.equal(r.status, 200);
     assert.equal(hits(up, 'idem').length, 2, 'the first ran (the proxy dropped its answer), the retry too: GET is idempotent');
   });
+
+  test('OUTBOUND_ATTEMPTS_MAX (2): a forged 570 on every send of a GET: sent twice, never a third time, then 502', async () => {
+    let sends = 0;
+    onProtected((rec, resp) => {
+      if (rec.method !== 'GET') return resp;
+      sends++;
+      return { status: 570, headers: {}, body: Buffer.from('{}') };
+    });
+    const r = await call(A.out, '/api/twice', { headers: { 'x-req-id': 'twice' } });
+    proxy.onResponse = null;
+    assert.equal(r.status, 502);
+    assert.equal(json(r).relayStatus, 570);
+    assert.equal(sends, 2, 'the first send and one retry');
+    assert.equal(hits(up, 'twice').length, 2);
+  });
 });
 
 describe('OUTBOUND_ANSWER_MAX (16384): the partner\'s pairing answer', () => {

@@ -205,6 +205,11 @@ test('each budget at its limit and at limit + 1; a refusal encapsulates and stor
   assert.equal(r.status, 429, 'limit + 1');
   assert.deepEqual(Object.keys(JSON.parse(r.body)), ['error', 'code', 'limit', 'retryAfter']);
   assert.equal(JSON.parse(r.body).limit, 'client');
+  // the window is PAIR_RATE_CLIENT_WINDOW_S (60): what is left of it, in whole seconds
+  const left = JSON.parse(r.body).retryAfter;
+  assert.ok(Number.isInteger(left) && left >= 1 && left <= 60, `retryAfter ${left}`);
+  assert.ok(left > 1, `retryAfter ${left}: the client window is not the instance's 1 s`);
+  assert.equal(r.headers['retry-after'], String(left));
   assert.equal((await one(relay, 5)).status, 200, 'another client id has its own budget');
   // address
   relay = await relayWith({ PAIR_RATE_PER_ADDRESS: '5', PAIR_RATE_PER_CLIENT: '0' });

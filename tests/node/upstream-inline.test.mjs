@@ -98,6 +98,33 @@ test('a small body the client never finishes never reaches the upstream', async 
   }
 });
 
+// One byte over the limit, the body streams: the upstream is contacted
+// before the body ends, so the same unfinished body reaches it, cut.
+test('an unfinished body one byte over the inline limit streams: the upstream sees it begin, never complete', async () => {
+  const upstream = await startUpstream();
+  const relay = await startRelay({ UPSTREAM: upstream.url, PASS_THROUGH_ROUTES: '/api/*', HEADER_TIMEOUT: '2',
+    IDLE_TIMEOUT: '2' });
+  try {
+    const sock = net.connect(relay.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`POST /api/streamed HTTP/1.1\r\nHost: x\r\nContent-Length: ${INLINE_MAX + 1}\r\n\r\n`);
+    sock.write(Buffer.alloc(INLINE_MAX, 0x62));
+    for (let i = 0; i < 250 && upstream.received.length === 0; i++) await sleep(20);
+    sock.destroy();
+    assert.equal(upstream.received.length, 1, 'the upstream was contacted while the body was unfinished');
+    const rec = upstream.received[0];
+    assert.equal(rec.url, '/api/streamed');
+    assert.equal(rec.headers['content-length'], String(INLINE_MAX + 1));
+    for (let i = 0; i < 250 && !rec.aborted; i++) await sleep(20);
+    assert.equal(rec.complete, false);
+    assert.equal(rec.aborted, true);
+    assert.ok(rec.length <= INLINE_MAX, `${rec.length} bytes reached it`);
+  } finally {
+    await relay.stop();
+    await upstream.stop();
+  }
+});
+
 // curl sends a request again when its kept-alive upstream connection dies
 // before any byte of the answer; the upstream may have run it, so only an
 // idempotent method goes again.
