@@ -1,5 +1,7 @@
 /* test_config.c - settings from env and flags: validation, defaults, limits. */
 #include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -854,6 +856,46 @@ Test(config, list_limit)
 	free(ok); free(over); free(routes); free(methods); free(methods_full);
 }
 
+/* The route lists and CORS_METHODS at CONFIG_LIST_MAX entries load; one
+ * more is refused naming the variable and its flag. */
+Test(config, route_and_method_list_limits)
+{
+	static const struct { const char *name, *flag; } lists[] = {
+		{ "MTE_ROUTES", "mte-routes" },
+		{ "PASS_THROUGH_ROUTES", "pass-through-routes" },
+	};
+	struct run r;
+	char pre[64], want[160];
+	size_t i;
+
+	for (i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		char *at, *over;
+		snprintf(pre, sizeof pre, "%s=", lists[i].name);
+		at = list_of(CONFIG_LIST_MAX, pre, "/r%zu");
+		over = list_of(CONFIG_LIST_MAX + 1, pre, "/r%zu");
+		expect_ok(&r, NONE, L(at, BASE));
+		if (i == 0)
+			cr_expect_eq(r.cfg.mte_routes.count, CONFIG_LIST_MAX);
+		else
+			cr_expect_eq(r.cfg.pass_through_routes.count, CONFIG_LIST_MAX);
+		done(&r);
+		snprintf(want, sizeof want, "config error: %s must have at most %d entries, got %d "
+		    "(flag --%s)\n", lists[i].name, CONFIG_LIST_MAX, CONFIG_LIST_MAX + 1, lists[i].flag);
+		expect_error(NONE, L(over, BASE), want);
+		free(at);
+		free(over);
+	}
+	{
+		/* CONFIG_LIST_MAX - 2 methods + OPTIONS + HEAD: exactly full */
+		char *full = list_of(CONFIG_LIST_MAX - 2, "CORS_METHODS=", "M%zu");
+		expect_ok(&r, NONE, L(full, BASE));
+		cr_expect_eq(r.cfg.cors_methods.count, CONFIG_LIST_MAX);
+		cr_expect_str_eq(r.cfg.cors_methods.items[CONFIG_LIST_MAX - 1], "HEAD");
+		done(&r);
+		free(full);
+	}
+}
+
 Test(config, headers_limit)
 {
 	struct run r;
@@ -927,6 +969,86 @@ Test(config, number_limits)
 	NUMBER_LIMIT("PAIR_RATE_PER_INSTANCE", pair_rate.per_instance, CONFIG_PAIR_RATE_MAX);
 	NUMBER_LIMIT("PAIR_RATE_PER_ADDRESS", pair_rate.per_address, CONFIG_PAIR_RATE_MAX);
 	NUMBER_LIMIT("PAIR_RATE_PER_CLIENT", pair_rate.per_client, CONFIG_PAIR_RATE_MAX);
+}
+
+/* Documented minimums (man/mte-relay.1, OPTIONS); limits.h names only the
+ * maximums. */
+#define TIMEOUT_MIN       1     /* HEADER/IDLE/UPSTREAM/DRAIN_TIMEOUT: 1 to CONFIG_TIMEOUT_MAX */
+#define POOL_MIN          2     /* MAX_POOL_SIZE (WORKERS): 2 to WORKERS_MAX */
+#define SPARE_MIN         1     /* MIN_SPARE_WORKERS: 1 to WORKERS_MAX; MAX_SPARE_WORKERS:
+                                 * MIN_SPARE_WORKERS (so at least 1) to WORKERS_MAX */
+#define REPLAY_WINDOW_MIN 1     /* REPLAY_WINDOW: 1 to REPLAY_WINDOW_MAX */
+#define PORT_MIN          1     /* PORT, OUTBOUND_PORT: 1 to 65535 */
+#define PORT_MAX          UINT16_MAX
+
+/* name=ok loads and sets the field (offset off in struct config) to ok;
+ * name=bad is refused (78) with a line naming name and --flag, the range
+ * min..max and the value.  extra: one more setting both runs need
+ * (NULL: none); base: the inbound settings too. */
+static void
+number_bound(const char *name, const char *flag, size_t off, unsigned long long ok,
+    unsigned long long bad, unsigned long long min, unsigned long long max,
+    const char *extra, int base)
+{
+	const char *const *env;
+	char e[96], want[256];
+	struct run r;
+
+	snprintf(e, sizeof e, "%s=%llu", name, ok);
+	env = base ? (extra ? L(e, extra, BASE) : L(e, BASE)) : (extra ? L(e, extra) : L(e));
+	expect_ok(&r, NONE, env);
+	cr_expect_eq(*(unsigned *)((char *)&r.cfg + off), ok, "%s", e);
+	done(&r);
+	snprintf(e, sizeof e, "%s=%llu", name, bad);
+	snprintf(want, sizeof want, "config error: %s must be a number from %llu to %llu "
+	    "(flag --%s), got \"%llu\"\n", name, min, max, flag, bad);
+	env = base ? (extra ? L(e, extra, BASE) : L(e, BASE)) : (extra ? L(e, extra) : L(e));
+	expect_error(NONE, env, want);
+}
+
+/* name=min loads, name=min-1 is refused naming it. */
+#define NUMBER_MIN(name, flag, field, min, max, extra) \
+	number_bound((name), (flag), offsetof(struct config, field), (min), (min) - 1, \
+	    (min), (max), (extra), 1)
+
+Test(config, number_minimums)
+{
+	NUMBER_MIN("HEADER_TIMEOUT", "header-timeout", header_timeout, TIMEOUT_MIN,
+	    CONFIG_TIMEOUT_MAX, NULL);
+	NUMBER_MIN("IDLE_TIMEOUT", "idle-timeout", idle_timeout, TIMEOUT_MIN,
+	    CONFIG_TIMEOUT_MAX, NULL);
+	NUMBER_MIN("UPSTREAM_TIMEOUT", "upstream-timeout", upstream_timeout, TIMEOUT_MIN,
+	    CONFIG_TIMEOUT_MAX, NULL);
+	NUMBER_MIN("DRAIN_TIMEOUT", "drain-timeout", drain_timeout, TIMEOUT_MIN,
+	    CONFIG_TIMEOUT_MAX, NULL);
+	NUMBER_MIN("REPLAY_WINDOW", "replay-window", replay_window, REPLAY_WINDOW_MIN,
+	    REPLAY_WINDOW_MAX, NULL);
+	NUMBER_MIN("MAX_POOL_SIZE", "max-pool-size", workers, POOL_MIN, WORKERS_MAX, NULL);
+	/* the older name: its own name and flag in the error */
+	NUMBER_MIN("WORKERS", "workers", workers, POOL_MIN, WORKERS_MAX, NULL);
+	NUMBER_MIN("MIN_SPARE_WORKERS", "min-spare-workers", min_spare_workers, SPARE_MIN,
+	    WORKERS_MAX, NULL);
+	/* at its minimum MAX_SPARE_WORKERS needs MIN_SPARE_WORKERS as low */
+	NUMBER_MIN("MAX_SPARE_WORKERS", "max-spare-workers", max_spare_workers, SPARE_MIN,
+	    WORKERS_MAX, "MIN_SPARE_WORKERS=1");
+	NUMBER_MIN("PORT", "port", port, PORT_MIN, PORT_MAX, NULL);
+}
+
+/* MAX_SPARE_WORKERS below its minimum is a range error even with
+ * MIN_SPARE_WORKERS at its default, not the pool check. */
+Test(config, max_spare_workers_zero)
+{
+	struct run r;
+	char e[64];
+
+	snprintf(e, sizeof e, "MAX_SPARE_WORKERS=%d", SPARE_MIN - 1);
+	run(&r, NONE, L(e, BASE));
+	cr_expect_eq(r.rc, CONFIG_EXIT_USAGE);
+	cr_expect_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_expect_not_null(strstr(r.err, "config error: MAX_SPARE_WORKERS must be a number from"),
+	    "%s", r.err);
+	cr_expect_null(strstr(r.err, "must be at least MIN_SPARE_WORKERS"), "%s", r.err);
+	done(&r);
 }
 
 /* The pairing limits: defaults, 0 turns one off, a flag wins. */
@@ -1169,4 +1291,19 @@ Test(config, outbound_limits)
 	tok[15 + OUTBOUND_TOKEN_MIN - 1] = '\0';
 	expect_error(NONE, L(OB, "OUTBOUND_RELAY=http://x", tok),
 	    "OUTBOUND_TOKEN must be at least 16 characters");
+}
+
+/* OUTBOUND_PORT: 1 to 65535, at each end and one past it, in the outbound
+ * role alone and with the inbound one. */
+Test(config, outbound_port_limits)
+{
+	static const char relay[] = "OUTBOUND_RELAY=http://x";
+	int base;
+
+	for (base = 0; base <= 1; base++) {
+		number_bound("OUTBOUND_PORT", "outbound-port", offsetof(struct config, outbound_port),
+		    PORT_MIN, PORT_MIN - 1, PORT_MIN, PORT_MAX, relay, base);
+		number_bound("OUTBOUND_PORT", "outbound-port", offsetof(struct config, outbound_port),
+		    PORT_MAX, (unsigned long long)PORT_MAX + 1, PORT_MIN, PORT_MAX, relay, base);
+	}
 }

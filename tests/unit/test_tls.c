@@ -240,6 +240,134 @@ Test(tls_trust, subject_name_limit, .init = make_dir, .fini = remove_dir)
 	tls_trust_free(&t);
 }
 
+/* One DER header at p[0..n): *hl header bytes, *cl content bytes.  0 or -1. */
+static int
+der_header(const unsigned char *p, size_t n, size_t *hl, size_t *cl)
+{
+	size_t k, i;
+
+	if (n < 2 || (p[0] & 0x1f) == 0x1f)
+		return -1;
+	if (p[1] < 0x80) {
+		*hl = 2;
+		*cl = p[1];
+	} else {
+		k = p[1] & 0x7f;
+		if (k == 0 || k > 3 || n < 2 + k)
+			return -1;
+		for (*cl = 0, i = 0; i < k; i++)
+			*cl = *cl << 8 | p[2 + i];
+		*hl = 2 + k;
+	}
+	return *hl + *cl <= n ? 0 : -1;
+}
+
+/*
+ * The subject Name of the PEM certificate dir/name.crt, DER-encoded with
+ * its own tag and length, as openssl writes it (read independently of the
+ * code under test): copied to out (cap bytes); returns its length.
+ */
+static size_t
+subject_der(const char *name, unsigned char *out, size_t cap)
+{
+	char path[160];
+	unsigned char *der;
+	size_t n, hl, cl, off, len = 0;
+	int i;
+
+	sh("cd '%s' && openssl x509 -in %s.crt -outform DER -out %s.der", dir, name, name);
+	snprintf(path, sizeof path, "%s/%s.der", dir, name);
+	der = (unsigned char *)slurp(path, &n);
+	/* Certificate SEQUENCE, then into tbsCertificate */
+	cr_assert_eq(der_header(der, n, &hl, &cl), 0);
+	off = hl;
+	cr_assert_eq(der_header(der + off, n - off, &hl, &cl), 0);
+	off += hl;
+	/* [0] version, serialNumber, signature, issuer, validity, subject */
+	if (der[off] == 0xa0) {
+		cr_assert_eq(der_header(der + off, n - off, &hl, &cl), 0);
+		off += hl + cl;
+	}
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(der_header(der + off, n - off, &hl, &cl), 0);
+		if (i < 4)
+			off += hl + cl;
+	}
+	cr_assert_eq(der[off], 0x30, "the subject is a SEQUENCE");
+	len = hl + cl;
+	cr_assert_leq(len, cap);
+	memcpy(out, der + off, len);
+	free(der);
+	return len;
+}
+
+/* A subject of 14 OU attributes of 59 characters and a last one of last
+ * characters (an OU holds at most 64). */
+static void
+dn_subject(char *subj, size_t cap, size_t last)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 14; i++)
+		n += (size_t)snprintf(subj + n, cap - n,
+		    "/OU=%02d-abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcd", i);
+	n += (size_t)snprintf(subj + n, cap - n, "/OU=");
+	cr_assert(n + last + 1 < cap);
+	memset(subj + n, 'z', last);
+	subj[n + last] = '\0';
+}
+
+/* dir/name.crt: a self-signed EC certificate (key dir/dn.key) whose DER
+ * subject DN is exactly dn_len bytes: made once with a guess for the last
+ * attribute, measured, and made again with the difference. */
+static void
+make_cert_with_dn(const char *name, size_t dn_len, unsigned char *dn, size_t cap)
+{
+	char subj[1536];
+	size_t last = 32, got;
+
+	sh("cd '%s' && [ -f dn.key ] || openssl genpkey -algorithm EC "
+	   "-pkeyopt ec_paramgen_curve:P-256 -out dn.key 2>/dev/null", dir);
+	for (int round = 0; round < 2; round++) {
+		dn_subject(subj, sizeof subj, last);
+		sh("cd '%s' && openssl req -x509 -key dn.key -out %s.crt -days 2 -subj '%s' 2>/dev/null",
+		    dir, name, subj);
+		got = subject_der(name, dn, cap);
+		if (got == dn_len)
+			return;
+		cr_assert(round == 0 && last + dn_len > got && last + dn_len - got <= 64,
+		    "DN of %zu bytes, wanted %zu", got, dn_len);
+		last = last + dn_len - got;  /* one attribute's length: its header keeps its size */
+	}
+}
+
+/* What is measured is the DER subject DN, tag and length included: exactly
+ * TLS_DN_MAX bytes load (and are the anchor's DN, byte for byte); one byte
+ * more refuses the whole file. */
+Test(tls_trust, subject_name_limit_exact, .init = make_dir, .fini = remove_dir)
+{
+	static unsigned char dn[TLS_DN_MAX + 64];
+	struct tls_trust t;
+	char err[256], path[128], want[256];
+
+	make_cert_with_dn("at", TLS_DN_MAX, dn, sizeof dn);
+	snprintf(path, sizeof path, "%s/at.crt", dir);
+	cr_assert_eq(load(path, &t, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(t.count, 1);
+	cr_expect_eq(t.anchors[0].dn.len, TLS_DN_MAX);
+	cr_expect_eq(memcmp(t.anchors[0].dn.data, dn, TLS_DN_MAX), 0, "the DN is the subject's DER");
+	tls_trust_free(&t);
+
+	make_cert_with_dn("over", TLS_DN_MAX + 1, dn, sizeof dn);
+	snprintf(path, sizeof path, "%s/over.crt", dir);
+	cr_assert_eq(load(path, &t, err, sizeof err), -1);
+	snprintf(want, sizeof want, "CA file %s: certificate 1 has a subject name longer than %d bytes",
+	    path, TLS_DN_MAX);
+	cr_expect_str_eq(err, want);
+	cr_expect_eq(t.count, 0);
+	cr_expect_null(t.anchors);
+}
+
 /* ---- sockets and deadlines ---- */
 
 static int
