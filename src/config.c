@@ -1624,6 +1624,7 @@ struct resolved {
 	int                   server_id_default;
 	const struct setting *missing[NSETTINGS];      /* A_INBOUND settings not given */
 	size_t                n_missing;
+	int                   outbound_port_refused;   /* given, but not a port */
 };
 
 /* The value of setting k: the flag layer beats the environment; a file's
@@ -1747,9 +1748,16 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 	read_env(envp, env);
 	for (i = 1; i < argc; i++)
 		read_flag(&c, argc, argv, &i, flg);
-	for (k = 0; k < NSETTINGS; k++)
+	for (k = 0; k < NSETTINGS; k++) {
+		int before = c.errors;
 		resolve_setting(&c, k, env, flg, &res);
-	check_roles(&c, &res);     /* with the others: every problem at once */
+		if (c.errors > before && strcmp(settings[k].name, "OUTBOUND_PORT") == 0)
+			res.outbound_port_refused = 1;
+	}
+	/* with the others: every problem at once; but a refused OUTBOUND_PORT
+	 * leaves the roles unknown, and guessing them would add false errors */
+	if (!res.outbound_port_refused)
+		check_roles(&c, &res);
 	if (c.errors == 0)
 		check_pool(&c);
 	if (c.errors == 0)

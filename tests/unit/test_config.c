@@ -1306,4 +1306,15 @@ Test(config, outbound_port_limits)
 		number_bound("OUTBOUND_PORT", "outbound-port", offsetof(struct config, outbound_port),
 		    PORT_MAX, (unsigned long long)PORT_MAX + 1, PORT_MIN, PORT_MAX, relay, base);
 	}
+	/* a refused port is the one error: the roles are not guessed from it
+	 * (no "UPSTREAM is required", no "OUTBOUND_PORT is required") */
+	{
+		struct run r;
+		run(&r, NONE, L("OUTBOUND_PORT=0", relay));
+		cr_expect_eq(r.rc, CONFIG_EXIT_USAGE);
+		cr_expect_eq(count_lines(r.err), 1, "%s", r.err);
+		cr_expect_not_null(strstr(r.err, "OUTBOUND_PORT must be a number from 1 to 65535"),
+		    "%s", r.err);
+		done(&r);
+	}
 }
