@@ -503,21 +503,29 @@ json_escape(char *out, size_t cap, size_t len, const char *s)
 }
 
 /* {"error":"<msg>","code":<status>[,<members>]}: msg is the only text
- * escaped here, and the room kept back holds the tail. */
+ * escaped here.  The tail is made first, so that the message gets every
+ * byte of cap the tail leaves (cap - 1 bytes in all, NUL kept). */
 static size_t
 error_body(char body[CONN_ERROR_BODY_MAX], size_t cap, int status, const char *msg,
     const char *members)
 {
 	static const char prefix[] = "{\"error\":\"";
-	size_t len, mlen = members != NULL ? strnlen(members, CONN_ERROR_MEMBERS_MAX + 1) : 0;
+	char tail[sizeof "\",\"code\":-2147483648," + CONN_ERROR_MEMBERS_MAX + 1];
+	size_t len, tlen, mlen = members != NULL ? strnlen(members, CONN_ERROR_MEMBERS_MAX + 1) : 0;
 
 	if (mlen > CONN_ERROR_MEMBERS_MAX)
 		mlen = 0;
-	memcpy(body, prefix, sizeof prefix - 1);
-	len = json_escape(body, cap - 32 - mlen, sizeof prefix - 1, msg != NULL ? msg : "");
-	len += (size_t)snprintf(body + len, cap - len, "\",\"code\":%d%s%.*s}", status,
+	tlen = (size_t)snprintf(tail, sizeof tail, "\",\"code\":%d%s%.*s}", status,
 	    mlen ? "," : "", (int)mlen, mlen ? members : "");
-	return len;
+	if (cap < sizeof prefix + tlen) {       /* not for CONN_ERROR_BODY_MAX */
+		if (cap > 0)
+			body[0] = '\0';
+		return 0;
+	}
+	memcpy(body, prefix, sizeof prefix - 1);
+	len = json_escape(body, cap - tlen, sizeof prefix - 1, msg != NULL ? msg : "");
+	memcpy(body + len, tail, tlen + 1);
+	return len + tlen;
 }
 
 size_t

@@ -18,7 +18,10 @@
                                          * holds an upstream head of UPSTREAM_HEAD_MAX or a
                                          * sealed meta of META_PLAINTEXT_MAX, plus ours */
 #define CONN_RESPONSE_HEAD_MAX  CONN_WBUF_SIZE /* bytes of one response head -> 500 */
-#define CONN_RESPONSE_FIELDS_MAX 128    /* fields of one response head, hook's included -> 500 */
+#define CONN_RESPONSE_FIELDS_MAX 128    /* fields of one response head, the hook's and Date
+                                         * included (not the framing fields conn adds:
+                                         * Content-Length or Transfer-Encoding, Connection)
+                                         * -> 500 */
 #define CONN_DRAIN_MAX          (256 * 1024) /* unread request body discarded to keep a
                                              * connection alive; more -> close */
 #define CONN_LINGER_MS          1000    /* reading after a closing response, so that
@@ -31,7 +34,8 @@
 #define CONN_PRESSURE_GRACE_MS  1000    /* waiting on the peer before a request is judged
                                          * against the pressure floor */
 #define CONN_PRESSURE_RATE_MAX_BPS 65536 /* cap of the pressure floor (bytes/s) */
-#define CONN_ERROR_BODY_MAX     512     /* bytes of a JSON error body (message cut) */
+#define CONN_ERROR_BODY_MAX     512     /* bytes of a JSON error body with its NUL (the
+                                         * message is cut) */
 #define CONN_ERROR_MEMBERS_MAX  128     /* bytes of the extra JSON members of an error body
                                          * (our own, e.g. "limit"); longer ones are left out */
 /* end HTTP */

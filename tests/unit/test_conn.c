@@ -103,6 +103,87 @@ static int path_is(const struct http_request *req, const char *p)
 	return req->path.len == strlen(p) && memcmp(req->path.ptr, p, req->path.len) == 0;
 }
 
+/* ---- handlers at the limits: the size comes in a request field ---- */
+
+/* The number in the request's field name, 0 when absent. */
+static size_t req_number(const struct http_request *req, const char *name)
+{
+	const struct http_header *h = http_header_get(req, name);
+	return h != NULL ? (size_t)strtoull(h->value.ptr, NULL, 10) : 0;
+}
+
+static void respond_ok_after_head(struct conn *c, const struct http_field *f, size_t n)
+{
+	/* a head conn refuses: no response, so conn answers 500 */
+	if (conn_respond_head(c, 200, f, n, 2) != 0)
+		return;
+	if (conn_respond_body(c, "ok", 2) == 0)
+		conn_respond_end(c);
+}
+
+/* /pad: one field "X-Pad" of X-Pad: n bytes of value */
+static void respond_padded(struct conn *c, const struct http_request *req)
+{
+	static char pad[CONN_RESPONSE_HEAD_MAX + 2];
+	size_t n = req_number(req, "X-Pad");
+	if (n >= sizeof pad)
+		_exit(8);
+	memset(pad, 'p', n);
+	pad[n] = '\0';
+	const struct http_field f[] = { { "X-Pad", pad } };
+	respond_ok_after_head(c, f, 1);
+}
+
+/* /fields: X-Fields: n fields "X-F-<i>: v" */
+static void respond_fields(struct conn *c, const struct http_request *req)
+{
+	static char names[CONN_RESPONSE_FIELDS_MAX + 1][16];
+	static struct http_field f[CONN_RESPONSE_FIELDS_MAX + 1];
+	size_t n = req_number(req, "X-Fields");
+	if (n > CONN_RESPONSE_FIELDS_MAX + 1)
+		_exit(8);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof names[i], "X-F-%zu", i);
+		f[i] = (struct http_field){ names[i], "v" };
+	}
+	respond_ok_after_head(c, f, n);
+}
+
+/* /errlen: a 503 whose message is X-Len: n times 'a', then "\n" when the
+ * request has X-Newline */
+static void respond_error_of(struct conn *c, const struct http_request *req)
+{
+	static char msg[2 * CONN_ERROR_BODY_MAX];
+	size_t n = req_number(req, "X-Len");
+	if (n + 2 > sizeof msg)
+		_exit(8);
+	memset(msg, 'a', n);
+	msg[n] = '\0';
+	if (http_header_get(req, "X-Newline") != NULL)
+		strcpy(msg + n, "\n");
+	conn_respond_error(c, 503, msg, NULL, 0);
+}
+
+/* m[0..n) = "m":"xx...x" (n >= 6 bytes in all), NUL-terminated */
+static void make_members(char *m, size_t n)
+{
+	memcpy(m, "\"m\":\"", 5);
+	memset(m + 5, 'x', n - 6);
+	m[n - 1] = '"';
+	m[n] = '\0';
+}
+
+/* /members: a 429 with JSON members of X-Len: n bytes */
+static void respond_members(struct conn *c, const struct http_request *req)
+{
+	static char m[2 * CONN_ERROR_MEMBERS_MAX];
+	size_t n = req_number(req, "X-Len");
+	if (n < 6 || n + 1 > sizeof m)
+		_exit(8);
+	make_members(m, n);
+	conn_respond_error_members(c, 429, "limited", m, NULL, 0);
+}
+
 /* The scoreboard states conn reported (conn_config.state), one letter each. */
 static char states_seen[64];
 
@@ -217,6 +298,14 @@ static void handler(struct conn *c, const struct http_request *req, void *arg)
 		if (conn_respond_head(c, 200, f, 1, 0) != -1)
 			_exit(6);
 		respond_text(c, 200, "refused");
+	} else if (path_is(req, "/pad")) {
+		respond_padded(c, req);
+	} else if (path_is(req, "/fields")) {
+		respond_fields(c, req);
+	} else if (path_is(req, "/errlen")) {
+		respond_error_of(c, req);
+	} else if (path_is(req, "/members")) {
+		respond_members(c, req);
 	} else {
 		conn_respond_error(c, 404, "not found", NULL, 0);
 	}
@@ -840,6 +929,57 @@ Test(conn, oversized_heads_answer_without_waiting)
 	free(head);
 }
 
+/* A complete request head for path of exactly n bytes (one big X-Big field). */
+static char *head_of(const char *path, size_t n)
+{
+	char *head = malloc(n + 1);
+	cr_assert_not_null(head);
+	int p = snprintf(head, n + 1, "GET %s HTTP/1.1\r\nHost: t\r\nX-Big: ", path);
+	cr_assert(p > 0 && (size_t)p + 5 < n);
+	memset(head + p, 'v', n - (size_t)p - 4);
+	memcpy(head + n - 4, "\r\n\r\n", 4);
+	head[n] = '\0';
+	return head;
+}
+
+Test(conn, request_head_limit_through_a_connection)
+{
+	static const char next[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct client *cl = start(&default_cfg);
+	struct resp r;
+	unsigned long long in = 0;
+
+	/* exactly HTTP_HEADERS_MAX bytes, with a pipelined request behind it in
+	 * the same write (the buffer then holds more than the limit): served,
+	 * the head counted whole, and the next request still parses */
+	char *head = head_of("/info", HTTP_HEADERS_MAX);
+	size_t n = strlen(head);
+	char *both = malloc(n + sizeof next);
+	memcpy(both, head, n);
+	memcpy(both + n, next, sizeof next);
+	send_all(cl, both, n + sizeof next - 1);
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 200);
+	const char *p = strstr(r.body, " in=");
+	cr_assert_not_null(p, "%s", r.body);
+	cr_assert_eq(sscanf(p, " in=%llu", &in), 1);
+	cr_assert_eq(in, (unsigned long long)HTTP_HEADERS_MAX);
+	cr_assert_null(field(&r, "Connection"));
+	free_resp(&r);
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "hello");
+	free_resp(&r);
+	finish(cl);
+	free(both);
+	free(head);
+
+	/* one byte more, the head complete: 431 and close */
+	head = head_of("/info", HTTP_HEADERS_MAX + 1);
+	check_parse_error(head, HTTP_HEADERS_MAX + 1, 431, "request head too large");
+	free(head);
+}
+
 Test(conn, handler_error_and_missing_response)
 {
 	struct client *cl = start(&default_cfg);
@@ -896,6 +1036,88 @@ Test(conn, long_error_message_is_cut_cleanly)
 	finish(cl);
 }
 
+/* The room for the escaped message in a CONN_ERROR_BODY_MAX body: what the
+ * prefix {"error":", this 503's tail and the NUL leave, so that the body at
+ * the limit is CONN_ERROR_BODY_MAX - 1 bytes. */
+#define ERROR_PREFIX    "{\"error\":\""
+#define ERROR_TAIL_503  "\",\"code\":503}"
+#define ERROR_MSG_ROOM  (CONN_ERROR_BODY_MAX - 1 - (sizeof ERROR_PREFIX - 1) - (sizeof ERROR_TAIL_503 - 1))
+
+/* GET /errlen for a message of n 'a's (then "\n" when newline); the
+ * response in r, checked to be a 503 whose message is want_a 'a's followed
+ * by want_tail (the escaped "\n" or ""). */
+static void expect_error_message(struct client *cl, size_t n, bool newline,
+    size_t want_a, const char *want_tail)
+{
+	char req[128];
+	struct resp r;
+	char *want = malloc(CONN_ERROR_BODY_MAX * 2);
+	cr_assert_not_null(want);
+
+	snprintf(req, sizeof req, "GET /errlen HTTP/1.1\r\nHost: t\r\nX-Len: %zu\r\n%s\r\n",
+	    n, newline ? "X-Newline: 1\r\n" : "");
+	send_str(cl, req);
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 503);
+	cr_assert_leq(r.body_len, CONN_ERROR_BODY_MAX);
+	memcpy(want, ERROR_PREFIX, sizeof ERROR_PREFIX - 1);
+	memset(want + sizeof ERROR_PREFIX - 1, 'a', want_a);
+	snprintf(want + sizeof ERROR_PREFIX - 1 + want_a, CONN_ERROR_BODY_MAX,
+	    "%s\",\"code\":503}", want_tail);
+	cr_assert_str_eq(r.body, want, "message of %zu bytes", n);
+	cr_assert_eq(r.body_len, strlen(want));
+	cr_assert_null(field(&r, "Connection"), "no body unread: kept alive");
+	free_resp(&r);
+	free(want);
+}
+
+Test(conn, error_body_limit_keeps_or_cuts_the_message)
+{
+	struct client *cl = start(&default_cfg);
+
+	/* the longest message kept whole: the body fills the limit */
+	cr_assert_eq(sizeof ERROR_PREFIX - 1 + ERROR_MSG_ROOM + sizeof ERROR_TAIL_503 - 1,
+	    (size_t)CONN_ERROR_BODY_MAX - 1);
+	expect_error_message(cl, ERROR_MSG_ROOM, false, ERROR_MSG_ROOM, "");
+	/* one byte longer: cut by that byte, the JSON still whole */
+	expect_error_message(cl, ERROR_MSG_ROOM + 1, false, ERROR_MSG_ROOM, "");
+	/* an escape ("\n": 6 bytes) that fits exactly is kept; one byte later
+	 * it is left out whole, never split */
+	expect_error_message(cl, ERROR_MSG_ROOM - 6, true, ERROR_MSG_ROOM - 6, "\\u000a");
+	expect_error_message(cl, ERROR_MSG_ROOM - 5, true, ERROR_MSG_ROOM - 5, "");
+	finish(cl);
+}
+
+/* GET /members with members of n bytes; the 429 body in r. */
+static void members_request(struct client *cl, size_t n, struct resp *r)
+{
+	char req[128];
+	snprintf(req, sizeof req, "GET /members HTTP/1.1\r\nHost: t\r\nX-Len: %zu\r\n\r\n", n);
+	send_str(cl, req);
+	read_resp(cl, r, false);
+}
+
+Test(conn, error_members_limit)
+{
+	struct client *cl = start(&default_cfg);
+	struct resp r;
+	char m[CONN_ERROR_MEMBERS_MAX + 2];
+	char want[CONN_ERROR_BODY_MAX];
+
+	/* members of exactly CONN_ERROR_MEMBERS_MAX bytes: in the body, after "code" */
+	make_members(m, CONN_ERROR_MEMBERS_MAX);
+	snprintf(want, sizeof want, "{\"error\":\"limited\",\"code\":429,%s}", m);
+	members_request(cl, CONN_ERROR_MEMBERS_MAX, &r);
+	cr_assert_eq(r.status, 429);
+	cr_assert_str_eq(r.body, want);
+	free_resp(&r);
+	/* one byte more: left out, the answer itself unchanged */
+	members_request(cl, CONN_ERROR_MEMBERS_MAX + 1, &r);
+	expect_json_error(&r, 429, "limited");
+	free_resp(&r);
+	finish(cl);
+}
+
 Test(conn, response_framing_errors_close)
 {
 	struct client *cl = start(&default_cfg);
@@ -915,6 +1137,140 @@ Test(conn, response_framing_errors_close)
 		;
 	cr_assert_eq(cl->len, (size_t)(end - cl->buf) + 4 + 3);
 	cl->len = 0;
+	finish(cl);
+}
+
+/* GET /pad for an X-Pad field of n bytes (with "Connection: close" when close). */
+static void pad_request(struct client *cl, size_t n, bool closing)
+{
+	char req[160];
+	snprintf(req, sizeof req, "GET /pad HTTP/1.1\r\nHost: t\r\nX-Pad: %zu\r\n%s\r\n",
+	    n, closing ? "Connection: close\r\n" : "");
+	send_str(cl, req);
+}
+
+/* Reads a response head of any size (read_resp holds 16 KiB) and its
+ * 2-byte body "ok"; returns the head's length. */
+static size_t read_big_ok(struct client *cl)
+{
+	char *end;
+	while ((end = cl->len >= 4 ? memmem(cl->buf, cl->len, "\r\n\r\n", 4) : NULL) == NULL)
+		cr_assert_gt(fill(cl), 0, "EOF before a response head");
+	size_t hl = (size_t)(end - cl->buf) + 4;
+	cr_assert_eq(strncmp(cl->buf, "HTTP/1.1 200 OK\r\n", 17), 0, "status line: %.40s", cl->buf);
+	cr_assert_not_null(memmem(cl->buf, hl, "\r\nContent-Length: 2\r\n", 21));
+	cr_assert_null(memmem(cl->buf, hl, "\r\nConnection:", 13));
+	drop(cl, hl);
+	while (cl->len < 2)
+		cr_assert_gt(fill(cl), 0, "EOF inside a response body");
+	cr_assert_eq(memcmp(cl->buf, "ok", 2), 0);
+	drop(cl, 2);
+	return hl;
+}
+
+Test(conn, response_head_limit_counts_every_byte)
+{
+	struct client *cl = start(&default_cfg);
+	struct resp r;
+
+	/* a small head measures what comes around X-Pad's value: the status
+	 * line, the hook's fields, Date, Content-Length, the empty line */
+	pad_request(cl, 1, false);
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 200);
+	cr_assert_not_null(field(&r, "Date"));
+	cr_assert_str_eq(field(&r, "X-Hook"), "yes");
+	cr_assert_str_eq(field(&r, "Content-Length"), "2");
+	size_t pad = 1 + CONN_RESPONSE_HEAD_MAX - strlen(r.head);
+	free_resp(&r);
+	/* a head of exactly CONN_RESPONSE_HEAD_MAX bytes: sent, kept alive */
+	pad_request(cl, pad, false);
+	cr_assert_eq(read_big_ok(cl), CONN_RESPONSE_HEAD_MAX);
+	send_str(cl, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	cr_assert_str_eq(r.body, "hello");
+	free_resp(&r);
+	/* one byte more: conn_respond_head refuses it, conn answers 500 */
+	pad_request(cl, pad + 1, false);
+	read_resp(cl, &r, false);
+	expect_json_error(&r, 500, "no response");
+	cr_assert_str_eq(field(&r, "Connection"), "close");
+	free_resp(&r);
+	expect_eof(cl);
+	finish(cl);
+
+	/* the "Connection: close" conn adds counts as well: the pad that just
+	 * fit no longer does */
+	cl = start(&default_cfg);
+	pad_request(cl, pad, true);
+	read_resp(cl, &r, false);
+	expect_json_error(&r, 500, "no response");
+	free_resp(&r);
+	expect_eof(cl);
+	finish(cl);
+}
+
+/* Fields of a response head, the framing ones left out (conn writes them
+ * outside the CONN_RESPONSE_FIELDS_MAX count). */
+static size_t count_fields(const char *head)
+{
+	size_t n = 0;
+	const char *p = strstr(head, "\r\n");
+	while (p != NULL && p[2] != '\r') {
+		p += 2;
+		if (strncasecmp(p, "Content-Length:", 15) != 0 &&
+		    strncasecmp(p, "Transfer-Encoding:", 18) != 0 &&
+		    strncasecmp(p, "Connection:", 11) != 0)
+			n++;
+		p = strstr(p, "\r\n");
+	}
+	return n;
+}
+
+/* GET /fields for n handler fields; the response in r. */
+static void fields_request(struct client *cl, size_t n, struct resp *r)
+{
+	char req[128];
+	snprintf(req, sizeof req, "GET /fields HTTP/1.1\r\nHost: t\r\nX-Fields: %zu\r\n\r\n", n);
+	send_str(cl, req);
+	read_resp(cl, r, false);
+}
+
+Test(conn, response_fields_limit_counts_hook_and_date)
+{
+	struct client *cl = start(&default_cfg);
+	struct resp r;
+	char last[32];
+
+	/* the handler's fields, the hook's two (X-Hook, X-Hook-Req) and Date:
+	 * exactly CONN_RESPONSE_FIELDS_MAX */
+	size_t n = CONN_RESPONSE_FIELDS_MAX - 3;
+	fields_request(cl, n, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(count_fields(r.head), CONN_RESPONSE_FIELDS_MAX);
+	cr_assert_str_eq(field(&r, "X-Hook"), "yes");
+	cr_assert_str_eq(field(&r, "X-Hook-Req"), "parsed");
+	cr_assert_not_null(field(&r, "Date"));
+	snprintf(last, sizeof last, "X-F-%zu", n - 1);
+	cr_assert_str_eq(field(&r, last), "v");
+	free_resp(&r);
+	/* the most the handler can add: all but Date's place; the hook is
+	 * offered no room (and adds nothing) */
+	n = CONN_RESPONSE_FIELDS_MAX - 1;
+	fields_request(cl, n, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(count_fields(r.head), CONN_RESPONSE_FIELDS_MAX);
+	cr_assert_null(field(&r, "X-Hook"));
+	cr_assert_not_null(field(&r, "Date"));
+	snprintf(last, sizeof last, "X-F-%zu", n - 1);
+	cr_assert_str_eq(field(&r, last), "v");
+	free_resp(&r);
+	/* one more: refused, conn answers 500 */
+	fields_request(cl, CONN_RESPONSE_FIELDS_MAX, &r);
+	expect_json_error(&r, 500, "no response");
+	cr_assert_str_eq(field(&r, "Connection"), "close");
+	free_resp(&r);
+	expect_eof(cl);
 	finish(cl);
 }
 
@@ -1018,6 +1374,47 @@ Test(conn, unread_body_is_drained_or_closes)
 	free_resp(&r);
 	expect_eof(cl);
 	free(body);
+	finish(cl);
+}
+
+/* POST /noread with a body of n bytes announced; the body only when send_body. */
+static void post_noread(struct client *cl, size_t n, bool send_body)
+{
+	char head[128];
+	snprintf(head, sizeof head, "POST /noread HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+	send_str(cl, head);
+	if (send_body) {
+		char *body = calloc(1, n);
+		cr_assert_not_null(body);
+		send_all(cl, body, n);
+		free(body);
+	}
+}
+
+Test(conn, drain_limit_exact_keeps_alive_one_more_closes)
+{
+	struct client *cl = start(&default_cfg);
+	struct resp r;
+
+	/* exactly CONN_DRAIN_MAX unread: drained, kept alive; the next request
+	 * is answered (an undrained byte would be parsed as its head) */
+	post_noread(cl, CONN_DRAIN_MAX, true);
+	read_resp(cl, &r, false);
+	cr_assert_str_eq(r.body, "ok");
+	cr_assert_null(field(&r, "Connection"));
+	free_resp(&r);
+	send_str(cl, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(cl, &r, false);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "hello");
+	free_resp(&r);
+	/* CONN_DRAIN_MAX + 1: announced close, then closed */
+	post_noread(cl, CONN_DRAIN_MAX + 1, false);
+	read_resp(cl, &r, false);
+	cr_assert_str_eq(r.body, "ok");
+	cr_assert_str_eq(field(&r, "Connection"), "close");
+	free_resp(&r);
+	expect_eof(cl);
 	finish(cl);
 }
 
