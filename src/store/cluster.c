@@ -279,8 +279,9 @@ cluster_map_parse_resp(const char *buf, size_t len, struct cluster_map *out, cha
 	if (rd == NULL)
 		return store_fail(err, errlen, "out of memory");
 	rreply_reader_limit(rd, STORE_CLUSTER_MAP_ELEMENTS_MAX);
+	/* one whole reply and nothing after it, as the wire path requires */
 	if (len <= STORE_CLUSTER_MAP_REPLY_MAX && redisReaderFeed(rd, buf, len) == REDIS_OK
-	    && redisReaderGetReply(rd, &reply) == REDIS_OK && reply != NULL)
+	    && redisReaderGetReply(rd, &reply) == REDIS_OK && reply != NULL && rd->pos == rd->len)
 		rc = cluster_map_from_reply(reply, "127.0.0.1", "localhost", out, err, errlen);
 	else
 		store_fail(err, errlen, "not one complete reply");

@@ -1122,6 +1122,102 @@ CONTRACT(slot_compare_and_set, 20)
 	}
 }
 
+/* Slot number k of a fill: group "ob:<k / indexes>", index k % indexes
+ * (indexes 0..STORE_SLOT_INDEX_MAX per group, as the outbound mode uses
+ * them), version k + 1, a 4-byte value of k. */
+#define SLOT_INDEXES (STORE_SLOT_INDEX_MAX + 1)
+
+static void
+slot_of(unsigned k, char group[STORE_SLOT_GROUP_MAX + 1], unsigned *index, uint8_t value[4])
+{
+	uint32_t k32 = k;
+
+	snprintf(group, STORE_SLOT_GROUP_MAX + 1, "ob:%u", k / SLOT_INDEXES);
+	*index = k % SLOT_INDEXES;
+	memcpy(value, &k32, 4);
+}
+
+static enum store_status
+slot_fill(unsigned k)
+{
+	char g[STORE_SLOT_GROUP_MAX + 1];
+	unsigned idx;
+	uint8_t v[4];
+
+	slot_of(k, g, &idx, v);
+	return store_slot_replace(g, idx, 0, (uint64_t)k + 1, v, sizeof v);
+}
+
+static void
+slot_check(unsigned k)
+{
+	char g[STORE_SLOT_GROUP_MAX + 1];
+	struct store_slot s;
+	unsigned idx;
+	uint8_t v[4];
+
+	slot_of(k, g, &idx, v);
+	cr_assert_eq(store_slot_get(g, idx, &s), STORE_OK, "slot %u", k);
+	cr_assert_eq(s.version, (uint64_t)k + 1, "slot %u", k);
+	cr_assert_eq(s.len, sizeof v);
+	cr_assert(memcmp(s.value, v, sizeof v) == 0, "slot %u", k);
+}
+
+/*
+ * The embedded table keeps STORE_SLOTS_MAX slots (every partner's id and
+ * pairs): that many distinct slots are stored; one more is refused with
+ * STORE_UNAVAILABLE (store.h) and not stored, while the slots there keep
+ * working (a replacement and a counter need no new entry).
+ */
+Test(embedded, slots_are_bounded, .init = setup_embedded, .fini = teardown)
+{
+	char g[STORE_SLOT_GROUP_MAX + 1];
+	struct store_slot s;
+	unsigned idx;
+	uint8_t v[4];
+	uint64_t n = 0;
+
+	for (unsigned k = 0; k < STORE_SLOTS_MAX; k++)
+		cr_assert_eq(slot_fill(k), STORE_OK, "slot %u of %d", k, STORE_SLOTS_MAX);
+	cr_assert_eq(slot_fill(STORE_SLOTS_MAX), STORE_UNAVAILABLE, "one slot more than STORE_SLOTS_MAX");
+	slot_of(STORE_SLOTS_MAX, g, &idx, v);
+	cr_assert_eq(store_slot_get(g, idx, &s), STORE_NOT_FOUND, "the refused slot is not stored");
+	cr_assert_eq(store_slot_next(g, idx, STORE_SLOTS_MAX + 1, &n), STORE_NOT_FOUND);
+	for (unsigned k = 0; k < STORE_SLOTS_MAX; k++)
+		slot_check(k);
+	/* full: an existing slot is still replaced (a stale expectation still
+	 * loses), and counted */
+	slot_of(STORE_SLOTS_MAX - 1, g, &idx, v);
+	cr_assert_eq(store_slot_replace(g, idx, 1, 7, v, 1), STORE_EXISTS);
+	cr_assert_eq(store_slot_replace(g, idx, STORE_SLOTS_MAX, 7, v, 1), STORE_OK);
+	cr_assert_eq(store_slot_next(g, idx, 7, &n), STORE_OK);
+	cr_assert_eq(n, 1u);
+	cr_assert_eq(slot_fill(STORE_SLOTS_MAX), STORE_UNAVAILABLE, "still full");
+}
+
+/* Redis keeps one key per slot: no STORE_SLOTS_MAX there; one more than
+ * the embedded table holds is stored like the others. */
+static void
+slots_unbounded_body(void)
+{
+	for (unsigned k = 0; k <= STORE_SLOTS_MAX; k++)
+		cr_assert_eq(slot_fill(k), STORE_OK, "slot %u", k);
+	for (unsigned k = 0; k <= STORE_SLOTS_MAX; k++)
+		slot_check(k);
+}
+
+Test(contract_redis, slots_are_not_bounded, .init = setup_redis, .fini = teardown)
+{
+	alarm(60);
+	slots_unbounded_body();
+}
+
+Test(contract_cluster, slots_are_not_bounded, .init = setup_cluster, .fini = teardown)
+{
+	alarm(60);
+	slots_unbounded_body();
+}
+
 /* 8 processes x 500 counter increments on one slot: every count 1..4000
  * handed out exactly once (the outbound mode's seqs). */
 #define SLOT_PROCS 8

@@ -131,6 +131,10 @@ Test(cluster_pure, map_limits)
 	cr_assert_eq(m.node[m.slot[0]].port, 7000);
 	cr_assert_eq(m.node[m.slot[16383]].port, 7002);
 	cr_assert_str_eq(m.node[0].tls_name, "localhost");      /* an IP: REDIS_URL's host */
+	/* the same map and one byte after it: not one reply */
+	buf[n] = ':';
+	cr_assert_eq(cluster_map_parse_resp(buf, n + 1, &m, err, sizeof err), -1);
+	cr_assert(strstr(err, "not one complete reply") != NULL, "%s", err);
 	/* STORE_CLUSTER_NODES_MAX primaries, then one more */
 	n = slots_reply(buf, sizeof buf, STORE_CLUSTER_NODES_MAX, STORE_CLUSTER_NODES_MAX);
 	cr_assert_eq(cluster_map_parse_resp(buf, n, &m, err, sizeof err), 0, "%s", err);
@@ -157,6 +161,60 @@ Test(cluster_pure, map_limits)
 	cr_assert(strstr(err, "not one complete reply") != NULL, "%s", err);
 	/* the reply byte limit itself */
 	cr_assert_eq(cluster_map_parse_resp(buf, STORE_CLUSTER_MAP_REPLY_MAX + 1, &m, err, sizeof err), -1);
+}
+
+/*
+ * A well-formed CLUSTER SLOTS reply of exactly want bytes (RESP framing
+ * included, which is what STORE_CLUSTER_MAP_REPLY_MAX counts): one range of
+ * every slot served by 127.0.0.1:port, with replicas whose node ids (which
+ * the map ignores) make up the length.  NUL-terminated.
+ */
+static size_t
+slots_reply_of_len(char *buf, size_t cap, size_t want, unsigned port)
+{
+	/* every replica: "*3\r\n$9\r\n127.0.0.1\r\n:9xxx\r\n$<5 digits>\r\n<id>\r\n" */
+	static const char rep_frame[] = "*3\r\n$9\r\n127.0.0.1\r\n:9000\r\n$00000\r\n\r\n";
+	unsigned nrep = (unsigned)(want / 32768) + 1;
+	size_t n, pad;
+
+	n = (size_t)snprintf(buf, cap, "*1\r\n*%u\r\n:0\r\n:%d\r\n*3\r\n$9\r\n127.0.0.1\r\n:%u\r\n$2\r\nid\r\n",
+	    3 + nrep, CLUSTER_SLOTS - 1, port);
+	cr_assert(want > n + nrep * (sizeof rep_frame - 1));
+	pad = want - n - nrep * (sizeof rep_frame - 1);
+	for (unsigned k = 0; k < nrep; k++) {
+		size_t l = pad / nrep + (k < pad % nrep);
+		cr_assert(l >= 10000 && l <= 99999 && l <= STORE_REPLY_MAX, "an id of %zu bytes", l);
+		cr_assert(n + l + sizeof rep_frame < cap);
+		n += (size_t)snprintf(buf + n, cap - n, "*3\r\n$9\r\n127.0.0.1\r\n:%u\r\n$%zu\r\n", 9000 + k % 1000, l);
+		memset(buf + n, 'f', l);
+		n += l;
+		memcpy(buf + n, "\r\n", 3);
+		n += 2;
+	}
+	cr_assert_eq(n, want);
+	return n;
+}
+
+/* STORE_CLUSTER_MAP_REPLY_MAX bytes of a well-formed map: parsed; one byte
+ * more (one more byte in a replica's id): refused, before it is read. */
+Test(cluster_pure, map_reply_bytes_limit)
+{
+	static struct cluster_map m;
+	static char buf[STORE_CLUSTER_MAP_REPLY_MAX + 4096];
+	char err[256];
+	size_t n;
+
+	n = slots_reply_of_len(buf, sizeof buf, STORE_CLUSTER_MAP_REPLY_MAX, 7000);
+	cr_assert_eq(n, STORE_CLUSTER_MAP_REPLY_MAX);
+	cr_assert_eq(cluster_map_parse_resp(buf, n, &m, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(m.nodes, 1);
+	cr_assert_eq(m.node[m.slot[0]].port, 7000);
+	cr_assert_eq(m.node[m.slot[CLUSTER_SLOTS - 1]].port, 7000);
+	n = slots_reply_of_len(buf, sizeof buf, STORE_CLUSTER_MAP_REPLY_MAX + 1, 7000);
+	cr_assert_eq(n, STORE_CLUSTER_MAP_REPLY_MAX + 1);
+	err[0] = '\0';
+	cr_assert_eq(cluster_map_parse_resp(buf, n, &m, err, sizeof err), -1);
+	cr_assert(strstr(err, "not one complete reply") != NULL, "%s", err);
 }
 
 Test(cluster_pure, map_shapes)
@@ -559,6 +617,52 @@ Test(cluster_live, redirection_limit, .init = watchdog, .fini = fini_all)
 	/* the first try and STORE_CLUSTER_REDIRECTS_MAX redirections followed;
 	 * the next one is not */
 	cr_assert_eq(__atomic_load_n(commands, __ATOMIC_RELAXED), STORE_CLUSTER_REDIRECTS_MAX + 1);
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+}
+
+/*
+ * The same limit on the wire (redis.c reads CLUSTER SLOTS with
+ * STORE_CLUSTER_MAP_REPLY_MAX as its byte limit): a scripted node whose map
+ * (itself, every slot) is exactly that long is taken as a cluster and
+ * serves commands; one byte more and the map is refused: no cluster mode,
+ * the reason logged, the store unavailable.
+ */
+Test(cluster_live, map_reply_bytes_limit, .init = watchdog, .fini = fini_all)
+{
+	static char map_reply[STORE_CLUSTER_MAP_REPLY_MAX + 4096];
+	char url[64], want[64], *log;
+	struct store_config c;
+	int port, ls;
+	pid_t fake;
+
+	ls = listen_local(&port);
+	slots_reply_of_len(map_reply, sizeof map_reply, STORE_CLUSTER_MAP_REPLY_MAX, (unsigned)port);
+	fake = scripted_server(ls, "+PONG\r\n", map_reply, NULL, NULL);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = cfg_for(url);
+	log = init_logged(&c, STORE_INIT_OK);
+	cr_assert(strstr(log, "state store connected") != NULL, "%s", log);
+	cr_assert(strstr(log, "\"mode\":\"cluster\",\"primaries\":1") != NULL, "%s", log);
+	cr_assert(strstr(log, "reply longer than") == NULL, "%s", log);
+	free(log);
+	cr_assert_eq(store_health(), STORE_OK, "PING through the slot map");
+	store_worker_close();
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+
+	ls = listen_local(&port);
+	slots_reply_of_len(map_reply, sizeof map_reply, STORE_CLUSTER_MAP_REPLY_MAX + 1, (unsigned)port);
+	fake = scripted_server(ls, "+PONG\r\n", map_reply, NULL, NULL);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = cfg_for(url);
+	log = init_logged(&c, STORE_INIT_OK);
+	snprintf(want, sizeof want, "reply longer than %d bytes", STORE_CLUSTER_MAP_REPLY_MAX);
+	cr_assert(strstr(log, want) != NULL, "%s", log);
+	cr_assert(strstr(log, "cluster detection failed") != NULL, "%s", log);
+	cr_assert(strstr(log, "state store connected") == NULL, "%s", log);
+	free(log);
+	cr_assert_eq(store_health(), STORE_UNAVAILABLE);
 	kill(fake, SIGKILL);
 	waitpid(fake, NULL, 0);
 }

@@ -724,6 +724,244 @@ Test(redis_replies, too_many_elements_and_garbage, .init = watchdog, .fini = fin
 	waitpid(fake, NULL, 0);
 }
 
+/*
+ * A scripted server that answers by what it is asked: each read (one
+ * command) gets the reply of the first rule whose match it contains
+ * (match NULL: any read), none when no rule matches.  hits[k] (shared
+ * memory, may be NULL) counts the reads rule k answered.  Each connection
+ * is served by a process of its own (workers connect side by side).
+ */
+struct fake_rule {
+	const char *match;
+	const char *reply;
+};
+
+static pid_t
+rule_server(int *port_out, const struct fake_rule *rules, size_t nrules, int *hits)
+{
+	int ls = listen_local(port_out);
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGPIPE, SIG_IGN);
+		for (;;) {
+			int fd = accept(ls, NULL, NULL);
+			char buf[8192];
+			ssize_t n;
+			if (fd < 0)
+				continue;
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			if (fork() != 0) {
+				close(fd);
+				continue;
+			}
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(ls);
+			while ((n = read(fd, buf, sizeof buf)) > 0) {
+				size_t k, len, off = 0;
+				for (k = 0; k < nrules; k++)
+					if (rules[k].match == NULL
+					    || memmem(buf, (size_t)n, rules[k].match, strlen(rules[k].match)) != NULL)
+						break;
+				if (k == nrules)
+					continue;
+				if (hits != NULL)
+					__atomic_fetch_add(&hits[k], 1, __ATOMIC_RELAXED);
+				len = strlen(rules[k].reply);
+				while (off < len) {
+					ssize_t w = write(fd, rules[k].reply + off, len - off);
+					if (w <= 0)
+						break;
+					off += (size_t)w;
+				}
+			}
+			_exit(0);
+		}
+	}
+	close(ls);
+	return pid;
+}
+
+/* An error reply "-NOSCRIPT ...\r\n" of exactly len bytes (malloc'd). */
+static char *
+noscript_reply_of_len(size_t len)
+{
+	char *r = malloc(len + 1);
+
+	cr_assert(r != NULL && len > sizeof "-NOSCRIPT \r\n");
+	memcpy(r, "-NOSCRIPT ", 10);
+	memset(r + 10, 'n', len - 12);
+	memcpy(r + len - 2, "\r\n", 3);
+	cr_assert_eq(strlen(r), len);
+	return r;
+}
+
+/*
+ * STORE_REPLY_MAX counts the whole reply as it comes off the wire (RESP
+ * framing included; read_reply in redis.c).  The EVALSHA of the window
+ * script is answered with a NOSCRIPT error of exactly that many bytes: it
+ * is read, so the store sends the script (EVAL) and the accept succeeds.
+ * One byte more: the reply is refused, the connection dropped, the script
+ * never sent, STORE_UNAVAILABLE and the reason logged.
+ */
+Test(redis_replies, reply_bytes_limit, .init = watchdog, .fini = fini_all)
+{
+	enum { R_PING, R_EVALSHA, R_EVAL, NRULES };
+	struct fake_rule rules[NRULES] = {
+		[R_PING] = { "PING", "+PONG\r\n" },
+		[R_EVALSHA] = { "EVALSHA", NULL },
+		[R_EVAL] = { "EVAL", ":1\r\n" },
+	};
+	char url[64], want[64], *log, *big;
+	struct store_config c;
+	struct capture cap;
+	int port, *hits;
+	pid_t fake;
+
+	hits = mmap(NULL, NRULES * sizeof *hits, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert(hits != MAP_FAILED);
+	snprintf(want, sizeof want, "reply longer than %d bytes", STORE_REPLY_MAX);
+
+	/* exactly STORE_REPLY_MAX bytes: read */
+	big = noscript_reply_of_len(STORE_REPLY_MAX);
+	rules[R_EVALSHA].reply = big;
+	memset(hits, 0, NRULES * sizeof *hits);
+	fake = rule_server(&port, rules, NRULES, hits);
+	free(big);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = fake_config_for(url);
+	log = init_logged(&c, STORE_INIT_OK);
+	cr_assert(strstr(log, "state store connected") != NULL, "%s", log);
+	free(log);
+	capture_start(&cap);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_OK);
+	log = capture_end(&cap);
+	cr_assert_eq(__atomic_load_n(&hits[R_EVALSHA], __ATOMIC_RELAXED), 1);
+	cr_assert_eq(__atomic_load_n(&hits[R_EVAL], __ATOMIC_RELAXED), 1, "NOSCRIPT was read: the script sent");
+	cr_assert(strstr(log, "reply longer than") == NULL, "%s", log);
+	cr_assert(strstr(log, "state store unavailable") == NULL, "%s", log);
+	free(log);
+	store_worker_close();
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+
+	/* STORE_REPLY_MAX + 1 bytes: refused */
+	big = noscript_reply_of_len(STORE_REPLY_MAX + 1);
+	rules[R_EVALSHA].reply = big;
+	memset(hits, 0, NRULES * sizeof *hits);
+	fake = rule_server(&port, rules, NRULES, hits);
+	free(big);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = fake_config_for(url);
+	log = init_logged(&c, STORE_INIT_OK);
+	cr_assert(strstr(log, "state store connected") != NULL, "%s", log);
+	free(log);
+	capture_start(&cap);
+	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_UNAVAILABLE);
+	log = capture_end(&cap);
+	cr_assert_eq(__atomic_load_n(&hits[R_EVALSHA], __ATOMIC_RELAXED), 1);
+	cr_assert_eq(__atomic_load_n(&hits[R_EVAL], __ATOMIC_RELAXED), 0, "the reply was not taken");
+	cr_assert(strstr(log, want) != NULL, "%s", log);
+	cr_assert_eq(count_substr(log, "state store unavailable"), 1, "%s", log);
+	free(log);
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+	munmap(hits, NRULES * sizeof *hits);
+}
+
+/*
+ * STORE_ERROR_LOG_INTERVAL_MS: a burst of commands that Redis answers with
+ * an error (far fewer than fill the interval) logs one "state store command
+ * failed" line per process: every command reaches the server and fails,
+ * one line is written.  A forked worker has a limit of its own (one line),
+ * the parent's stays spent; a new store starts a new one.
+ */
+#define ERROR_BURST 40
+
+static int
+failing_burst(void)
+{
+	struct store_pair q;
+	struct store_slot s;
+	unsigned retry;
+	int bad = 0;
+
+	for (int i = 0; i < ERROR_BURST; i++) {
+		enum store_status st;
+		switch (i % 4) {
+		case 0:  st = store_pair_get(CID_A, PID1, &q); break;
+		case 1:  st = store_window_accept(CID_A, PID1, (uint64_t)i); break;
+		case 2:  st = store_rate_take("c:0123456789abcdef0123456789abcdef", 1, 10, 60, &retry); break;
+		default: st = store_slot_get("ob:burst", 1, &s); break;
+		}
+		bad += st != STORE_UNAVAILABLE;
+	}
+	return bad;
+}
+
+Test(redis_replies, command_error_log_is_rate_limited, .init = watchdog, .fini = fini_all)
+{
+	enum { R_PING, R_ANY, NRULES };
+	static const struct fake_rule rules[NRULES] = {
+		[R_PING] = { "PING", "+PONG\r\n" },
+		[R_ANY] = { NULL, "-ERR boom\r\n" },
+	};
+	char url[64], *log;
+	struct store_config c;
+	struct capture cap;
+	int port, *hits, status;
+	pid_t fake, kid;
+
+	hits = mmap(NULL, NRULES * sizeof *hits, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert(hits != MAP_FAILED);
+	memset(hits, 0, NRULES * sizeof *hits);
+	fake = rule_server(&port, rules, NRULES, hits);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = fake_config_for(url);
+	free(init_logged(&c, STORE_INIT_OK));
+
+	capture_start(&cap);
+	cr_assert_eq(failing_burst(), 0, "every command of the burst fails");
+	log = capture_end(&cap);
+	cr_assert_eq(__atomic_load_n(&hits[R_ANY], __ATOMIC_RELAXED), ERROR_BURST,
+	    "every command reached the server");
+	cr_assert_eq(count_substr(log, "state store command failed"), 1, "%s", log);
+	cr_assert_eq(count_substr(log, "redis error: ERR boom"), 1, "%s", log);
+	cr_assert_eq(count_substr(log, "state store unavailable"), 0, "an error reply is no outage: %s", log);
+	free(log);
+
+	/* a worker: its own line; the parent: still none */
+	capture_start(&cap);
+	kid = fork();
+	cr_assert(kid >= 0);
+	if (kid == 0) {
+		store_worker_init();
+		_exit(failing_burst() == 0 ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(kid, &status, 0), kid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_eq(failing_burst(), 0);
+	log = capture_end(&cap);
+	cr_assert_eq(__atomic_load_n(&hits[R_ANY], __ATOMIC_RELAXED), 3 * ERROR_BURST,
+	    "the worker's commands too");
+	cr_assert_eq(count_substr(log, "state store command failed"), 1, "%s", log);
+	free(log);
+
+	/* a new store: a new limit */
+	free(init_logged(&c, STORE_INIT_OK));
+	capture_start(&cap);
+	cr_assert_eq(failing_burst(), 0);
+	log = capture_end(&cap);
+	cr_assert_eq(count_substr(log, "state store command failed"), 1, "%s", log);
+	free(log);
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+	munmap(hits, NRULES * sizeof *hits);
+}
+
 /* ---- TLS ---- */
 
 /* A TLS-only redis-server on port (0: a free one); the first call makes
