@@ -1088,13 +1088,20 @@ Test(conn, error_body_limit_keeps_or_cuts_the_message)
 	finish(cl);
 }
 
+/* GET path with the size n in request field name; the response in r. */
+static void sized_request(struct client *cl, const char *path, const char *name, size_t n,
+    struct resp *r)
+{
+	char req[128];
+	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n%s: %zu\r\n\r\n", path, name, n);
+	send_str(cl, req);
+	read_resp(cl, r, false);
+}
+
 /* GET /members with members of n bytes; the 429 body in r. */
 static void members_request(struct client *cl, size_t n, struct resp *r)
 {
-	char req[128];
-	snprintf(req, sizeof req, "GET /members HTTP/1.1\r\nHost: t\r\nX-Len: %zu\r\n\r\n", n);
-	send_str(cl, req);
-	read_resp(cl, r, false);
+	sized_request(cl, "/members", "X-Len", n, r);
 }
 
 Test(conn, error_members_limit)
@@ -1230,10 +1237,7 @@ static size_t count_fields(const char *head)
 /* GET /fields for n handler fields; the response in r. */
 static void fields_request(struct client *cl, size_t n, struct resp *r)
 {
-	char req[128];
-	snprintf(req, sizeof req, "GET /fields HTTP/1.1\r\nHost: t\r\nX-Fields: %zu\r\n\r\n", n);
-	send_str(cl, req);
-	read_resp(cl, r, false);
+	sized_request(cl, "/fields", "X-Fields", n, r);
 }
 
 Test(conn, response_fields_limit_counts_hook_and_date)

@@ -807,40 +807,57 @@ noscript_reply_of_len(size_t len)
  * One byte more: the reply is refused, the connection dropped, the script
  * never sent, STORE_UNAVAILABLE and the reason logged.
  */
-Test(redis_replies, reply_bytes_limit, .init = watchdog, .fini = fini_all)
+enum { RR_PING, RR_EVALSHA, RR_EVAL, RR_RULES };
+
+/* A scripted server answering EVALSHA with a NOSCRIPT error of len bytes,
+ * the store connected to it; one window accept, with its result, the
+ * commands the server saw (hits) and the log.  Returns the server's pid. */
+static pid_t
+accept_with_reply_of(size_t len, int *hits, enum store_status *st, char **log)
 {
-	enum { R_PING, R_EVALSHA, R_EVAL, NRULES };
-	struct fake_rule rules[NRULES] = {
-		[R_PING] = { "PING", "+PONG\r\n" },
-		[R_EVALSHA] = { "EVALSHA", NULL },
-		[R_EVAL] = { "EVAL", ":1\r\n" },
+	struct fake_rule rules[RR_RULES] = {
+		[RR_PING] = { "PING", "+PONG\r\n" },
+		[RR_EVALSHA] = { "EVALSHA", NULL },
+		[RR_EVAL] = { "EVAL", ":1\r\n" },
 	};
-	char url[64], want[64], *log, *big;
+	char url[64], *big, *init_log;
 	struct store_config c;
 	struct capture cap;
-	int port, *hits;
+	int port;
 	pid_t fake;
 
-	hits = mmap(NULL, NRULES * sizeof *hits, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	big = noscript_reply_of_len(len);
+	rules[RR_EVALSHA].reply = big;
+	memset(hits, 0, RR_RULES * sizeof *hits);
+	fake = rule_server(&port, rules, RR_RULES, hits);
+	free(big);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	c = fake_config_for(url);
+	init_log = init_logged(&c, STORE_INIT_OK);
+	cr_assert(strstr(init_log, "state store connected") != NULL, "%s", init_log);
+	free(init_log);
+	capture_start(&cap);
+	*st = store_window_accept(CID_A, PID1, 1);
+	*log = capture_end(&cap);
+	return fake;
+}
+
+Test(redis_replies, reply_bytes_limit, .init = watchdog, .fini = fini_all)
+{
+	char want[64], *log;
+	enum store_status st;
+	int *hits;
+	pid_t fake;
+
+	hits = mmap(NULL, RR_RULES * sizeof *hits, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert(hits != MAP_FAILED);
 	snprintf(want, sizeof want, "reply longer than %d bytes", STORE_REPLY_MAX);
 
 	/* exactly STORE_REPLY_MAX bytes: read */
-	big = noscript_reply_of_len(STORE_REPLY_MAX);
-	rules[R_EVALSHA].reply = big;
-	memset(hits, 0, NRULES * sizeof *hits);
-	fake = rule_server(&port, rules, NRULES, hits);
-	free(big);
-	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-	c = fake_config_for(url);
-	log = init_logged(&c, STORE_INIT_OK);
-	cr_assert(strstr(log, "state store connected") != NULL, "%s", log);
-	free(log);
-	capture_start(&cap);
-	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_OK);
-	log = capture_end(&cap);
-	cr_assert_eq(__atomic_load_n(&hits[R_EVALSHA], __ATOMIC_RELAXED), 1);
-	cr_assert_eq(__atomic_load_n(&hits[R_EVAL], __ATOMIC_RELAXED), 1, "NOSCRIPT was read: the script sent");
+	fake = accept_with_reply_of(STORE_REPLY_MAX, hits, &st, &log);
+	cr_assert_eq(st, STORE_OK);
+	cr_assert_eq(__atomic_load_n(&hits[RR_EVALSHA], __ATOMIC_RELAXED), 1);
+	cr_assert_eq(__atomic_load_n(&hits[RR_EVAL], __ATOMIC_RELAXED), 1, "NOSCRIPT was read: the script sent");
 	cr_assert(strstr(log, "reply longer than") == NULL, "%s", log);
 	cr_assert(strstr(log, "state store unavailable") == NULL, "%s", log);
 	free(log);
@@ -849,27 +866,16 @@ Test(redis_replies, reply_bytes_limit, .init = watchdog, .fini = fini_all)
 	waitpid(fake, NULL, 0);
 
 	/* STORE_REPLY_MAX + 1 bytes: refused */
-	big = noscript_reply_of_len(STORE_REPLY_MAX + 1);
-	rules[R_EVALSHA].reply = big;
-	memset(hits, 0, NRULES * sizeof *hits);
-	fake = rule_server(&port, rules, NRULES, hits);
-	free(big);
-	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-	c = fake_config_for(url);
-	log = init_logged(&c, STORE_INIT_OK);
-	cr_assert(strstr(log, "state store connected") != NULL, "%s", log);
-	free(log);
-	capture_start(&cap);
-	cr_assert_eq(store_window_accept(CID_A, PID1, 1), STORE_UNAVAILABLE);
-	log = capture_end(&cap);
-	cr_assert_eq(__atomic_load_n(&hits[R_EVALSHA], __ATOMIC_RELAXED), 1);
-	cr_assert_eq(__atomic_load_n(&hits[R_EVAL], __ATOMIC_RELAXED), 0, "the reply was not taken");
+	fake = accept_with_reply_of(STORE_REPLY_MAX + 1, hits, &st, &log);
+	cr_assert_eq(st, STORE_UNAVAILABLE);
+	cr_assert_eq(__atomic_load_n(&hits[RR_EVALSHA], __ATOMIC_RELAXED), 1);
+	cr_assert_eq(__atomic_load_n(&hits[RR_EVAL], __ATOMIC_RELAXED), 0, "the reply was not taken");
 	cr_assert(strstr(log, want) != NULL, "%s", log);
 	cr_assert_eq(count_substr(log, "state store unavailable"), 1, "%s", log);
 	free(log);
 	kill(fake, SIGKILL);
 	waitpid(fake, NULL, 0);
-	munmap(hits, NRULES * sizeof *hits);
+	munmap(hits, RR_RULES * sizeof *hits);
 }
 
 /*
