@@ -229,10 +229,15 @@ describe('failures between A and B', () => {
     // an unknown method, which is not A's business: only B's log line counts.
     const r = await call(A.out, '/api/method', { method: atLimit, headers: auth });
     assert.notEqual(r.status, 501, r.body?.toString());
+    await B.waitLog((l) => l.msg === 'request' && l.method === atLimit);
     assert.equal(seenByB(atLimit), 1);
     const over = await call(A.out, '/api/method', { method: `${atLimit}M`, headers: { ...auth, 'x-req-id': 'long-method' } });
     assert.equal(over.status, 501);
     assert.deepEqual(json(over), { error: 'request method too long to forward', code: 501 });
+    // a request after it, seen by B: B's log has caught up past the refused one
+    const after = await call(A.out, '/api/method-after', { method: 'PROPFIND', headers: auth });
+    assert.equal(after.status, 200);
+    await B.waitLog((l) => l.msg === 'request' && l.method === 'PROPFIND');
     assert.equal(seenByB(`${atLimit}M`), 0);
     assert.equal(hits(up, 'long-method').length, 0);
   });
