@@ -418,11 +418,12 @@ transport_read(int i, char *buf, size_t len, int64_t deadline)
 static void
 reader_error(const redisReader *rd, char *err, size_t errlen)
 {
-	/* Our reply constructors return NULL for an oversized array, which
-	 * hiredis reports as out of memory. */
+	/* Our reply constructors return NULL for an oversized array or string,
+	 * which hiredis reports as out of memory. */
 	if (rd->err == REDIS_ERR_OOM)
-		snprintf(err, errlen, "bad reply: an array of more than %d elements (or out of memory)",
-		    rd->privdata ? (int)(uintptr_t)rd->privdata : STORE_REPLY_ELEMENTS_MAX);
+		snprintf(err, errlen, "bad reply: an array of more than %d elements, a string of more "
+		    "than %d bytes, or out of memory",
+		    rd->privdata ? (int)(uintptr_t)rd->privdata : STORE_REPLY_ELEMENTS_MAX, STORE_REPLY_MAX);
 	else
 		snprintf(err, errlen, "bad reply: %s", rd->errstr);
 }
