@@ -19,7 +19,7 @@ function request(port, agent, method, path, body, headers = {}) {
     const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: h }, (res) => {
       const parts = [];
       res.on('data', (d) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(parts) }));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(parts), port: req.socket?.localPort }));
     });
     req.on('error', reject);
     if (body) req.write(body);
@@ -27,27 +27,38 @@ function request(port, agent, method, path, body, headers = {}) {
   });
 }
 
+// Sockets the agent holds free (kept alive, ready for the next request).
+const freeSockets = (agent) => Object.values(agent.freeSockets).reduce((n, l) => n + l.length, 0);
+
 test('bodies at the inline limit and one byte over reach the upstream intact, methods and content types unchanged', async () => {
   const upstream = await startUpstream();
   const relay = await startRelay({ UPSTREAM: upstream.url, PASS_THROUGH_ROUTES: '/api/*' });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const ports = [];
   try {
     const cases = [
       ['POST', INLINE_MAX, {}],
       ['POST', INLINE_MAX + 1, {}],
       ['GET', 0, {}],
       ['PUT', 1, { 'content-type': 'text/plain' }],
-      ['HEAD', 0, {}],
       ['PATCH', INLINE_MAX, { 'content-type': 'application/json' }],
       ['DELETE', 0, {}],
       ['DELETE', 10, {}],
       ['POST', INLINE_MAX + 1, { 'content-type': 'application/octet-stream' }],
       ['GET', 0, {}],
+      // last: Node's agent does not keep a socket after a HEAD once it is
+      // idle (the relay does: a raw client sees the connection served on)
+      ['HEAD', 0, {}],
     ];
     for (const [i, [method, size, headers]] of cases.entries()) {
       const body = size ? Buffer.alloc(size, 0x61 + (i % 26)) : null;
       const r = await request(relay.port, agent, method, `/api/c${i}`, body, headers);
       assert.equal(r.status, 200, `${method} ${size}`);
+      ports.push(r.port);
+      // The agent frees the socket after the response has ended: wait for
+      // it, or the next request may get a new one.  A socket the relay
+      // closed never comes back, so that still shows as a second connection.
+      for (let k = 0; i < cases.length - 1 && k < 200 && freeSockets(agent) === 0; k++) await sleep(5);
       const rec = upstream.received.at(-1);
       assert.equal(rec.url, `/api/c${i}`);
       assert.equal(rec.method, method, `case ${i}`);
@@ -67,6 +78,7 @@ test('bodies at the inline limit and one byte over reach the upstream intact, me
     const served = relay.lines().filter(isCase);
     assert.equal(served.length, cases.length);
     assert.ok(served.every((l) => Number.isInteger(l.pid)));
+    assert.deepEqual(new Set(ports).size, 1, `client sockets per case: ${ports}`);
     assert.equal(new Set(served.map((l) => l.pid)).size, 1);
   } finally {
     agent.destroy();
