@@ -1350,37 +1350,6 @@ Test(conn, http10_framing)
 	finish(cl);
 }
 
-Test(conn, unread_body_is_drained_or_closes)
-{
-	struct client *cl = start(&default_cfg);
-	struct resp r;
-	size_t n = 100000;
-	char *body = calloc(1, CONN_DRAIN_MAX + 10);
-	char head[128];
-	snprintf(head, sizeof head, "POST /noread HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
-	send_str(cl, head);
-	send_all(cl, body, n);
-	read_resp(cl, &r, false);
-	cr_assert_str_eq(r.body, "ok");
-	cr_assert_null(field(&r, "Connection"));
-	free_resp(&r);
-	send_str(cl, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-	read_resp(cl, &r, false);
-	cr_assert_str_eq(r.body, "hello");
-	free_resp(&r);
-	/* more than CONN_DRAIN_MAX left: close instead */
-	n = CONN_DRAIN_MAX + 10;
-	snprintf(head, sizeof head, "POST /noread HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
-	send_str(cl, head);
-	read_resp(cl, &r, false);
-	cr_assert_str_eq(r.body, "ok");
-	cr_assert_str_eq(field(&r, "Connection"), "close");
-	free_resp(&r);
-	expect_eof(cl);
-	free(body);
-	finish(cl);
-}
-
 /* POST /noread with a body of n bytes announced; the body only when send_body. */
 static void post_noread(struct client *cl, size_t n, bool send_body)
 {
