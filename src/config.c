@@ -1624,8 +1624,19 @@ struct resolved {
 	int                   server_id_default;
 	const struct setting *missing[NSETTINGS];      /* A_INBOUND settings not given */
 	size_t                n_missing;
-	int                   outbound_port_refused;   /* given, but not a port */
+	bool                  refused[NSETTINGS];      /* given, but its value refused */
 };
+
+/* Whether the setting named env was given and its value refused: the role
+ * checks must not then report it, or what follows from it, as missing. */
+static bool
+refused(const struct resolved *res, const char *env)
+{
+	int kind;
+	const struct setting *s = find_by_env(env, strlen(env), &kind);
+
+	return s != NULL && res->refused[s - settings];
+}
 
 /* The value of setting k: the flag layer beats the environment; a file's
  * contents replace its path; then the default.  Parsed into cfg. */
@@ -1700,7 +1711,9 @@ check_roles(struct ctx *c, const struct resolved *res)
 	size_t k;
 	int kind;
 
-	cfg->role_inbound = cfg->upstream != NULL || cfg->outbound_port == 0;
+	if (refused(res, "OUTBOUND_PORT"))
+		return;         /* the roles are unknown: nothing to check */
+	cfg->role_inbound = cfg->upstream != NULL || refused(res, "UPSTREAM") || cfg->outbound_port == 0;
 	for (k = 0; cfg->role_inbound && k < res->n_missing; k++) {
 		s = res->missing[k];
 		if (cfg->outbound_port == 0)
@@ -1708,7 +1721,8 @@ check_roles(struct ctx *c, const struct resolved *res)
 		else
 			REPORT(c, s, NULL, NULL, s->help, "is required when UPSTREAM is set (the inbound role)");
 	}
-	if (cfg->outbound_port != 0 && cfg->outbound_count == 0) {
+	if (cfg->outbound_port != 0 && cfg->outbound_count == 0 &&
+	    !refused(res, "OUTBOUND_RELAY") && !refused(res, "OUTBOUND_RELAYS")) {
 		s = find_by_env("OUTBOUND_RELAY", strlen("OUTBOUND_RELAY"), &kind);
 		REPORT(c, s, NULL, NULL, "name the partner relay (or several with OUTBOUND_RELAYS)",
 		    "is required when OUTBOUND_PORT is set (the outbound role)");
@@ -1751,13 +1765,9 @@ config_load(struct config *cfg, int argc, char **argv, char **envp, FILE *out, F
 	for (k = 0; k < NSETTINGS; k++) {
 		int before = c.errors;
 		resolve_setting(&c, k, env, flg, &res);
-		if (c.errors > before && strcmp(settings[k].name, "OUTBOUND_PORT") == 0)
-			res.outbound_port_refused = 1;
+		res.refused[k] = c.errors > before;
 	}
-	/* with the others: every problem at once; but a refused OUTBOUND_PORT
-	 * leaves the roles unknown, and guessing them would add false errors */
-	if (!res.outbound_port_refused)
-		check_roles(&c, &res);
+	check_roles(&c, &res);     /* with the others: every problem at once */
 	if (c.errors == 0)
 		check_pool(&c);
 	if (c.errors == 0)

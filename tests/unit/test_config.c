@@ -1316,5 +1316,20 @@ Test(config, outbound_port_limits)
 		cr_expect_not_null(strstr(r.err, "OUTBOUND_PORT must be a number from 1 to 65535"),
 		    "%s", r.err);
 		done(&r);
+		/* a refused OUTBOUND_RELAY is not also "required" */
+		run(&r, NONE, L("OUTBOUND_PORT=9000", "OUTBOUND_RELAY=notaurl"));
+		cr_expect_eq(r.rc, CONFIG_EXIT_USAGE);
+		cr_expect_eq(count_lines(r.err), 1, "%s", r.err);
+		cr_expect_not_null(strstr(r.err, "OUTBOUND_RELAY must be a partner relay's origin"),
+		    "%s", r.err);
+		done(&r);
+		/* a refused UPSTREAM still asks for the inbound role: what that role
+		 * needs and lacks is reported with it */
+		run(&r, NONE, L("OUTBOUND_PORT=9000", relay, "UPSTREAM=bad"));
+		cr_expect_eq(r.rc, CONFIG_EXIT_USAGE);
+		cr_expect_not_null(strstr(r.err, "UPSTREAM must be an http:// or https:// URL"), "%s", r.err);
+		cr_expect_not_null(strstr(r.err, "CORS_ORIGINS is required when UPSTREAM is set"),
+		    "%s", r.err);
+		done(&r);
 	}
 }
