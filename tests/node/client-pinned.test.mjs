@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import {
   newClient, startStack, startRelay, relayEnv, startProxy, send,
 } from './lib/e2e.mjs';
-import { RELAY_BIN } from './lib/harness.mjs';
+import { RELAY_BIN, limit } from './lib/harness.mjs';
 
 let dir; let stack; let k1; let k2; let k3;
 
@@ -133,8 +133,7 @@ test('a bad relayKey option is a TypeError; RELAY_KEY_FILE that is no key file, 
 // the limit loads; one byte more is refused, not read in part (the first
 // RELAY_KEY_FILE_MAX bytes would be a valid key).
 test('RELAY_KEY_FILE_MAX: a key file of exactly the limit loads; one byte more exits 78 naming the setting', () => {
-  const limits = readFileSync(new URL('../../src/limits.h', import.meta.url), 'utf8');
-  const max = Number(/^#define RELAY_KEY_FILE_MAX\s+(\d+)/m.exec(limits)[1]);
+  const max = limit('RELAY_KEY_FILE_MAX');
   const key = readFileSync(k2.file);
   assert.ok(key.length < max);
   const atLimit = join(dir, 'at-limit');

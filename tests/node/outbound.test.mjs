@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { startRelay, startRedis, freePort, sleep, sha256 } from './lib/harness.mjs';
+import { startRelay, startRedis, freePort, sleep, sha256, limit } from './lib/harness.mjs';
 import { startAppUpstream, startProxy, peakRssKiB, newClient } from './lib/e2e.mjs';
 import { startCluster } from './lib/cluster.mjs';
 
@@ -221,8 +221,7 @@ describe('failures between A and B', () => {
   });
 
   test('METHOD_MAX: a method of the limit is sealed to B; one byte more is 501 and reaches neither B nor the upstream', async () => {
-    const max = Number(/^#define METHOD_MAX\s+(\d+)/m.exec(
-      readFileSync(new URL('../../src/limits.h', import.meta.url), 'utf8'))[1]);
+    const max = limit('METHOD_MAX');
     const atLimit = 'M'.repeat(max);
     const seenByB = (m) => B.lines().filter((l) => l.msg === 'request' && l.method === m).length;
     // B opens it and forwards it; the upstream (Node's HTTP server) refuses

@@ -11,9 +11,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { startRelay, startUpstream, freePort } from './lib/harness.mjs';
+import { startRelay, startUpstream, freePort, limit } from './lib/harness.mjs';
 import {
   newIdentity, makeEntry, pair, pairRequest, finishPair, protectedRequest, randomPairId,
   WIRE_CHUNK, CHUNK,
@@ -276,8 +275,7 @@ async function startAnyMethodUpstream() {
   };
 }
 
-const METHOD_MAX = Number(/^#define METHOD_MAX\s+(\d+)/m.exec(
-  readFileSync(new URL('../../src/limits.h', import.meta.url), 'utf8'))[1]);
+const METHOD_MAX = limit('METHOD_MAX');
 
 test('METHOD_MAX: a method of exactly the limit is forwarded as it is; one byte more gets 569, the upstream untouched and the seq not taken', async () => {
   const up = await startAnyMethodUpstream();

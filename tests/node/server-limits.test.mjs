@@ -5,10 +5,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect } from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelay, newClient } from './lib/e2e.mjs';
+import { limit } from './lib/harness.mjs';
 
 const PUBLIC_NAME_MAX = 255;
 const CORS_REQUEST_HEADERS_MAX = 1024;
@@ -72,9 +73,6 @@ test('PUBLIC_NAME_MAX: a 255-byte name is served, 256 bytes get 404', async () =
   assert.equal(over.status, 404);
   assert.equal((await over.json()).code, 404);
 });
-
-const limitsH = readFileSync(new URL('../../src/limits.h', import.meta.url), 'utf8');
-const limit = (name) => Number(new RegExp(`^#define ${name}\\s+(\\d+)`, 'm').exec(limitsH)[1]);
 
 test('LOG_PATH_MAX and METHOD_MAX: the log line holds a path of the limit whole and cuts one byte more; a method is cut at METHOD_MAX', async () => {
   const pathMax = limit('LOG_PATH_MAX');

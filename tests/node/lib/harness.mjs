@@ -10,6 +10,16 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+// The value of a plain numeric #define of src/limits.h, so that tests follow
+// the header instead of repeating its numbers.
+let limitsText;
+export function limit(name) {
+  limitsText ??= readFileSync(join(ROOT, 'src/limits.h'), 'utf8');
+  const m = new RegExp(`^#define ${name}\\s+(\\d+)\\b`, 'm').exec(limitsText);
+  if (!m) throw new Error(`src/limits.h has no numeric #define ${name}`);
+  return Number(m[1]);
+}
 export const RELAY_BIN = process.env.MTE_RELAY_BIN || join(ROOT, 'build', 'mte-relay');
 
 export function freePort() {
