@@ -1741,7 +1741,7 @@ check_roles(struct ctx *c, const struct resolved *res)
 	if (cfg->outbound_token != NULL && strlen(cfg->outbound_token) < OUTBOUND_TOKEN_MIN) {
 		s = find_by_env("OUTBOUND_TOKEN", strlen("OUTBOUND_TOKEN"), &kind);
 		report_n(c, s, NULL, NULL, 0, "use 32 or more random characters",
-		    "must be at least %d characters", OUTBOUND_TOKEN_MIN);
+		    "must be at least %d bytes", OUTBOUND_TOKEN_MIN);
 	}
 }
 

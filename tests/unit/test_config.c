@@ -1290,7 +1290,7 @@ Test(config, outbound_limits)
 	done(&r);
 	tok[15 + OUTBOUND_TOKEN_MIN - 1] = '\0';
 	expect_error(NONE, L(OB, "OUTBOUND_RELAY=http://x", tok),
-	    "OUTBOUND_TOKEN must be at least 16 characters");
+	    "OUTBOUND_TOKEN must be at least 16 bytes");
 }
 
 /* OUTBOUND_PORT: 1 to 65535, at each end and one past it, in the outbound
